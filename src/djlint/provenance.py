@@ -1,0 +1,106 @@
+"""What a ``make()`` may read and write: the one definition shared by djlint and djruntime.
+
+The rule (see README, "The allowed set"):
+
+* Collapse every master with its Parts into one *entity*.
+* Table T may **read** every table of every entity that is an ancestor of T's entity (through primary
+  or secondary foreign keys, across modules and schemas), and every table of T's own entity (T and its
+  Parts). So the Parts of an ancestor master are readable (they are inserted atomically with it), and
+  so are the parents of T's own Parts (they are dependencies of T's entity).
+* T may **write** T and its Parts.
+* The policy (``[tool.djlint.allow]``) adds sanctioned reads and writes per table.
+
+Both packages call these functions with their own node names: djlint with module-qualified class
+names (``lab.ephys.Clustering.Unit``), djruntime with full table names (```lab`.`__clustering__unit```).
+Nothing here knows about either; it only needs the foreign-key graph and who is whose master.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from typing import TypeVar
+
+import networkx as nx
+
+Node = TypeVar("Node", bound=Hashable)
+MasterOf = Callable[[Hashable], "Hashable | None"]
+
+
+def entity_of(node: Node, master_of: MasterOf) -> Node:
+    """The entity a table belongs to: its master if it is a Part, else itself."""
+    master = master_of(node)
+    return node if master is None else master  # type: ignore[return-value]
+
+
+def entity_graph(graph: nx.DiGraph, master_of: MasterOf) -> nx.DiGraph:
+    """The foreign-key graph with every master and its Parts contracted into one node.
+
+    ``graph`` has an edge ``parent -> child`` for each foreign key (primary or secondary); any
+    other node (e.g. datajoint's alias nodes for renamed keys) is kept as its own entity.
+    """
+    collapsed = nx.DiGraph()
+    for node in graph.nodes:
+        collapsed.add_node(entity_of(node, master_of))
+    for parent, child in graph.edges():
+        a, b = entity_of(parent, master_of), entity_of(child, master_of)
+        if a != b:
+            collapsed.add_edge(a, b)
+    return collapsed
+
+
+def entity_members(graph: nx.DiGraph, master_of: MasterOf) -> dict[Hashable, set[Hashable]]:
+    """Map each entity to the tables it holds (the master and its Parts)."""
+    members: dict[Hashable, set[Hashable]] = {}
+    for node in graph.nodes:
+        members.setdefault(entity_of(node, master_of), set()).add(node)
+    return members
+
+
+class AllowedSets:
+    """Precomputed entity view of one graph; answers "may T read / write X" for many tables.
+
+    Build once per graph (cheap: one contraction), then ask per table.
+    """
+
+    def __init__(self, graph: nx.DiGraph, master_of: MasterOf) -> None:
+        self.master_of = master_of
+        self.entities = entity_graph(graph, master_of)
+        self.members = entity_members(graph, master_of)
+
+    def own_entity(self, table: Hashable) -> set[Hashable]:
+        """T and its Parts (or, for a Part, its master and siblings)."""
+        return set(self.members.get(entity_of(table, self.master_of), {table}))
+
+    def ancestor_entities(self, table: Hashable) -> set[Hashable]:
+        entity = entity_of(table, self.master_of)
+        if entity not in self.entities:
+            return set()
+        return nx.ancestors(self.entities, entity)
+
+    def reads(self, table: Hashable, extra: Iterable[Hashable] = ()) -> frozenset[Hashable]:
+        """Every table a make() of ``table`` may read."""
+        allowed = self.own_entity(table)
+        for entity in self.ancestor_entities(table):
+            allowed |= self.members.get(entity, {entity})
+        allowed.update(extra)
+        return frozenset(allowed)
+
+    def writes(self, table: Hashable, extra: Iterable[Hashable] = ()) -> frozenset[Hashable]:
+        """Every table a make() of ``table`` may write: T and its Parts, plus the policy's."""
+        allowed = self.own_entity(table)
+        allowed.update(extra)
+        return frozenset(allowed)
+
+
+def allowed_reads(
+    graph: nx.DiGraph, table: Hashable, master_of: MasterOf, extra: Iterable[Hashable] = ()
+) -> frozenset[Hashable]:
+    """Every table a make() of ``table`` may read (one-shot form of :class:`AllowedSets`)."""
+    return AllowedSets(graph, master_of).reads(table, extra)
+
+
+def allowed_writes(
+    graph: nx.DiGraph, table: Hashable, master_of: MasterOf, extra: Iterable[Hashable] = ()
+) -> frozenset[Hashable]:
+    """Every table a make() of ``table`` may write (one-shot form of :class:`AllowedSets`)."""
+    return AllowedSets(graph, master_of).writes(table, extra)

@@ -1,0 +1,112 @@
+"""The make() window: which make() is running now, on this task and on this connection.
+
+The engine (``djruntime.engine``) opens a window around every call of ``make()`` (and of
+``make_fetch``/``make_compute``/``make_insert``) and marks its own bookkeeping statements; the strict
+gate (``djruntime.strict``) reads both at every statement. This module is the only contract between
+the two.
+
+A window is held twice: in a ContextVar (so nested populates and asyncio tasks see their own) and on
+the connection object (so a query sent from *another thread* on the same connection during make() is
+seen too). Windows nest and are always closed, whatever make() raises (exceptions, KeyboardInterrupt,
+SystemExit).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+_STACK_ATTRIBUTE = "_djruntime_make_stack"
+
+
+@dataclass
+class MakeContext:
+    """One running make(): the table instance, its key, the connection it runs on and the phase."""
+
+    table: Any
+    key: dict
+    connection: Any
+    phase: str = "make"  # make | make_fetch | make_compute | make_insert
+    thread_id: int = field(default_factory=threading.get_ident)
+    notes: dict = field(default_factory=dict)  # per-window state for the gate (e.g. warnings seen)
+
+
+_current: contextvars.ContextVar[MakeContext | None] = contextvars.ContextVar("djruntime_make", default=None)
+_bookkeeping: contextvars.ContextVar[int] = contextvars.ContextVar("djruntime_bookkeeping", default=0)
+
+Listener = Callable[[MakeContext], None]
+_enter_listeners: list[Listener] = []
+_exit_listeners: list[Listener] = []
+
+
+def on_enter(listener: Listener) -> None:
+    """Call ``listener(context)`` each time a make() window opens (registered once)."""
+    if listener not in _enter_listeners:
+        _enter_listeners.append(listener)
+
+
+def on_exit(listener: Listener) -> None:
+    """Call ``listener(context)`` each time a make() window closes, also on errors."""
+    if listener not in _exit_listeners:
+        _exit_listeners.append(listener)
+
+
+def _connection_stack(connection: Any) -> list[MakeContext]:
+    stack = getattr(connection, _STACK_ATTRIBUTE, None)
+    if stack is None:
+        stack = []
+        setattr(connection, _STACK_ATTRIBUTE, stack)
+    return stack
+
+
+@contextlib.contextmanager
+def make_window(table: Any, key: dict, connection: Any, phase: str = "make") -> Iterator[MakeContext]:
+    """Mark the duration of one make() (or one tripartite phase) of ``table`` for ``key``."""
+    context = MakeContext(table=table, key=dict(key), connection=connection, phase=phase)
+    token = _current.set(context)
+    stack = _connection_stack(connection)
+    stack.append(context)
+    try:
+        for listener in _enter_listeners:
+            listener(context)
+        yield context
+    finally:
+        try:
+            for listener in _exit_listeners:
+                listener(context)
+        finally:
+            if context in stack:
+                stack.remove(context)
+            _current.reset(token)
+
+
+def current(connection: Any = None) -> MakeContext | None:
+    """The innermost make() window for this task, else the one open on ``connection``
+    (a statement from another thread during make()), else None."""
+    context = _current.get()
+    if context is not None:
+        return context
+    if connection is not None:
+        stack = getattr(connection, _STACK_ATTRIBUTE, None)
+        if stack:
+            return stack[-1]
+    return None
+
+
+@contextlib.contextmanager
+def bookkeeping() -> Iterator[None]:
+    """Mark statements sent by the engine itself (claim, job status, errors, job metadata):
+    the strict gate lets them pass, even inside a make() window."""
+    token = _bookkeeping.set(_bookkeeping.get() + 1)
+    try:
+        yield
+    finally:
+        _bookkeeping.reset(token)
+
+
+def in_bookkeeping() -> bool:
+    return _bookkeeping.get() > 0

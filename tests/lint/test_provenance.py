@@ -1,0 +1,51 @@
+"""The one definition of the allowed set (djlint.provenance), on hand-built graphs."""
+
+import networkx as nx
+
+from djlint.provenance import AllowedSets, allowed_reads, allowed_writes
+
+
+def master_of(name: str) -> str | None:
+    return name.rsplit(".", 1)[0] if name.count(".") == 1 else None
+
+
+def pipeline() -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(["Probe", "Reference", "Subject", "Session", "Scan", "Scan.Field", "Sorting",
+                          "Sorting.Unit", "Params", "Sideways", "Sideways.Part", "Summary"])
+    graph.add_edges_from([
+        ("Subject", "Session"), ("Session", "Scan"), ("Scan", "Scan.Field"),
+        ("Scan", "Sorting"), ("Sorting", "Sorting.Unit"), ("Probe", "Sorting.Unit"),
+        ("Params", "Sorting"), ("Session", "Sideways"), ("Sideways", "Sideways.Part"),
+        ("Sorting", "Summary"),
+    ])
+    return graph
+
+
+def test_reads_are_entity_ancestors_self_and_parts():
+    reads = allowed_reads(pipeline(), "Sorting", master_of)
+    assert reads == {"Subject", "Session", "Scan", "Scan.Field", "Params", "Probe", "Sorting", "Sorting.Unit"}
+
+
+def test_parts_of_ancestor_master_are_readable_and_siblings_are_not():
+    reads = allowed_reads(pipeline(), "Summary", master_of)
+    assert "Scan.Field" in reads and "Sorting.Unit" in reads
+    assert "Sideways" not in reads and "Sideways.Part" not in reads
+    assert "Reference" not in reads
+
+
+def test_parent_of_own_part_is_readable():
+    assert "Probe" in allowed_reads(pipeline(), "Sorting", master_of)
+
+
+def test_writes_are_self_and_parts_plus_policy():
+    graph = pipeline()
+    assert allowed_writes(graph, "Sorting", master_of) == {"Sorting", "Sorting.Unit"}
+    assert allowed_writes(graph, "Sorting", master_of, extra=["Session"]) == {"Sorting", "Sorting.Unit", "Session"}
+    assert "Session" not in allowed_writes(graph, "Summary", master_of)
+
+
+def test_policy_reads_extend_the_set():
+    sets = AllowedSets(pipeline(), master_of)
+    assert "Reference" in sets.reads("Sorting", extra=["Reference"])
+    assert "Reference" not in sets.reads("Sorting")
