@@ -1,0 +1,179 @@
+"""The fixture pipelines under ``fixtures/``: djlint must report exactly what they are annotated with.
+
+Each directory of ``fixtures/`` is a small repository. A line that must carry diagnostics ends with
+``# expect: DJ201`` (several: ``# expect: DJ201, DJ301``); inside a definition string that is a legal
+definition comment. ``.py`` and ``.toml`` files are scanned, plus an optional ``expected.txt`` with
+``path:line:CODE`` lines. Every fixture is analysed in a temporary copy (nothing is written into the
+repository) and the set of (path, line, code) must equal the annotations: a diagnostic too many is a
+false alarm, one too few a missed break. See fixtures/README.md for what each fixture demonstrates.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "fixtures"
+EXPECT = re.compile(r"#\s*expect:\s*(DJ\d{3}(?:\s*,\s*DJ\d{3})*)")
+KNOWN_CODES = {"DJ000", "DJ001", "DJ003", "DJ101", "DJ201", "DJ202", "DJ301", "DJ302", "DJ401", "DJ501"}
+SCANNED_SUFFIXES = {".py", ".toml"}
+SKIPPED_DIRS = {"__pycache__", ".djlint_cache", ".git"}
+
+# Fixtures that must produce no diagnostic at all.
+CLEAN = {"example", "not_make"}
+# Fixtures written for one rule: each must expect that code at least once.
+RULE_FIXTURES = {
+    "sideways_reads": "DJ201",
+    "upstream_non_ancestor": "DJ202",
+    "cross_table_writes": "DJ301",
+    "key_mismatch": "DJ302",
+    "one_shot_reuse": "DJ401",
+    "non_fk_primary_key": "DJ101",
+    "separate_connection": "DJ501",
+    "policy": "DJ003",
+    "bad_input": "DJ000",
+}
+
+Expectation = tuple[str, int, str]
+
+
+def fixture_names() -> list[str]:
+    return sorted(p.name for p in FIXTURES.iterdir() if p.is_dir() and p.name not in SKIPPED_DIRS)
+
+
+def fixture_files(fixture: Path) -> list[Path]:
+    return sorted(
+        p
+        for p in fixture.rglob("*")
+        if p.is_file() and not SKIPPED_DIRS.intersection(p.relative_to(fixture).parts)
+    )
+
+
+def read_text(path: Path) -> str:
+    # Some fixtures hold undecodable bytes on purpose; annotations are ASCII either way.
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def expected_diagnostics(fixture: Path) -> set[Expectation]:
+    expected: set[Expectation] = set()
+    for path in fixture_files(fixture):
+        rel = path.relative_to(fixture).as_posix()
+        if path.suffix in SCANNED_SUFFIXES:
+            for lineno, line in enumerate(read_text(path).split("\n"), start=1):
+                match = EXPECT.search(line)
+                if match:
+                    for code in match.group(1).split(","):
+                        expected.add((rel, lineno, code.strip()))
+        elif path.name == "expected.txt" and path.parent == fixture:
+            for raw in read_text(path).splitlines():
+                entry = raw.split("#", 1)[0].strip()
+                if entry:
+                    where, line, code = entry.rsplit(":", 2)
+                    expected.add((where, int(line), code))
+    return expected
+
+
+def describe(entries: set[Expectation], messages: dict[Expectation, str] | None = None) -> str:
+    lines = []
+    for path, line, code in sorted(entries):
+        note = f"  {messages[(path, line, code)]}" if messages and (path, line, code) in messages else ""
+        lines.append(f"    {path}:{line}:{code}{note}")
+    return "\n".join(lines)
+
+
+@pytest.fixture(params=fixture_names())
+def fixture_copy(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    copy = tmp_path / request.param
+    shutil.copytree(FIXTURES / request.param, copy, ignore=shutil.ignore_patterns(*SKIPPED_DIRS))
+    return copy
+
+
+def test_fixture_diagnostics_are_exactly_the_annotated_ones(fixture_copy: Path) -> None:
+    from djlint.analysis import analyze
+
+    result = analyze([fixture_copy], cwd=fixture_copy)
+    messages: dict[Expectation, str] = {}
+    for d in result.diagnostics:
+        messages.setdefault((d.path, d.line, d.code), f"col {d.column}: {d.message}")
+    got = set(messages)
+    want = expected_diagnostics(fixture_copy)
+    if got != want:
+        report = [f"fixture {fixture_copy.name}: diagnostics differ from the annotations"]
+        if want - got:
+            report.append("  missing (annotated, not reported):\n" + describe(want - got))
+        if got - want:
+            report.append("  unexpected (reported, not annotated):\n" + describe(got - want, messages))
+        pytest.fail("\n".join(report), pytrace=False)
+
+
+# --- the fixtures themselves are well formed -------------------------------------------------
+
+
+@pytest.mark.parametrize("name", fixture_names())
+def test_fixture_is_a_repository_with_a_package(name: str) -> None:
+    fixture = FIXTURES / name
+    assert (fixture / "pyproject.toml").is_file(), f"{name}: every fixture is its own repository root"
+    assert list(fixture.rglob("__init__.py")), f"{name}: holds no package"
+
+
+@pytest.mark.parametrize("name", fixture_names())
+def test_annotations_name_known_codes(name: str) -> None:
+    expected = expected_diagnostics(FIXTURES / name)
+    unknown = {code for _, _, code in expected} - KNOWN_CODES
+    assert not unknown, f"{name}: unknown codes {unknown}"
+    if name in CLEAN:
+        assert not expected, f"{name} is a clean fixture but carries expectations:\n{describe(expected)}"
+    else:
+        assert expected, f"{name}: a violation fixture without any expectation cannot fail"
+    if name in RULE_FIXTURES:
+        assert RULE_FIXTURES[name] in {code for _, _, code in expected}
+
+
+@pytest.mark.parametrize("name", fixture_names())
+def test_python_files_parse_unless_they_expect_dj000(name: str) -> None:
+    """Fixtures are never run, but they must be plausible Python (the DJ000 files excepted)."""
+    fixture = FIXTURES / name
+    dj000 = {path for path, _, code in expected_diagnostics(fixture) if code == "DJ000"}
+    for path in fixture_files(fixture):
+        rel = path.relative_to(fixture).as_posix()
+        if path.suffix == ".py" and rel not in dj000:
+            ast.parse(path.read_bytes(), filename=str(path))
+    for rel in dj000:
+        source = (fixture / rel).read_bytes()
+        with pytest.raises((SyntaxError, UnicodeDecodeError, ValueError)):
+            ast.parse(source.decode("utf-8"))
+
+
+def test_expected_txt_parsing_and_bad_bytes_are_read(tmp_path: Path) -> None:
+    """The harness itself: annotations in .py/.toml, expected.txt entries, undecodable files."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "m.py").write_bytes(b"x = 1\n# caf\xe9  # expect: DJ000\ny = 2  # expect: DJ201, DJ301\n")
+    (tmp_path / "pyproject.toml").write_text('[tool.djlint.allow."a.B"]\nreads = ["x.Y"]  # expect: DJ003\n')
+    (tmp_path / "expected.txt").write_text("# comment\npkg/m.py:7:DJ501\n")
+    assert expected_diagnostics(tmp_path) == {
+        ("pkg/m.py", 2, "DJ000"),
+        ("pkg/m.py", 3, "DJ201"),
+        ("pkg/m.py", 3, "DJ301"),
+        ("pyproject.toml", 2, "DJ003"),
+        ("pkg/m.py", 7, "DJ501"),
+    }
+
+
+# --- the real command line on the README example --------------------------------------------
+
+
+def test_cli_on_the_example_pipeline_is_silent_and_exits_zero() -> None:
+    djlint = Path(sys.executable).parent / "djlint"
+    assert djlint.is_file(), f"console script {djlint} is not installed"
+    proc = subprocess.run(
+        [str(djlint), "fixtures/example"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
