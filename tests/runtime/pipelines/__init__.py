@@ -1,0 +1,1 @@
+"""Importable test pipelines: worker subprocesses import them by module name (PYTHONPATH=tests/runtime)."""
