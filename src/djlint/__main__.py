@@ -1,0 +1,7 @@
+"""``python -m djlint``: the same as the ``djlint`` command."""
+
+import sys
+
+from djlint.cli import main
+
+sys.exit(main())

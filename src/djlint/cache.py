@@ -1,0 +1,240 @@
+"""Whole-result cache: the diagnostics of one analysis, stored on disk, keyed by every input.
+
+The flake8 plugin is called once per file (and in several worker processes with ``-j``), but each file's
+diagnostics need the model of the whole repository. So the first call analyses the repository once and
+stores all its diagnostics here; every other call, in any process, reads them back. The command line uses
+the same cache, so an unchanged repository is answered without analysis.
+
+The key covers: the djlint version and the installed djlint sources, the effective configuration and the
+bytes of ``pyproject.toml``, the analysed paths, and the content hash of every Python file under them.
+Writes are atomic (temporary file + ``os.replace``); a file lock makes concurrent cold workers wait for the
+first one instead of all analysing; an unreadable or corrupt entry is treated as a miss.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from djlint import __version__
+from djlint.config import Config
+from djlint.diagnostics import Diagnostic
+
+CACHE_DIR_NAME = ".djlint_cache"
+ENTRY_FORMAT = 1
+KEEP_ENTRIES = 16
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
+
+try:  # POSIX; elsewhere concurrent cold workers simply analyse in parallel
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+
+def cache_directory(config: Config) -> Path:
+    return config.cache_dir if config.cache_dir is not None else config.root / CACHE_DIR_NAME
+
+
+def _excluded(relative: str, name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def python_files(paths: Sequence[Path], config: Config) -> list[Path]:
+    """Every ``.py`` file the analysis may read under ``paths`` (resolved, sorted).
+
+    Generous on purpose: a file listed here but not analysed only costs a cache miss when it changes."""
+    found: set[Path] = set()
+    root = config.root
+    for start in paths:
+        if start.is_file():
+            found.add(start)
+            continue
+        for directory, subdirs, files in os.walk(start):
+            base = Path(directory)
+            subdirs[:] = [
+                s
+                for s in subdirs
+                if not s.startswith(".")
+                and s not in _SKIPPED_DIRS
+                and not (base / s / "pyvenv.cfg").exists()
+                and not _excluded(_rel(base / s, root), s, config.exclude)
+            ]
+            for name in files:
+                if name.endswith(".py") and not _excluded(_rel(base / name, root), name, config.exclude):
+                    found.add(base / name)
+    return sorted(found)
+
+
+def _rel(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def _tool_fingerprint() -> list[object]:
+    """The installed analyzer: its version and the size and mtime of each of its sources (an edited
+    rule must not be answered from results of the old one)."""
+    package = Path(__file__).resolve().parent
+    stamps: list[object] = [__version__]
+    for source in sorted(package.rglob("*.py")):
+        with contextlib.suppress(OSError):
+            stat = source.stat()
+            stamps.append([source.relative_to(package).as_posix(), stat.st_size, stat.st_mtime_ns])
+    return stamps
+
+
+def _config_material(config: Config) -> dict[str, object]:
+    pyproject = config.root / "pyproject.toml"
+    return {
+        "select": sorted(config.select),
+        "ignore": sorted(config.ignore),
+        "exclude": list(config.exclude),
+        "linking": sorted(config.linking.items()),
+        "policy": sorted(
+            (table, sorted(entry.reads), sorted(entry.writes)) for table, entry in config.policy.allow.items()
+        ),
+        "pyproject": _digest(pyproject) if pyproject.is_file() else None,
+    }
+
+
+def result_key(paths: Sequence[Path], config: Config, files: Sequence[Path]) -> str:
+    root = config.root
+    material = {
+        "format": ENTRY_FORMAT,
+        "tool": _tool_fingerprint(),
+        "config": _config_material(config),
+        "paths": [_rel(p, root) for p in paths],
+        "files": [[_rel(f, root), _digest(f)] for f in files],
+    }
+    encoded = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return hashlib.blake2b(encoded, digest_size=20).hexdigest()
+
+
+class ResultCache:
+    """Entries ``<directory>/results/<key>.json`` holding root-relative diagnostics and the content
+    hashes of the files the analysis read."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.directory = directory / "results"
+        self.root = root
+
+    def _prepare(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ignore = self.directory.parent / ".gitignore"
+        if not ignore.exists():
+            with contextlib.suppress(OSError):
+                ignore.write_text("# created by djlint\n*\n", encoding="utf-8")
+
+    def load(self, key: str) -> list[Diagnostic] | None:
+        try:
+            entry = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
+            if entry["format"] != ENTRY_FORMAT or entry["key"] != key:
+                return None
+            for relative, digest in entry["files"].items():  # files analysed but not listed by us
+                if _digest(self.root / relative) != digest:
+                    return None
+            return [Diagnostic(*record) for record in entry["diagnostics"]]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return None
+
+    def store(self, key: str, diagnostics: Sequence[Diagnostic], files: Sequence[Path]) -> None:
+        entry = {
+            "format": ENTRY_FORMAT,
+            "key": key,
+            "files": {_rel(f, self.root): _digest(f) for f in files},
+            "diagnostics": [[d.path, d.line, d.column, d.code, d.message] for d in diagnostics],
+        }
+        with contextlib.suppress(OSError):
+            self._prepare()
+            handle = tempfile.NamedTemporaryFile(
+                "w", encoding="utf-8", dir=self.directory, prefix=f".{key}.", suffix=".tmp", delete=False
+            )
+            try:
+                with handle:
+                    json.dump(entry, handle)
+                os.replace(handle.name, self.directory / f"{key}.json")
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(handle.name)
+                raise
+            self._prune()
+
+    def _prune(self) -> None:
+        entries = sorted(self.directory.glob("*.json"), key=_mtime, reverse=True)
+        for stale in entries[KEEP_ENTRIES:]:
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive across processes; released when the handle closes, even if the holder dies."""
+        try:
+            self._prepare()
+            handle = open(self.directory / ".lock", "a+b")
+        except OSError:  # read-only checkout: no lock (and no cache writes)
+            yield
+            return
+        with handle:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            yield
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _run_analysis(paths: Sequence[Path], config: Config, root: Path) -> tuple[list[Diagnostic], list[Path]]:
+    from djlint.analysis import analyze  # heavy imports only when an analysis really runs
+
+    result = analyze(list(paths), config, cwd=root)
+    analysed = [(root / f).resolve() for f in result.files]
+    return list(result.diagnostics), analysed
+
+
+def analyze_cached(
+    paths: Sequence[Path], config: Config, *, cwd: Path, use_cache: bool = True
+) -> list[Diagnostic]:
+    """Diagnostics of ``analyze(paths, config)``, paths relative to ``cwd``, from the cache when the
+    inputs are unchanged. ``paths`` must be absolute; the analysis itself runs relative to the root."""
+    root = config.root.resolve()
+    paths = [Path(p).resolve() for p in paths]
+    if not use_cache:
+        diagnostics, _ = _run_analysis(paths, config, root)
+        return _relative_to(diagnostics, root, cwd)
+    files = python_files(paths, config)
+    key = result_key(paths, config, files)
+    cache = ResultCache(cache_directory(config), root)
+    diagnostics = cache.load(key)
+    if diagnostics is None:
+        with cache.lock():
+            diagnostics = cache.load(key)  # another process may have finished meanwhile
+            if diagnostics is None:
+                diagnostics, analysed = _run_analysis(paths, config, root)
+                cache.store(key, diagnostics, analysed)
+    return _relative_to(diagnostics, root, cwd)
+
+
+def _relative_to(diagnostics: Sequence[Diagnostic], root: Path, cwd: Path) -> list[Diagnostic]:
+    cwd = cwd.resolve()
+    if cwd == root:
+        return list(diagnostics)
+    moved = []
+    for d in diagnostics:
+        path = os.path.relpath(os.path.join(root, d.path), cwd).replace(os.sep, "/")
+        moved.append(Diagnostic(path, d.line, d.column, d.code, d.message))
+    return sorted(moved)

@@ -1,0 +1,196 @@
+"""The ``djlint`` command (also ``python -m djlint``).
+
+Exit status: 0 nothing to report (informational DJ001 findings alone count as nothing), 1 violations,
+2 usage error, bad configuration or internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from djlint import __version__
+from djlint.baseline import BaselineError, LineReader, filter_new, write_baseline
+from djlint.config import Config, ConfigError, find_root, load_config
+from djlint.diagnostics import Diagnostic
+from djlint.output import (
+    FORMATS,
+    format_explain,
+    format_github,
+    format_json,
+    format_sarif,
+    format_statistics,
+    format_text,
+    is_informational,
+    rule_docs,
+)
+
+_PREFIX = re.compile(r"^[A-Z]+[0-9]*$")
+
+
+class UsageError(Exception):
+    """A bad command line; exit status 2."""
+
+
+def _code_list(value: str) -> tuple[str, ...]:
+    codes = tuple(part.strip().upper() for part in value.split(",") if part.strip())
+    for code in codes:
+        if not _PREFIX.match(code):
+            raise argparse.ArgumentTypeError(f"{code!r} is not a code or code prefix (e.g. DJ2, DJ201)")
+    return codes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="djlint",
+        description="Check that DataJoint make() methods read only their declared upstream and write "
+        "only their own table and its Parts. The whole repository is parsed (never imported).",
+        epilog="Exit status: 0 clean (informational DJ001 alone is clean), 1 violations, 2 usage or "
+        "internal error. Configuration: [tool.djlint] in pyproject.toml.",
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
+    parser.add_argument(
+        "--select", type=_code_list, metavar="CODES", help="comma list of code prefixes to report"
+    )
+    parser.add_argument("--ignore", type=_code_list, metavar="CODES", help="comma list of code prefixes to skip")
+    parser.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="comma list of glob patterns of paths to skip, added to [tool.djlint] exclude",
+    )
+    parser.add_argument("--baseline", type=Path, metavar="FILE", help="report only findings not in FILE")
+    parser.add_argument(
+        "--write-baseline", type=Path, metavar="FILE", help="record all current findings in FILE and exit 0"
+    )
+    parser.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are violations")
+    parser.add_argument("--statistics", action="store_true", help="print the number of findings per code")
+    parser.add_argument("--explain", metavar="CODE", help="describe a code, with a bad and a good example")
+    parser.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    parser.add_argument(
+        "--whole-repo",
+        action="store_true",
+        help="analyse the whole repository holding the current directory and report only findings in "
+        "PATHs (used by the pre-commit hook)",
+    )
+    parser.add_argument("-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--version", action="version", version=f"djlint {__version__}")
+    return parser
+
+
+def _explain(code: str) -> int:
+    docs = rule_docs()
+    doc = docs.get(code.strip().upper())
+    if doc is None:
+        known = ", ".join(sorted(docs)) or "none"
+        print(f"djlint: error: unknown code {code!r} (known codes: {known})", file=sys.stderr)
+        return 2
+    sys.stdout.write(format_explain(doc))
+    return 0
+
+
+def _effective_config(root: Path, options: argparse.Namespace) -> Config:
+    config = load_config(root)
+    changes: dict[str, object] = {}
+    if options.select is not None:
+        changes["select"] = options.select
+    if options.ignore is not None:
+        changes["ignore"] = options.ignore
+    extra = tuple(g.strip() for value in options.exclude for g in value.split(",") if g.strip())
+    if extra:
+        changes["exclude"] = tuple(config.exclude) + extra
+    return dataclasses.replace(config, **changes) if changes else config
+
+
+def _within(path: Path, filters: Sequence[Path]) -> bool:
+    return any(path == f or f in path.parents for f in filters)
+
+
+def collect(options: argparse.Namespace, cwd: Path) -> list[Diagnostic]:
+    """Analyse as the options say; diagnostics relative to ``cwd``, select/ignore/noqa applied."""
+    from djlint.cache import analyze_cached
+
+    given = [cwd / p for p in (options.paths or ["."])]
+    for path in given:
+        if not path.exists():
+            raise UsageError(f"no such file or directory: {os.path.relpath(path, cwd)}")
+    if options.whole_repo:
+        root = find_root(cwd)
+        config = _effective_config(root, options)
+        diagnostics = analyze_cached([root], config, cwd=cwd, use_cache=not options.no_cache)
+        if options.paths:
+            filters = [p.resolve() for p in given]
+            diagnostics = [d for d in diagnostics if _within((cwd / d.path).resolve(), filters)]
+        return diagnostics
+    root = find_root(given[0])
+    config = _effective_config(root, options)
+    return analyze_cached(given, config, cwd=cwd, use_cache=not options.no_cache)
+
+
+def _render(options: argparse.Namespace, diagnostics: list[Diagnostic], cwd: Path) -> str:
+    if options.format == "json":
+        return format_json(diagnostics)
+    if options.format == "github":
+        return format_github(diagnostics)
+    if options.format == "sarif":
+        reader = LineReader(cwd)
+        return format_sarif(diagnostics, rule_docs(), line_text=reader.text, source_root=cwd)
+    return format_text(diagnostics)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    options = build_parser().parse_args(argv)
+    if options.explain is not None:
+        return _explain(options.explain)
+    cwd = Path.cwd()
+    diagnostics = collect(options, cwd)
+
+    if options.write_baseline is not None:
+        written = write_baseline(options.write_baseline, diagnostics, cwd)
+        print(f"djlint: wrote {written} finding(s) to {options.write_baseline}", file=sys.stderr)
+        return 0
+    if options.baseline is not None:
+        diagnostics, known = filter_new(diagnostics, options.baseline, cwd)
+        if known:
+            print(f"djlint: {known} finding(s) matched the baseline {options.baseline}", file=sys.stderr)
+
+    report = _render(options, diagnostics, cwd)
+    if options.output_file is not None:
+        options.output_file.write_text(report, encoding="utf-8")
+    else:
+        sys.stdout.write(report)
+    if options.statistics:
+        # keep machine-readable stdout parseable: statistics go to stderr for JSON and SARIF
+        stream = sys.stdout if options.format in ("text", "github") and options.output_file is None else sys.stderr
+        stream.write(format_statistics(diagnostics))
+    failing = any(not is_informational(d.code) for d in diagnostics)
+    return 1 if failing and not options.exit_zero else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(argv)
+    except SystemExit as exit_:  # argparse: --help, --version, usage errors (already printed)
+        return exit_.code if isinstance(exit_.code, int) else 2
+    except (UsageError, ConfigError, BaselineError) as error:
+        print(f"djlint: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("djlint: interrupted", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - a crash must still exit 2 and be reportable
+        traceback.print_exc()
+        print(f"djlint: internal error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
