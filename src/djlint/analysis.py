@@ -1,0 +1,106 @@
+"""One analysis run: build the model, analyse make() bodies, run every rule, apply select/ignore and noqa."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from djlint.config import Config, find_root, load_config
+from djlint.diagnostics import Diagnostic
+from djlint.model import Model, build_model
+from djlint.rules import REGISTRY
+
+# flake8's syntax: "# noqa" suppresses everything on the line, "# noqa: DJ201,DJ301" those codes
+# (prefixes allowed). Inside a definition string the same text is a DataJoint comment, so it works there too.
+_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][A-Z0-9]*(?:[,\s]+[A-Z][A-Z0-9]*)*))?", re.IGNORECASE)
+
+
+@dataclass
+class AnalysisResult:
+    diagnostics: list[Diagnostic]
+    model: Model
+    files: list[str] = field(default_factory=list)
+
+
+def noqa_codes(line: str) -> frozenset[str] | None:
+    """None: no noqa; empty set: bare noqa (everything); else the suppressed codes/prefixes."""
+    match = _NOQA.search(line)
+    if match is None:
+        return None
+    codes = match.group("codes")
+    if not codes:
+        return frozenset()
+    return frozenset(code.upper() for code in re.split(r"[,\s]+", codes) if code)
+
+
+def suppressed(diagnostic: Diagnostic, line: str) -> bool:
+    codes = noqa_codes(line)
+    if codes is None:
+        return False
+    return not codes or any(diagnostic.code.startswith(code) for code in codes)
+
+
+class _Lines:
+    """Physical lines of reported files (analysed modules, or read from disk, e.g. pyproject.toml)."""
+
+    def __init__(self, model: Model, cwd: Path) -> None:
+        self.model = model
+        self.cwd = cwd
+        self.cache: dict[str, list[str]] = {}
+
+    def line(self, path: str, number: int) -> str:
+        lines = self.cache.get(path)
+        if lines is None:
+            module = self.model.module_of_path(path)
+            if module is not None:
+                lines = module.lines
+            else:
+                try:
+                    lines = (self.cwd / path).read_text(encoding="utf-8", errors="replace").splitlines()
+                except OSError:
+                    lines = []
+            self.cache[path] = lines
+        return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+def _make_facts(model: Model) -> Any:
+    try:
+        from djlint.makeflow import analyze_makes
+    except ImportError:
+        return None
+    return analyze_makes(model)
+
+
+def analyze(
+    paths: Sequence[str | Path] = (".",),
+    config: Config | None = None,
+    *,
+    cwd: Path | None = None,
+    use_cache: bool = True,
+) -> AnalysisResult:
+    """Analyse the Python files under ``paths`` as one repository.
+
+    ``config`` defaults to the ``[tool.djlint]`` of the repository holding the first path.
+    Diagnostic paths are relative to ``cwd`` (default: the current directory) with ``/`` separators.
+    """
+    cwd = (cwd or Path.cwd()).resolve()
+    given = [Path(p) if Path(p).is_absolute() else cwd / p for p in (paths or (".",))]
+    if config is None:
+        config = load_config(find_root(given[0]))
+    model = build_model(given, config, cwd, use_cache=use_cache)
+    facts = _make_facts(model)
+    lines = _Lines(model, cwd)
+    found: set[Diagnostic] = set()
+    for code, rule in REGISTRY.items():
+        if not config.enabled(code):
+            continue
+        for diagnostic in rule.check(model, facts):
+            if not config.enabled(diagnostic.code):
+                continue
+            if suppressed(diagnostic, lines.line(diagnostic.path, diagnostic.line)):
+                continue
+            found.add(diagnostic)
+    return AnalysisResult(diagnostics=sorted(found), model=model, files=list(model.files))

@@ -1,0 +1,904 @@
+"""The repository model: modules, table classes, their definitions and the foreign-key graph.
+
+Built from the per-file summaries (``djlint.summaries``: Python's ast, cached on disk) and a global
+resolution pass; libcst trees are parsed lazily, only for the modules whose code is analysed.
+Nothing is imported or executed. A name that cannot be resolved becomes an *unknown* placeholder
+node (``"?Name"``) so that no rule raises a false alarm about tables whose ancestry touches it.
+"""
+
+from __future__ import annotations
+
+import builtins
+import fnmatch
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from djlint.config import Config
+from djlint.definition import Attribute, Definition, ForeignKey
+from djlint.diagnostics import Diagnostic
+from djlint.provenance import AllowedSets
+from djlint.summaries import SummaryCache, decode_source, load_summary
+
+TIERS = ("Manual", "Lookup", "Imported", "Computed", "Part")
+SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".venv", "venv", "env", ".env", "build", "dist", "__pycache__", "node_modules",
+    ".tox", ".nox", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".djlint_cache",
+    ".eggs", ".ipynb_checkpoints",
+})
+_BUILTINS = frozenset(dir(builtins))
+UNKNOWN_PREFIX = "?"
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Symbol:
+    """What a name means in a module's global scope.
+
+    kind: "table" | "class" | "function" | "module" | "unknown" | "external" | "schema" | "value".
+    target: TableId / class id / function id ("module.qualname") / module name / the unknown name as
+    written / the external dotted name ("numpy.mean", "builtins.len", "datajoint.Computed") / the
+    schema's database name ("" when not a literal) / "module.name" of a plain module-level variable.
+    module: the defining module for table/class/function/value; the name for unknown.
+    schema: for a virtual module (``dj.create_virtual_module``): its database name.
+    """
+
+    kind: str
+    target: str
+    module: str | None = None
+    schema: str | None = None
+
+
+@dataclass
+class FunctionInfo:
+    id: str                  # "module.qualname" (methods: "module.Class.method")
+    module: str
+    qualname: str
+    name: str
+    line: int
+    column: int
+    class_id: str | None = None
+    _model: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def node(self) -> Any:
+        """The libcst FunctionDef (parsed on first use; None if libcst cannot parse the module)."""
+        info = self._model.modules.get(self.module) if self._model else None
+        return info.definitions().get(self.qualname) if info else None
+
+
+@dataclass
+class ClassInfo:
+    id: str
+    module: str
+    qualname: str
+    name: str
+    line: int
+    column: int
+    base_texts: list[str | None]
+    decorators: list[str | None]
+    methods: dict[str, FunctionInfo]
+    attributes: list[str]
+    parent: str | None = None        # enclosing class id (nested classes)
+    bases: list[str] = field(default_factory=list)   # repo class ids, MRO order (transitive)
+    direct_bases: list[Symbol] = field(default_factory=list)
+    nested: list[str] = field(default_factory=list)
+    tier: str | None = None
+    definition_record: dict[str, Any] | None = None
+
+
+@dataclass
+class TableInfo:
+    id: str
+    module: str
+    qualname: str
+    path: str                         # display path
+    line: int
+    column: int
+    tier: str
+    master: str | None
+    parts: list[str]
+    definition: Definition | None
+    bases: list[str]
+    schema: str | None
+
+
+class ModuleInfo:
+    """One analysed file. ``tree`` (libcst.Module) and ``wrapper`` (MetadataWrapper over the same
+    nodes) are built on first use; ``ast_tree`` likewise with Python's ast."""
+
+    def __init__(self, name: str, path: Path, display_path: str, source: str, digest: str,
+                 is_package: bool, summary: dict[str, Any]) -> None:
+        self.name = name
+        self.path = path
+        self.display_path = display_path
+        self.source = source
+        self.digest = digest
+        self.is_package = is_package
+        self.summary = summary
+        self._tree: Any = None
+        self._wrapper: Any = None
+        self._ast: Any = None
+        self._definitions: dict[str, Any] | None = None
+        self._lines: list[str] | None = None
+
+    def __repr__(self) -> str:
+        return f"ModuleInfo({self.name!r}, {self.display_path!r})"
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.source.splitlines()
+        return self._lines
+
+    @property
+    def tree(self) -> Any:
+        """libcst.Module, or None when libcst cannot parse the file."""
+        if self._tree is None:
+            import libcst
+
+            try:
+                self._tree = libcst.parse_module(self.source)
+            except Exception:  # libcst's grammar may lag Python's; never crash on user code
+                self._tree = False
+        return self._tree or None
+
+    @property
+    def wrapper(self) -> Any:
+        """libcst MetadataWrapper whose ``module`` is ``tree`` itself (no deep copy)."""
+        if self._wrapper is None and self.tree is not None:
+            from libcst.metadata import MetadataWrapper
+
+            self._wrapper = MetadataWrapper(self.tree, unsafe_skip_copy=True)
+        return self._wrapper
+
+    @property
+    def ast_tree(self) -> Any:
+        if self._ast is None:
+            import ast
+
+            self._ast = ast.parse(self.source)
+        return self._ast
+
+    def definitions(self) -> dict[str, Any]:
+        """qualname -> libcst ClassDef/FunctionDef for classes and functions outside functions."""
+        if self._definitions is None:
+            found: dict[str, Any] = {}
+            tree = self.tree
+            if tree is not None:
+                import libcst
+
+                def walk(body: Iterable[Any], prefix: str) -> None:
+                    for stmt in body:
+                        if isinstance(stmt, libcst.ClassDef):
+                            name = prefix + stmt.name.value
+                            found.setdefault(name, stmt)
+                            walk(_block(stmt.body), name + ".")
+                        elif isinstance(stmt, libcst.FunctionDef):
+                            found.setdefault(prefix + stmt.name.value, stmt)
+                        elif isinstance(stmt, (libcst.If, libcst.Try, libcst.With, libcst.For, libcst.While)):
+                            walk(_block(stmt.body), prefix)
+                            for extra in _compound_extras(stmt):
+                                walk(_block(extra), prefix)
+
+                walk(tree.body, "")
+            self._definitions = found
+        return self._definitions
+
+
+def _block(node: Any) -> list[Any]:
+    body = getattr(node, "body", None)
+    if isinstance(body, (list, tuple)):
+        return list(body)
+    return []
+
+
+def _compound_extras(stmt: Any) -> Iterator[Any]:
+    orelse = getattr(stmt, "orelse", None)
+    while orelse is not None:
+        yield orelse.body if hasattr(orelse, "body") else orelse
+        orelse = getattr(orelse, "orelse", None)
+    for handler in getattr(stmt, "handlers", ()) or ():
+        yield handler.body
+    final = getattr(stmt, "finalbody", None)
+    if final is not None:
+        yield final.body
+
+
+# ---------------------------------------------------------------------------------------------
+# File discovery and module names
+# ---------------------------------------------------------------------------------------------
+def _excluded(relative: str, patterns: Sequence[str]) -> bool:
+    if not patterns:
+        return False
+    parts = relative.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if pattern.startswith("./"):
+            pattern = pattern[2:]
+        for prefix in prefixes:
+            if fnmatch.fnmatchcase(prefix, pattern):
+                return True
+        if "/" not in pattern and any(fnmatch.fnmatchcase(p, pattern) for p in parts):
+            return True
+    return False
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return Path(os.path.relpath(path, base)).as_posix()
+
+
+def discover(paths: Sequence[Path], config: Config) -> list[Path]:
+    """Every ``.py`` under ``paths`` (files given explicitly are kept), minus exclusions."""
+    found: dict[Path, None] = {}
+    root = config.root.resolve()
+    for given in paths:
+        given = given.resolve()
+        if given.is_file():
+            if given.suffix == ".py" and not _excluded(_relative(given, root), config.exclude):
+                found[given] = None
+            continue
+        for directory, subdirs, files in os.walk(given):
+            subdirs[:] = sorted(
+                d for d in subdirs
+                if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                and not _excluded(_relative(Path(directory, d), root), config.exclude)
+            )
+            for name in sorted(files):
+                if name.endswith(".py"):
+                    file = Path(directory, name)
+                    if not _excluded(_relative(file, root), config.exclude):
+                        found[file] = None
+    return list(found)
+
+
+def module_name(path: Path, root: Path) -> tuple[str, bool]:
+    """(dotted module name, is the file a package ``__init__``)."""
+    is_package = path.name == "__init__.py"
+    parts = [] if is_package else [path.stem]
+    directory = path.parent
+    if (directory / "__init__.py").is_file():
+        while (directory / "__init__.py").is_file() and directory.parent != directory:
+            parts.insert(0, directory.name)
+            directory = directory.parent
+        return ".".join(parts), is_package
+    relative = _relative(path.with_suffix(""), root).split("/")
+    if relative and relative[0] == "src" and len(relative) > 1:
+        relative = relative[1:]
+    if relative and relative[0] == "..":  # outside the root: keep only the stem
+        relative = [path.stem]
+    if is_package:
+        relative = relative[:-1] or [path.parent.name]
+    return ".".join(relative), is_package
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+# ---------------------------------------------------------------------------------------------
+class Model:
+    def __init__(self, root: Path, config: Config) -> None:
+        self.root = root
+        self.config = config
+        self.modules: dict[str, ModuleInfo] = {}
+        self.tables: dict[str, TableInfo] = {}
+        self.classes: dict[str, ClassInfo] = {}
+        self.functions: dict[str, FunctionInfo] = {}
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self.allowed: AllowedSets = AllowedSets(self.graph, lambda n: None)
+        self.diagnostics: list[Diagnostic] = []
+        self.unknown_names: dict[str, tuple[str, int, int]] = {}   # name -> first (path, line, column)
+        self.files: list[str] = []
+        self.covers_root = True   # were all files under root analysed (policy names decidable)?
+        self.broken: dict[str, Diagnostic] = {}
+        self.by_path: dict[str, ModuleInfo] = {}
+        self._bindings: dict[str, dict[str, list[list[Any]]]] = {}
+        self._stars: dict[str, list[list[Any]]] = {}
+        self._by_plain_name: dict[str, list[str]] = {}
+        self._packages: set[str] = set()
+        self._schema_tables: dict[str, dict[str, str]] = {}
+        self._schema_modules: dict[str, list[str]] = {}
+        self._ancestry_unknown: dict[str, bool] = {}
+        self._resolving: set[tuple[str, str]] = set()
+
+    # -- public API --------------------------------------------------------------------------
+    def resolve(self, module: str, dotted: str) -> Symbol | None:
+        """The meaning of ``dotted`` (as written in ``module``'s global scope)."""
+        if not dotted or module not in self.modules:
+            return None
+        parts = dotted.split(".")
+        symbol = self._lookup(module, parts[0])
+        for index, part in enumerate(parts[1:], start=1):
+            if symbol is None:
+                return None
+            symbol = self.attribute(symbol, part, written=".".join(parts[: index + 1]))
+        return symbol
+
+    def attribute(self, symbol: Symbol, name: str, written: str | None = None) -> Symbol | None:
+        """``symbol.name``: a submodule, a module's global, a nested class, a method, ..."""
+        written = written or f"{symbol.target}.{name}"
+        if symbol.kind == "unknown":
+            return Symbol("unknown", written, written)
+        if symbol.kind == "external":
+            return Symbol("external", f"{symbol.target}.{name}")
+        if symbol.kind == "module":
+            if symbol.schema is not None:
+                table = self._schema_tables.get(symbol.schema, {}).get(name)
+                return Symbol("table", table, self.tables[table].module) if table else Symbol("unknown", written, written)
+            found = self._lookup(symbol.target, name, module_scope_only=True) if symbol.target in self.modules else None
+            if found is not None and found.kind != "unknown":
+                return found
+            sub = self._module_named(f"{symbol.target}.{name}")
+            if sub is not None:
+                return Symbol("module", sub)
+            if found is not None:
+                return Symbol("unknown", written, written)
+            return Symbol("unknown", written, written)
+        if symbol.kind in ("table", "class"):
+            cls = self.classes.get(symbol.target)
+            if cls is None:
+                return None
+            for class_id in [cls.id, *cls.bases]:
+                nested = f"{class_id}.{name}"
+                if nested in self.classes:
+                    return self._class_symbol(nested)
+                method = self.classes[class_id].methods.get(name) if class_id in self.classes else None
+                if method is not None:
+                    return Symbol("function", method.id, method.module)
+            return None
+        return None
+
+    def method(self, class_id: str, name: str) -> tuple[ModuleInfo, Any] | None:
+        """The libcst FunctionDef of ``name`` on ``class_id`` or its repo bases (MRO order)."""
+        info = self.method_info(class_id, name)
+        if info is None:
+            return None
+        node = info.node
+        return (self.modules[info.module], node) if node is not None else None
+
+    def method_info(self, class_id: str, name: str) -> FunctionInfo | None:
+        cls = self.classes.get(class_id)
+        if cls is None:
+            return None
+        for candidate in [cls.id, *cls.bases]:
+            found = self.classes[candidate].methods.get(name) if candidate in self.classes else None
+            if found is not None:
+                return found
+        return None
+
+    def ancestry_unknown(self, table_id: str) -> bool:
+        """True when an unknown node (unresolved name, table outside the repo, unreadable
+        definition) is among the entity ancestors of ``table_id`` (or its own entity)."""
+        cached = self._ancestry_unknown.get(table_id)
+        if cached is None:
+            if table_id not in self.graph:
+                cached = True
+            else:
+                cached = any(isinstance(n, str) and n.startswith(UNKNOWN_PREFIX)
+                             for n in self.allowed.reads(table_id))
+            self._ancestry_unknown[table_id] = cached
+        return cached
+
+    def note_unknown(self, name: str, path: str, line: int, column: int = 1) -> None:
+        """Record an unresolved name; one informational DJ001 per name is reported (earliest place)."""
+        place = (path, line, column)
+        current = self.unknown_names.get(name)
+        if current is None or place < current:
+            self.unknown_names[name] = place
+
+    def module_of_path(self, display_path: str) -> ModuleInfo | None:
+        return self.by_path.get(display_path)
+
+    def table_name(self, table_id: str) -> str:
+        """How messages name a table: its class name (qualname), plus the database when known."""
+        table = self.tables.get(table_id)
+        if table is None:
+            return table_id.lstrip(UNKNOWN_PREFIX)
+        return f"{table.qualname} ({table.schema})" if table.schema else table.qualname
+
+    # -- lookup internals --------------------------------------------------------------------
+    def _class_symbol(self, class_id: str) -> Symbol:
+        module = self.classes[class_id].module
+        return Symbol("table" if class_id in self.tables else "class", class_id, module)
+
+    def _module_named(self, name: str, near: str | None = None) -> str | None:
+        """A module (or namespace package) with this absolute name; prefers ``near``'s tree."""
+        candidates = self._by_plain_name.get(name)
+        if candidates:
+            if near is not None and len(candidates) > 1:
+                near_root = self.modules[near].path.parent if near in self.modules else None
+                for candidate in candidates:
+                    if near_root is not None and near_root in self.modules[candidate].path.parents:
+                        return candidate
+            return candidates[0]
+        if name in self._packages:
+            return name
+        return None
+
+    def _absolute(self, module: str, level: int, name: str) -> str:
+        if level == 0:
+            return name
+        info = self.modules.get(module)
+        base = module.split(".")
+        if not (info and info.is_package):
+            base = base[:-1]
+        if level > 1:
+            base = base[: max(len(base) - (level - 1), 0)]
+        return ".".join([*base, name] if name else base)
+
+    def _lookup(self, module: str, name: str, module_scope_only: bool = False) -> Symbol | None:
+        key = (module, name)
+        if key in self._resolving:
+            return Symbol("unknown", name, name)
+        self._resolving.add(key)
+        try:
+            return self._lookup_inner(module, name, module_scope_only)
+        finally:
+            self._resolving.discard(key)
+
+    def _lookup_inner(self, module: str, name: str, module_scope_only: bool) -> Symbol | None:
+        bindings = self._bindings.get(module, {}).get(name)
+        if bindings:
+            best: Symbol | None = None
+            for binding in reversed(bindings):   # later bindings win; any branch may do
+                symbol = self._binding(module, binding)
+                if symbol is None:
+                    continue
+                if symbol.kind in ("table", "class", "module", "function", "schema"):
+                    return symbol
+                if best is None or (best.kind == "unknown" and symbol.kind != "unknown"):
+                    best = symbol
+            if best is not None and best.kind != "unknown":
+                return best
+            star = self._from_stars(module, name)
+            return star or best
+        star = self._from_stars(module, name)
+        if star is not None:
+            return star
+        if module_scope_only:
+            return None
+        if name in _BUILTINS:
+            return Symbol("external", f"builtins.{name}")
+        if name in self.config.linking:
+            return self._linked(name)
+        return Symbol("unknown", name, name)
+
+    def _linked(self, name: str) -> Symbol:
+        target = self.config.linking[name]
+        if target in self.tables:
+            return Symbol("table", target, self.tables[target].module)
+        if target in self.classes:
+            return self._class_symbol(target)
+        found = self._module_named(target)
+        if found:
+            return Symbol("module", found)
+        head, _, tail = target.rpartition(".")
+        owner = self._module_named(head) if head else None
+        if owner:
+            symbol = self.attribute(Symbol("module", owner), tail, written=name)
+            if symbol is not None:
+                return symbol
+        return Symbol("unknown", name, name)
+
+    def _from_stars(self, module: str, name: str) -> Symbol | None:
+        external_guess: Symbol | None = None
+        for star in self._stars.get(module, []):
+            _, _, level, target, _line = star
+            absolute = self._absolute(module, level, target)
+            source = self._module_named(absolute, near=module) or (
+                self._module_named(self._sibling(module, absolute)) if level == 0 else None)
+            if source is None or source not in self.modules:
+                if external_guess is None and level == 0:
+                    external_guess = Symbol("external", f"{absolute}.{name}")
+                continue
+            exported = self.modules[source].summary.get("all")
+            if exported is not None and name not in exported:
+                continue
+            if exported is None and name.startswith("_"):
+                continue
+            found = self._lookup(source, name, module_scope_only=True)
+            if found is not None and found.kind != "unknown":
+                return found
+        return external_guess
+
+    def _sibling(self, module: str, absolute: str) -> str:
+        """``import helper`` from a script folder without ``__init__``: the module next to it."""
+        parent = module.rsplit(".", 1)[0] if "." in module else ""
+        return f"{parent}.{absolute}" if parent else absolute
+
+    def _binding(self, module: str, binding: list[Any]) -> Symbol | None:
+        kind = binding[0]
+        if kind == "class":
+            class_id = f"{module}.{binding[1]}"
+            return self._class_symbol(class_id) if class_id in self.classes else None
+        if kind == "def":
+            return Symbol("function", f"{module}.{binding[1]}", module)
+        if kind == "import":
+            target = binding[2]
+            found = self._module_named(target, near=module) or self._module_named(self._sibling(module, target))
+            return Symbol("module", found) if found else Symbol("external", target)
+        if kind == "from":
+            _, local, level, source, name, _line = binding
+            absolute = self._absolute(module, level, source)
+            owner = self._module_named(absolute, near=module)
+            if owner is None and level == 0:
+                owner = self._module_named(self._sibling(module, absolute))
+            if owner is not None and owner in self.modules:
+                found = self._lookup(owner, name, module_scope_only=True)
+                if found is not None and found.kind != "unknown":
+                    return found
+                sub = self._module_named(f"{owner}.{name}")
+                if sub:
+                    return Symbol("module", sub)
+                if self.modules[owner].summary.get("flags") and "spawn" in self.modules[owner].summary["flags"]:
+                    return Symbol("unknown", local, local)
+                return Symbol("unknown", local, local)
+            sub = self._module_named(f"{absolute}.{name}", near=module)
+            if sub:
+                return Symbol("module", sub)
+            if owner is not None:  # a namespace package without the name
+                return Symbol("unknown", local, local)
+            if level > 0:
+                return Symbol("unknown", local, local)
+            return Symbol("external", f"{absolute}.{name}" if absolute else name)
+        if kind == "virtual":
+            schema = binding[2]
+            local = binding[1]
+            if schema is not None and schema in self._schema_modules:
+                return Symbol("module", self._schema_modules[schema][0], schema=schema)
+            return Symbol("unknown", local, local)
+        if kind == "schema":
+            return Symbol("schema", binding[2] or "", module)
+        if kind == "alias":
+            return self.resolve(module, binding[2])
+        if kind == "value":
+            return Symbol("value", f"{module}.{binding[1]}", module)
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------------
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: bool = True) -> Model:
+    """Summarise every file (cached), then resolve names, tables, definitions and the graph."""
+    root = config.root.resolve()
+    cwd = cwd.resolve()
+    model = Model(root, config)
+    cache_dir = config.cache_dir if config.cache_dir is not None else root / ".djlint_cache"
+    cache = SummaryCache(Path(cache_dir)) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
+
+    given = [(p if p.is_absolute() else cwd / p).resolve() for p in paths]
+    model.covers_root = any(p == root or p in root.parents for p in given)
+    files = discover(given, config)
+    taken: set[str] = set()
+    for path in files:
+        display = _relative(path, cwd)
+        model.files.append(display)
+        data = _read(path)
+        if data is None:
+            model.broken[display] = Diagnostic(display, 1, 1, "DJ000", "cannot read the file")
+            continue
+        digest, summary = load_summary(data, cache)
+        if "error" in summary:
+            error = summary["error"]
+            model.broken[display] = Diagnostic(display, int(error.get("line") or 1), int(error.get("column") or 1),
+                                               "DJ000", f"cannot parse the file: {error.get('message')}")
+            continue
+        name, is_package = module_name(path, root)
+        plain = name
+        if name in taken:   # two separate trees with the same module name: keep both
+            name = _relative(path.with_suffix(""), root).replace("/", ".").lstrip(".")
+            while name in taken:
+                name += "_"
+        taken.add(name)
+        text, _ = decode_source(data)
+        source = text if text is not None else data.decode("utf-8", "replace")
+        info = ModuleInfo(name, path, display, source, digest, is_package, summary)
+        model.modules[name] = info
+        model.by_path[display] = info
+        model._by_plain_name.setdefault(plain, []).append(name)
+        pieces = plain.split(".")
+        for i in range(1, len(pieces)):
+            model._packages.add(".".join(pieces[:i]))
+
+    model.diagnostics.extend(model.broken.values())
+    _index_modules(model)
+    _classify_classes(model)
+    _build_tables(model)
+    _build_graph(model)
+    _check_policy(model, cwd)
+    model.diagnostics.sort()
+    return model
+
+
+def _index_modules(model: Model) -> None:
+    for name, info in model.modules.items():
+        bindings: dict[str, list[list[Any]]] = {}
+        stars: list[list[Any]] = []
+        for binding in info.summary.get("bindings", []):
+            if binding[0] == "star":
+                stars.append(binding)
+            else:
+                bindings.setdefault(binding[1], []).append(binding)
+        model._bindings[name] = bindings
+        model._stars[name] = stars
+        for record in info.summary.get("classes", []):
+            class_id = f"{name}.{record['qualname']}"
+            parent = f"{name}.{record['parent']}" if record.get("parent") else None
+            methods = {
+                method: FunctionInfo(f"{class_id}.{method}", name, f"{record['qualname']}.{method}", method,
+                                     where[0], where[1], class_id, model)
+                for method, where in record.get("methods", {}).items()
+            }
+            cls = ClassInfo(class_id, name, record["qualname"], record["name"], record["line"], record["column"],
+                            record.get("bases", []), record.get("decorators", []), methods,
+                            record.get("attributes", []), parent, definition_record=record.get("definition"))
+            model.classes.setdefault(class_id, cls)
+            if parent and parent in model.classes:
+                model.classes[parent].nested.append(class_id)
+            for function in methods.values():
+                model.functions[function.id] = function
+        for binding in info.summary.get("bindings", []):
+            if binding[0] == "def":
+                function_id = f"{name}.{binding[1]}"
+                model.functions.setdefault(function_id, FunctionInfo(
+                    function_id, name, binding[1], binding[1], binding[2],
+                    binding[3] if len(binding) > 3 else 1, None, model))
+
+
+def _datajoint_tier(symbol: Symbol | None) -> str | None:
+    if symbol is None or symbol.kind != "external":
+        return None
+    parts = symbol.target.split(".")
+    if parts[0] == "datajoint" and parts[-1] in TIERS:
+        return parts[-1]
+    return None
+
+
+def _classify_classes(model: Model) -> None:
+    """Resolve bases, compute each class's repo MRO and its DataJoint tier (through user bases)."""
+    for cls in model.classes.values():
+        symbols: list[Symbol] = []
+        for text in cls.base_texts:
+            symbol = model.resolve(cls.module, text) if text else None
+            symbols.append(symbol or Symbol("unknown", text or "?", text or "?"))
+        cls.direct_bases = symbols
+
+    state: dict[str, int] = {}
+
+    def visit(class_id: str) -> None:
+        if state.get(class_id) == 2:
+            return
+        if state.get(class_id) == 1:  # inheritance cycle: stop
+            return
+        state[class_id] = 1
+        cls = model.classes[class_id]
+        order: list[str] = []
+        tier: str | None = None
+        for symbol in cls.direct_bases:
+            direct_tier = _datajoint_tier(symbol)
+            if direct_tier and tier is None:
+                tier = direct_tier
+            if symbol.kind in ("table", "class") and symbol.target in model.classes and symbol.target != class_id:
+                visit(symbol.target)
+                base = model.classes[symbol.target]
+                for candidate in [base.id, *base.bases]:
+                    if candidate not in order and candidate != class_id:
+                        order.append(candidate)
+                if tier is None and base.tier:
+                    tier = base.tier
+        cls.bases = order
+        cls.tier = tier
+        state[class_id] = 2
+
+    for class_id in list(model.classes):
+        visit(class_id)
+
+
+def _definition_from_record(record: dict[str, Any] | None) -> Definition | None:
+    if record is None:
+        return None
+    if not record.get("literal", True):
+        return Definition(line=record.get("line", 1), literal=False)
+    definition = Definition(line=record.get("line", 1), literal=True, comment=record.get("comment", ""))
+    definition.attributes = [Attribute(name=a[0], type=a[1], default=a[2], comment=a[3], line=a[4], in_key=a[5],
+                                       column=a[6]) for a in record.get("attributes", [])]
+    definition.foreign_keys = [ForeignKey(text=f[0], ref=f[1], primary=f[2], options=set(f[3]), renames=dict(f[4]),
+                                          line=f[5], column=f[6]) for f in record.get("foreign_keys", [])]
+    definition.indexes = list(record.get("indexes", []))
+    definition.problems = [tuple(p) for p in record.get("problems", [])]  # type: ignore[misc]
+    return definition
+
+
+def _build_tables(model: Model) -> None:
+    used_as_base = {base for cls in model.classes.values() for base in cls.bases}
+    for cls in model.classes.values():
+        if cls.tier is None:
+            continue
+        parent = model.classes.get(cls.parent) if cls.parent else None
+        is_part = cls.tier == "Part" or (parent is not None and parent.tier is not None and cls.tier == "Part")
+        if not (cls.decorators or is_part or cls.id not in used_as_base):
+            continue   # an undecorated template used as a base class: not a table itself
+        if cls.tier == "Part" and parent is None:
+            # a Part base outside a master is a template; keep it only when decorated
+            if not cls.decorators:
+                continue
+        record = cls.definition_record
+        owner = cls
+        if record is None:
+            for base in cls.bases:
+                if model.classes[base].definition_record is not None:
+                    record = model.classes[base].definition_record
+                    owner = model.classes[base]
+                    break
+        schema: str | None = None
+        for decorator in cls.decorators:
+            symbol = model.resolve(cls.module, decorator) if decorator else None
+            if symbol is not None and symbol.kind == "schema":
+                schema = symbol.target or None
+        info = model.modules[cls.module]
+        master = cls.parent if cls.tier == "Part" and parent is not None else None
+        model.tables[cls.id] = TableInfo(
+            id=cls.id, module=cls.module, qualname=cls.qualname, path=info.display_path, line=cls.line,
+            column=cls.column, tier=cls.tier, master=master, parts=[], definition=_definition_from_record(record),
+            bases=list(cls.bases), schema=schema,
+        )
+        if owner is not cls:
+            model.tables[cls.id].definition_owner = owner.module  # type: ignore[attr-defined]
+    for table in model.tables.values():
+        if table.master and table.master in model.tables:
+            model.tables[table.master].parts.append(table.id)
+        elif table.master:
+            table.master = None   # master is not a table (e.g. a template): treat as standalone
+    for table in model.tables.values():
+        if table.master and table.schema is None:
+            table.schema = model.tables[table.master].schema
+    for table in model.tables.values():
+        if table.schema:
+            model._schema_tables.setdefault(table.schema, {}).setdefault(table.qualname, table.id)
+            modules = model._schema_modules.setdefault(table.schema, [])
+            if table.module not in modules:
+                modules.append(table.module)
+    # schemas declared in a module even when no table is decorated yet
+    for name, info in model.modules.items():
+        for binding in info.summary.get("bindings", []):
+            if binding[0] == "schema" and binding[2]:
+                modules = model._schema_modules.setdefault(binding[2], [])
+                if name not in modules:
+                    modules.append(name)
+
+
+def _resolve_reference(model: Model, table: TableInfo, fk: ForeignKey) -> None:
+    ref = fk.ref
+    if ref is None:
+        fk.unknown = fk.text
+        return
+    if ref == "master" or ref.startswith("master."):
+        if table.master:
+            if ref == "master":
+                fk.target = table.master
+                return
+            symbol = model.attribute(Symbol("table", table.master, table.module), ref.split(".", 1)[1])
+        else:
+            fk.unknown = ref
+            return
+    elif ref == "self" or ref.startswith("self."):
+        fk.unknown = ref
+        return
+    else:
+        symbol = model.resolve(table.module, ref)
+        if (symbol is None or symbol.kind == "unknown") and table.master:
+            # a Part naming a sibling Part or its master by bare class name
+            master = model.classes.get(table.master)
+            head = ref.split(".")[0]
+            if master is not None and head == master.name:
+                symbol = model.resolve(table.module, master.qualname + ref[len(head):])
+            elif master is not None and f"{master.id}.{head}" in model.classes:
+                symbol = model.attribute(Symbol("table", master.id, master.module), head)
+    if symbol is not None and symbol.kind == "table":
+        fk.target = symbol.target
+    elif symbol is not None and symbol.kind == "external":
+        fk.unknown = symbol.target
+    elif symbol is not None and symbol.kind == "unknown":
+        fk.unknown = symbol.target
+    else:
+        fk.unknown = ref
+
+
+def _build_graph(model: Model) -> None:
+    graph = model.graph
+    for table in model.tables.values():
+        graph.add_node(table.id)
+    for table in model.tables.values():
+        definition = table.definition
+        if definition is None or not definition.literal:
+            placeholder = f"{UNKNOWN_PREFIX}{table.id}.definition"
+            graph.add_edge(placeholder, table.id, primary=True, renames={})
+            if definition is not None and not definition.literal:
+                model.diagnostics.append(Diagnostic(
+                    table.path if not hasattr(table, "definition_owner")
+                    else model.modules[table.definition_owner].display_path,  # type: ignore[attr-defined]
+                    definition.line, 1, "DJ001",
+                    f"definition of {table.qualname} is not a literal; skipped (its ancestry is unknown)"))
+            continue
+        for fk in definition.foreign_keys:
+            _resolve_reference(model, table, fk)
+            if fk.target is not None:
+                parent = fk.target
+            else:
+                parent = f"{UNKNOWN_PREFIX}{fk.unknown}"
+                owner = getattr(table, "definition_owner", None)
+                path = model.modules[owner].display_path if owner else table.path
+                model.note_unknown(fk.unknown or fk.text, path, fk.line, fk.column)
+            if parent == table.id:
+                continue
+            data = graph.get_edge_data(parent, table.id)
+            if data is None:
+                graph.add_edge(parent, table.id, primary=fk.primary, renames=dict(fk.renames), line=fk.line)
+            else:
+                data["primary"] = data["primary"] or fk.primary
+                data["renames"].update(fk.renames)
+    tables = model.tables
+    model.allowed = AllowedSets(graph, lambda node: tables[node].master if node in tables else None)
+
+
+def _toml_line(lines: list[str], needle: str, start: int = 0) -> int:
+    for quote in ('"', "'"):
+        text = f"{quote}{needle}{quote}"
+        for index in range(start, len(lines)):
+            if text in lines[index]:
+                return index + 1
+    return 0
+
+
+def _check_policy(model: Model, cwd: Path) -> None:
+    policy = model.config.policy
+    if not policy.allow:
+        return
+    source = policy.source or (model.root / "pyproject.toml")
+    try:
+        lines = Path(source).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    display = _relative(Path(source).resolve(), cwd)
+    analysed = set(model.modules)
+    for table, entry in policy.allow.items():
+        header = _toml_line(lines, table)
+        start = header or 0
+        for role, names in (("table", [table]), ("reads", sorted(entry.reads)), ("writes", sorted(entry.writes))):
+            for name in names:
+                if name in model.tables:
+                    continue
+                if not _policy_name_decidable(model, name, analysed):
+                    continue
+                line = header if role == "table" else _toml_line(lines, name, max(start - 1, 0))
+                where = {"table": f'[tool.djlint.allow."{table}"]', "reads": f'allow."{table}".reads',
+                         "writes": f'allow."{table}".writes'}[role]
+                model.diagnostics.append(Diagnostic(
+                    display, line or 1, 1, "DJ003",
+                    f"{where} names {name!r}, which matches no table in the analysed code"))
+
+
+def _policy_name_decidable(model: Model, name: str, analysed: set[str]) -> bool:
+    """A policy name is an error when the whole repository was analysed, or when the module it
+    points into was analysed (a partial run cannot tell about modules it did not read)."""
+    if getattr(model, "covers_root", True):
+        return True
+    parts = name.split(".")
+    return any(".".join(parts[:i]) in analysed for i in range(1, len(parts)))

@@ -1,0 +1,40 @@
+"""The rules, one module each (``djNNN_name.py``), discovered from this package.
+
+Each rule module defines ``CODE``, ``NAME``, ``SUMMARY``, ``WHY``, ``BAD``, ``GOOD`` (single-module
+pipeline sources: BAD triggers CODE, GOOD triggers nothing; both run as tests) and
+``check(model, facts) -> Iterable[Diagnostic]``. Optional ``PYPROJECT_BAD`` / ``PYPROJECT_GOOD`` hold
+a ``pyproject.toml`` the example needs (e.g. a policy).
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from types import ModuleType
+
+_REQUIRED = ("CODE", "NAME", "SUMMARY", "WHY", "BAD", "GOOD", "check")
+
+
+def _discover() -> dict[str, ModuleType]:
+    found: dict[str, ModuleType] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if not info.name.startswith("dj"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if all(hasattr(module, attribute) for attribute in _REQUIRED):
+            found[module.CODE] = module
+    return dict(sorted(found.items()))
+
+
+REGISTRY: dict[str, ModuleType] = _discover()
+
+
+def explain(code: str) -> str | None:
+    """``djlint --explain CODE``: code, name, summary, why, and the bad and good examples."""
+    rule = REGISTRY.get(code.upper())
+    if rule is None:
+        return None
+    return (
+        f"{rule.CODE} ({rule.NAME}): {rule.SUMMARY}\n\n{rule.WHY.strip()}\n\n"
+        f"Bad:\n\n{rule.BAD.rstrip()}\n\nGood:\n\n{rule.GOOD.rstrip()}\n"
+    )

@@ -1,0 +1,44 @@
+"""DJ003: a name in the [tool.djlint.allow] policy matches no table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from djlint.diagnostics import Diagnostic
+
+CODE = "DJ003"
+NAME = "policy-names-no-table"
+SUMMARY = "A table, read or write named in [tool.djlint.allow] matches no table class in the repository."
+WHY = """
+The policy in ``pyproject.toml`` sanctions specific sideways reads and fan-out writes, per table, by
+module-qualified class name (``pipeline.ingest.ScanIngest``), for djlint and for the runtime gate alike.
+A misspelt or stale name would silently sanction nothing — or, after a rename, leave an allowance
+pointing at a table that no longer exists. So a name that matches no table is an error, reported in
+``pyproject.toml`` at the entry.
+"""
+BAD = '''
+import datajoint as dj
+
+schema = dj.schema("lab")
+
+
+@schema
+class Scan(dj.Manual):
+    definition = """
+    scan_id : int
+    """
+'''
+PYPROJECT_BAD = '''
+[tool.djlint.allow."pipeline.Scan"]
+reads = ["pipeline.Referense"]
+'''
+GOOD = BAD
+PYPROJECT_GOOD = '''
+[tool.djlint.allow."pipeline.Scan"]
+reads = []
+'''
+
+
+def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
+    return [d for d in model.diagnostics if d.code == CODE]

@@ -1,0 +1,95 @@
+"""DJ101: a Computed/Imported table whose primary key has an attribute not coming from a foreign key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from djlint.diagnostics import Diagnostic
+
+CODE = "DJ101"
+NAME = "non-fk-primary-key"
+SUMMARY = "A Computed or Imported table declares a primary-key attribute that does not come from a foreign key."
+WHY = """
+``populate()`` calls ``make(key)`` once per row of the key source: the join of the table's primary-key
+parents. An auto-populated table's primary key must therefore be exactly what its parents determine.
+A primary-key attribute of its own (``unit_id : int`` above the dashes) is invented by make(): it is
+not recorded by any foreign key, ``key_source`` cannot know it, and provenance stops at it. Put the
+extra rows in a Part table (``-> master`` plus the attribute), or move the attribute below ``---``.
+Part tables, Manual and Lookup tables may declare their own key attributes.
+"""
+BAD = '''
+import datajoint as dj
+
+schema = dj.schema("ephys")
+
+
+@schema
+class Recording(dj.Manual):
+    definition = """
+    recording_id : int
+    """
+
+
+@schema
+class Spikes(dj.Computed):
+    definition = """
+    -> Recording
+    unit_id : int
+    ---
+    spike_count : int
+    """
+
+    def make(self, key):
+        self.insert1(dict(key, unit_id=0, spike_count=0))
+'''
+GOOD = '''
+import datajoint as dj
+
+schema = dj.schema("ephys")
+
+
+@schema
+class Recording(dj.Manual):
+    definition = """
+    recording_id : int
+    """
+
+
+@schema
+class Spikes(dj.Computed):
+    definition = """
+    -> Recording
+    ---
+    unit_count : int
+    """
+
+    class Unit(dj.Part):
+        definition = """
+        -> master
+        unit_id : int
+        ---
+        spike_count : int
+        """
+
+    def make(self, key):
+        self.insert1(dict(key, unit_count=1))
+        self.Unit.insert1(dict(key, unit_id=0, spike_count=0))
+'''
+
+
+def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
+    for table in model.tables.values():
+        if table.tier not in ("Computed", "Imported") or table.master is not None:
+            continue
+        definition = table.definition
+        if definition is None or not definition.literal:
+            continue
+        owner = getattr(table, "definition_owner", None)
+        path = model.modules[owner].display_path if owner else table.path
+        for attribute in definition.attributes:
+            if attribute.in_key:
+                yield Diagnostic(
+                    path, attribute.line, attribute.column, CODE,
+                    f"primary-key attribute '{attribute.name}' of {table.tier} table {table.qualname} "
+                    f"does not come from a foreign key; make() invents it (use a Part table or move it below ---)")

@@ -1,0 +1,408 @@
+"""The cheap per-file pass: what one module declares, as plain JSON-able data, cached on disk.
+
+The summary holds everything the repository model needs from a file — its global bindings
+(imports, classes, functions, virtual modules, schema objects), its classes with their bases,
+decorators, methods and parsed ``definition`` strings — and nothing that depends on other files,
+so it can be cached by content hash alone.
+
+It uses Python's ``ast`` (C parser, ~10x faster than libcst's); libcst with metadata is reserved for
+the modules whose make() code is analysed (see ``ModuleInfo.tree``). Neither imports user code.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import json
+import os
+import tempfile
+import tokenize
+from pathlib import Path
+from typing import Any
+
+from djlint import __version__
+from djlint.definition import Definition, parse_definition
+
+SUMMARY_FORMAT = 3
+_SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
+_VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
+_COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
+if hasattr(ast, "TryStar"):
+    _COMPOUND = (*_COMPOUND, ast.TryStar)
+
+
+def digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def decode_source(data: bytes) -> tuple[str | None, dict[str, Any] | None]:
+    """Bytes -> text honouring PEP 263; or an error record {line, column, message}."""
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        return None, {"line": getattr(error, "lineno", None) or 1, "column": 1, "message": str(error)}
+    try:
+        text = data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        start = getattr(error, "start", 0)
+        line = data.count(b"\n", 0, start) + 1
+        return None, {"line": line, "column": 1, "message": f"cannot decode as {encoding}: {error}"}
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, None
+
+
+def dotted(node: ast.AST | None) -> str | None:
+    """``a.b.C`` for Name/Attribute chains (calls stripped: ``a.B()`` -> ``a.B``), else None."""
+    parts: list[str] = []
+    while True:
+        if isinstance(node, ast.Call):
+            node = node.func
+        if isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        elif isinstance(node, ast.Name):
+            parts.append(node.id)
+            return ".".join(reversed(parts))
+        else:
+            return None
+
+
+def _literal_str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def _call_name(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Call):
+        name = dotted(node.func)
+        if name:
+            return name.rsplit(".", 1)[-1]
+    return None
+
+
+def _schema_arg(call: ast.Call, position: int, keyword: str) -> tuple[bool, str | None]:
+    """(given, literal value) of the schema-name argument of a schema / virtual-module call."""
+    node: ast.AST | None = call.args[position] if len(call.args) > position else None
+    for kw in call.keywords:
+        if kw.arg == keyword:
+            node = kw.value
+    if node is None:
+        return False, None
+    return True, _literal_str(node)
+
+
+class _Lines:
+    """Physical positions of the characters of a string literal (possibly concatenated)."""
+
+    def __init__(self, source_lines: list[str]) -> None:
+        self.source_lines = source_lines
+
+    def layout(self, node: ast.expr) -> tuple[str, list[int], list[int]] | None:
+        """(value, line of each value line, column of each value line), or None when unreadable."""
+        start, end = node.lineno, node.end_lineno or node.lineno
+        try:
+            first = self.source_lines[start - 1]
+            start_col = len(first.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))
+            last = self.source_lines[end - 1]
+            end_col = len(last.encode("utf-8")[: node.end_col_offset or 0].decode("utf-8", "replace"))
+            if start == end:
+                fragment = first[start_col:end_col]
+            else:
+                middle = self.source_lines[start : end - 1]
+                fragment = first[start_col:] + "".join(middle) + last[:end_col]
+            tokens = [
+                t for t in tokenize.generate_tokens(io.StringIO("(" + fragment + ")").readline)
+                if t.type == tokenize.STRING
+            ]
+        except (tokenize.TokenError, SyntaxError, IndexError, ValueError):
+            return None
+        value_parts: list[str] = []
+        lines: list[int] = []
+        columns: list[int] = []
+        started = False
+        for token in tokens:
+            try:
+                value = ast.literal_eval(token.string)
+            except (SyntaxError, ValueError):
+                return None
+            if not isinstance(value, str):
+                return None
+            row = start + token.start[0] - 1
+            col = token.start[1] + (start_col - 1 if token.start[0] == 1 else 0)
+            prefix = len(token.string) - len(token.string.lstrip("rRbBuUfF"))
+            quote = 3 if token.string[prefix:prefix + 3] in ('"""', "'''") else 1
+            raw_newlines = token.string.count("\n")
+            segments = value.split("\n")
+            one_to_one = raw_newlines == len(segments) - 1
+            for j, segment in enumerate(segments):
+                if j > 0:
+                    value_parts.append("\n")
+                    started = False
+                    lines.append(0)
+                    columns.append(1)
+                elif not lines:
+                    lines.append(0)
+                    columns.append(1)
+                value_parts.append(segment)
+                if not started and segment.strip():
+                    started = True
+                    physical = row + j if one_to_one else row
+                    if j == 0:
+                        column = col + 1 + prefix + quote
+                    else:
+                        column = 1 if not one_to_one else 1
+                    column += len(segment) - len(segment.lstrip())
+                    lines[-1] = physical
+                    columns[-1] = column
+        for index, line in enumerate(lines):
+            if line == 0:
+                lines[index] = lines[index - 1] if index else start
+        return "".join(value_parts), lines, columns
+
+
+def definition_to_json(definition: Definition) -> dict[str, Any]:
+    return {
+        "attributes": [[a.name, a.type, a.default, a.comment, a.line, a.in_key, a.column]
+                       for a in definition.attributes],
+        "foreign_keys": [[f.text, f.ref, f.primary, sorted(f.options), f.renames, f.line, f.column]
+                         for f in definition.foreign_keys],
+        "indexes": definition.indexes,
+        "line": definition.line,
+        "literal": definition.literal,
+        "comment": definition.comment,
+        "problems": [list(p) for p in definition.problems],
+    }
+
+
+class _Summarizer:
+    def __init__(self, source: str) -> None:
+        self.lines = _Lines(source.splitlines(keepends=True))
+        self.bindings: list[list[Any]] = []
+        self.classes: list[dict[str, Any]] = []
+        self.all: list[str] | None = None
+        self.flags: set[str] = set()
+
+    # -- module scope -------------------------------------------------------------------------
+    def module(self, tree: ast.Module) -> None:
+        self.statements(tree.body)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = _call_name(node)
+                if name == "spawn_missing_classes":
+                    self.flags.add("spawn")
+                elif name == "activate":
+                    self.flags.add("activate")
+
+    def statements(self, body: list[ast.stmt]) -> None:
+        for stmt in body:
+            self.statement(stmt)
+
+    def statement(self, stmt: ast.stmt) -> None:
+        if isinstance(stmt, ast.Import):
+            for alias in stmt.names:
+                if alias.asname:
+                    self.bindings.append(["import", alias.asname, alias.name, stmt.lineno])
+                else:
+                    head = alias.name.split(".")[0]
+                    self.bindings.append(["import", head, head, stmt.lineno])
+        elif isinstance(stmt, ast.ImportFrom):
+            module = stmt.module or ""
+            for alias in stmt.names:
+                if alias.name == "*":
+                    self.bindings.append(["star", "*", stmt.level, module, stmt.lineno])
+                else:
+                    self.bindings.append(["from", alias.asname or alias.name, stmt.level, module,
+                                          alias.name, stmt.lineno])
+        elif isinstance(stmt, ast.ClassDef):
+            self.bindings.append(["class", stmt.name, stmt.lineno])
+            self.klass(stmt, None)
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.bindings.append(["def", stmt.name, stmt.lineno, stmt.col_offset + 1])
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    self.assignment(target.id, stmt.value, stmt.lineno)
+                elif isinstance(target, (ast.Tuple, ast.List)):
+                    for element in target.elts:
+                        if isinstance(element, ast.Name):
+                            self.bindings.append(["value", element.id, stmt.lineno])
+        elif isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.target.id == "__all__":
+                extra = self._all_list(stmt.value)
+                if extra is not None and self.all is not None:
+                    self.all.extend(extra)
+        elif isinstance(stmt, _COMPOUND):
+            for name in ("body", "orelse", "finalbody"):
+                self.statements(getattr(stmt, name, []) or [])
+            for handler in getattr(stmt, "handlers", []) or []:
+                self.statements(handler.body)
+
+    @staticmethod
+    def _all_list(node: ast.AST | None) -> list[str] | None:
+        if isinstance(node, (ast.List, ast.Tuple)):
+            names = [_literal_str(e) for e in node.elts]
+            if all(n is not None for n in names):
+                return [n for n in names if n is not None]
+        return None
+
+    def assignment(self, name: str, value: ast.AST | None, line: int) -> None:
+        if name == "__all__":
+            self.all = self._all_list(value)
+            return
+        call_name = _call_name(value) if value is not None else None
+        if isinstance(value, ast.Call) and call_name in _VIRTUAL_FACTORIES:
+            given, schema = _schema_arg(value, 1, "schema_name")
+            self.bindings.append(["virtual", name, schema, line])
+        elif isinstance(value, ast.Call) and call_name in _SCHEMA_FACTORIES:
+            given, schema = _schema_arg(value, 0, "schema_name")
+            self.bindings.append(["schema", name, schema, line])
+        elif isinstance(value, (ast.Name, ast.Attribute)) and dotted(value):
+            self.bindings.append(["alias", name, dotted(value), line])
+        else:
+            self.bindings.append(["value", name, line])
+
+    # -- classes --------------------------------------------------------------------------------
+    def klass(self, node: ast.ClassDef, parent: str | None) -> None:
+        qualname = f"{parent}.{node.name}" if parent else node.name
+        record: dict[str, Any] = {
+            "qualname": qualname,
+            "name": node.name,
+            "parent": parent,
+            "line": node.lineno,
+            "column": node.col_offset + 1,
+            "bases": [dotted(b) for b in node.bases],
+            "decorators": [dotted(d) for d in node.decorator_list],
+            "definition": None,
+            "methods": {},
+            "attributes": [],
+        }
+        self.classes.append(record)
+        self.class_body(node.body, record, qualname)
+
+    def class_body(self, body: list[ast.stmt], record: dict[str, Any], qualname: str) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                self.klass(stmt, qualname)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                record["methods"][stmt.name] = [stmt.lineno, stmt.col_offset + 1]
+                if stmt.name == "definition":
+                    record["definition"] = {"literal": False, "line": stmt.lineno, "column": stmt.col_offset + 1}
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                names = [t.id for t in targets if isinstance(t, ast.Name)]
+                record["attributes"].extend(names)
+                if "definition" in names and stmt.value is not None:
+                    record["definition"] = self.definition(stmt.value)
+            elif isinstance(stmt, _COMPOUND):
+                for name in ("body", "orelse", "finalbody"):
+                    self.class_body(getattr(stmt, name, []) or [], record, qualname)
+                for handler in getattr(stmt, "handlers", []) or []:
+                    self.class_body(handler.body, record, qualname)
+
+    def definition(self, value: ast.expr) -> dict[str, Any]:
+        where = {"line": value.lineno, "column": value.col_offset + 1}
+        if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
+            return {"literal": False, **where}
+        layout = self.lines.layout(value)
+        if layout is None:
+            text, lines, columns = value.value, None, None
+        else:
+            text, lines, columns = layout
+        parsed = parse_definition(text, lines, columns, start_line=value.lineno)
+        parsed.line = value.lineno
+        return {**definition_to_json(parsed), "column": value.col_offset + 1}
+
+
+def summarize(data: bytes) -> dict[str, Any]:
+    """The summary of one file's bytes. Never raises: errors become {"error": {...}}."""
+    text, error = decode_source(data)
+    if error is not None or text is None:
+        return {"error": error or {"line": 1, "column": 1, "message": "cannot decode"}}
+    try:
+        tree = ast.parse(text)
+    except SyntaxError as exc:
+        return {"error": {"line": exc.lineno or 1, "column": max(exc.offset or 1, 1),
+                          "message": f"{type(exc).__name__}: {exc.msg}"}}
+    except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
+        return {"error": {"line": 1, "column": 1, "message": f"{type(exc).__name__}: {exc}"}}
+    summarizer = _Summarizer(text)
+    try:
+        summarizer.module(tree)
+    except RecursionError as exc:
+        return {"error": {"line": 1, "column": 1, "message": f"too deeply nested: {exc}"}}
+    return {
+        "bindings": summarizer.bindings,
+        "classes": summarizer.classes,
+        "all": summarizer.all,
+        "flags": sorted(summarizer.flags),
+    }
+
+
+class SummaryCache:
+    """One JSON file per summary under ``<dir>/summaries-<format>-<version>/<hash>.json``.
+
+    Writes go to a temporary file in the same directory and are renamed into place
+    (``os.replace`` is atomic), so parallel processes never see half-written entries;
+    an unreadable or corrupt entry is ignored and rebuilt.
+    """
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory / f"summaries-{SUMMARY_FORMAT}-{__version__}" if directory else None
+        self._ready = False
+
+    def _path(self, key: str) -> Path | None:
+        return self.directory / key[:2] / f"{key}.json" if self.directory else None
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        path = self._path(key)
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as handle:
+                value = json.loads(handle.read())
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) and value.get("key") == key else None
+
+    def put(self, key: str, summary: dict[str, Any]) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        try:
+            if not self._ready:
+                base = self.directory.parent  # type: ignore[union-attr]
+                base.mkdir(parents=True, exist_ok=True)
+                ignore = base / ".gitignore"
+                if not ignore.exists():
+                    ignore.write_text("# created by djlint\n*\n")
+                self._ready = True
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            try:
+                with os.fdopen(handle, "w") as out:
+                    json.dump({**summary, "key": key}, out, separators=(",", ":"))
+                os.replace(temporary, path)
+            except BaseException:
+                try:
+                    os.unlink(temporary)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            pass  # a read-only or full disk only costs speed
+
+
+def load_summary(data: bytes, cache: SummaryCache | None) -> tuple[str, dict[str, Any]]:
+    key = digest(data)
+    if cache is not None:
+        cached = cache.get(key)
+        if cached is not None:
+            return key, cached
+    summary = summarize(data)
+    if cache is not None:
+        cache.put(key, summary)
+    return key, summary
