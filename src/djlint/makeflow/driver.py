@@ -1,0 +1,43 @@
+"""Find every make() entry point of every Computed/Imported table and run the tracker on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from djlint.makeflow.facts import MakeFacts
+from djlint.makeflow.keys import KeyAttributes
+from djlint.makeflow.tracker import MakeRun, Shared
+
+# datajoint's make(), the tripartite make (2.x and 0.14), and the pre-0.12 name.
+MAKE_METHODS = ("make", "make_fetch", "make_compute", "make_insert", "_make_tuples")
+POPULATED_TIERS = frozenset({"Computed", "Imported"})
+
+
+def analyze_makes(model: Any) -> MakeFacts:
+    """Facts about every make() of the model: reads, writes, upstream indexes, written keys,
+    one-shot iterables consumed twice, separate connections."""
+    facts = MakeFacts()
+    shared = Shared(model)
+    keys = KeyAttributes(model)
+    for table_id in sorted(model.tables):
+        info = model.tables[table_id]
+        if info.tier not in POPULATED_TIERS:
+            continue
+        for name in MAKE_METHODS:
+            function_info = model.method_info(table_id, name)
+            if function_info is None:
+                continue
+            found = model.method(table_id, name)
+            if found is None:
+                continue
+            module, function = found
+            if module.tree is None:
+                continue
+            facts.entries.append((table_id, function_info.id))
+            run = MakeRun(shared, table_id, facts, keys.make_key(table_id))
+            try:
+                run.run_entry(module, function, function_info.class_id or table_id, function_info.id)
+            except RecursionError:
+                continue   # pathological nesting: skip this make() rather than crash the run
+    facts.dedupe()
+    return facts

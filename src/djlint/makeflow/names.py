@@ -1,0 +1,69 @@
+"""Names the tracker knows: datajoint's read/write/query methods, one-shot builders, connection
+openers, and datajoint's table-name convention (to map raw SQL back to table classes)."""
+
+from __future__ import annotations
+
+import re
+
+# Methods that fetch the table's rows (datajoint 0.13/0.14 and 2.x).
+READ_METHODS = frozenset({
+    "fetch", "fetch1", "to_dicts", "to_arrays", "to_pandas", "to_polars", "to_arrow", "keys",
+    "head", "tail", "cursor", "__len__", "__iter__", "__bool__", "__contains__", "__getitem__",
+    "fetch_dataframe", "count",
+})
+# Methods that build a new query expression from the table (the table is an operand).
+QUERY_METHODS = frozenset({"restrict", "proj", "aggr", "join", "extend", "__and__", "__sub__", "__mul__", "__add__"})
+# Methods whose other table arguments are operands too.
+OPERAND_ARG_METHODS = frozenset({"restrict", "aggr", "join", "extend", "__and__", "__sub__", "__mul__", "__add__"})
+# Methods that change the table.
+WRITE_METHODS = frozenset({
+    "insert", "insert1", "update1", "delete", "delete_quick", "drop", "drop_quick", "_update", "update",
+    "insert_many",
+})
+ROW_WRITE_METHODS = frozenset({"insert", "insert1", "update1", "_update", "insert_many"})
+# Attributes that describe the table without reading its rows.
+METADATA = frozenset({
+    "heading", "primary_key", "full_table_name", "table_name", "database", "describe", "definition",
+    "connection", "parents", "children", "ancestors", "descendants", "parts", "key_source",
+    "populate", "progress", "is_declared", "declare", "alter", "__name__", "__class__", "__doc__",
+    "jobs", "target", "log", "size_on_disk", "external", "tier", "class_name", "schema",
+})
+
+# Builtins that consume an iterable argument completely (iteration reads a table operand).
+CONSUMING_BUILTINS = frozenset({
+    "list", "tuple", "set", "frozenset", "sorted", "sum", "min", "max", "any", "all", "dict", "len",
+})
+# Builtins/itertools that return a one-shot iterator wrapping their iterable arguments.
+ONE_SHOT_BUILTINS = frozenset({"map", "filter", "zip", "iter", "reversed", "enumerate"})
+TRUTH_BUILTINS = frozenset({"bool"})
+
+# Callables that open a database connection of their own (escaping the connection datajoint gates).
+CONNECTION_OPENERS = frozenset({
+    "pymysql.connect", "pymysql.Connect", "pymysql.connections.Connection", "pymysql.Connection",
+    "MySQLdb.connect", "MySQLdb.Connect", "mysql.connector.connect", "mariadb.connect",
+    "psycopg.connect", "psycopg.Connection.connect", "psycopg.AsyncConnection.connect",
+    "psycopg2.connect", "psycopg2.extensions.connection",
+    "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
+    "datajoint.Connection", "datajoint.connection.Connection",
+})
+DJ_CONN = frozenset({"datajoint.conn", "datajoint.connection.conn"})
+
+
+def from_camel_case(name: str) -> str:
+    """datajoint's class-name -> table-name convention (``SpikeSorting`` -> ``spike_sorting``)."""
+    return re.sub(r"(\B[A-Z])|(\b[A-Z])", lambda m: ("_" if m.group(1) else "") + m.group(0).lower(), name)
+
+
+TIER_PREFIX = {"Manual": "", "Lookup": "#", "Imported": "_", "Computed": "__"}
+
+
+def table_name(qualname: str, tier: str, master_tier: str | None = None) -> str | None:
+    """The database table name of a class (``Clustering.Unit`` Computed master -> ``__clustering__unit``)."""
+    parts = qualname.split(".")
+    if tier == "Part":
+        if len(parts) < 2 or master_tier not in TIER_PREFIX:
+            return None
+        return TIER_PREFIX[master_tier] + from_camel_case(parts[-2]) + "__" + from_camel_case(parts[-1])
+    if tier not in TIER_PREFIX:
+        return None
+    return TIER_PREFIX[tier] + from_camel_case(parts[-1])

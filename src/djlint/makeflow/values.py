@@ -1,0 +1,166 @@
+"""The abstract values the make() tracker gives to local names and expressions.
+
+A value is a frozenset of atoms (one per thing the name may hold after branches merge); the empty
+set means "nothing we know about" (data, numbers, unknown names) and never leads to an alarm.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+from djlint.makeflow.facts import Location
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A table class, instance or a query expression whose operand is ``table``.
+    ``origin`` is where the table is named (where a read or write of it is reported);
+    None for ``self`` (reported where it is used)."""
+
+    table: str
+    origin: Location | None = None
+
+
+@dataclass(frozen=True)
+class Mod:
+    """A module of the analysed repository."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Cls:
+    """A (non-table) class of the repository."""
+
+    class_id: str
+
+
+@dataclass(frozen=True)
+class Inst:
+    """An instance of a (non-table) repository class."""
+
+    class_id: str
+
+
+@dataclass(frozen=True)
+class Fn:
+    """A function of the repository (key of Model.functions)."""
+
+    function_id: str
+
+
+@dataclass(frozen=True)
+class LocalFn:
+    """A function or lambda defined inside analysed code (nested def); ``index`` into the run's registry."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class Ext:
+    """A name from outside the repository, fully qualified (``datajoint.U``, ``builtins.zip``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Attr:
+    """``receiver.name`` not resolved further (a method, or metadata such as ``heading``)."""
+
+    receiver: "Atom"
+    name: str
+
+
+@dataclass(frozen=True)
+class Key:
+    """The make key (a dict of the key's attributes)."""
+
+
+@dataclass(frozen=True)
+class KeyField:
+    """``key['name']``: the make key's own value of ``name``."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal (number, string, None, bool)."""
+
+    value: object
+    text: str
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    value: frozenset
+    text: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class Row:
+    """A dict built in the analysed code. ``spread_key``: holds the make key's items (``{**key}``,
+    ``dict(key, ...)``); ``open``: has entries we cannot name (``**other``, computed keys)."""
+
+    fields: tuple[Field, ...]
+    spread_key: bool
+    open: bool
+
+    def with_field(self, item: Field) -> "Row":
+        kept = tuple(f for f in self.fields if f.name != item.name)
+        return Row(kept + (item,), self.spread_key, self.open)
+
+
+@dataclass(frozen=True)
+class Seq:
+    """A list/tuple/set built in the analysed code; ``items`` what its elements may be."""
+
+    items: frozenset
+
+
+@dataclass(frozen=True)
+class Gen:
+    """A one-shot iterable (generator, map/filter/zip/iter/reversed/enumerate, itertools.*).
+    ``ident`` is unique per creation; ``items`` what it yields, when known."""
+
+    ident: int
+    location: Location
+    items: frozenset = frozenset()
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """``self.upstream``."""
+
+
+@dataclass(frozen=True)
+class Super:
+    """``super()`` inside a method of ``class_id``, bound to ``self_value``."""
+
+    class_id: str
+    self_value: frozenset
+
+
+Atom = Union[Tab, Mod, Cls, Inst, Fn, LocalFn, Ext, Attr, Key, KeyField, Const, Row, Seq, Gen, Upstream, Super]
+Value = frozenset
+NOTHING: Value = frozenset()
+
+
+def tables_in(value: Value, *, through_seq: bool = True) -> list[Tab]:
+    """The table operands of a value (looking inside list/tuple literals: restriction lists)."""
+    found: list[Tab] = []
+    stack = list(value)
+    while stack:
+        atom = stack.pop()
+        if isinstance(atom, Tab):
+            found.append(atom)
+        elif through_seq and isinstance(atom, Seq):
+            stack.extend(atom.items)
+    return found
+
+
+def gens_in(value: Value) -> list[Gen]:
+    return [atom for atom in value if isinstance(atom, Gen)]

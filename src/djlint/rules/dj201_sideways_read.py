@@ -1,0 +1,115 @@
+"""DJ201: make() reads a table that is not upstream of the table it populates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from djlint.diagnostics import Diagnostic
+from djlint.rules._makeflow_common import make_label, table_label, unique, where
+
+CODE = "DJ201"
+NAME = "sideways-read"
+SUMMARY = "make() reads a table that is neither an ancestor of its table nor part of its own entity."
+WHY = """
+A computed row is only reproducible when everything make() read is recorded by the foreign-key graph:
+DataJoint re-computes, deletes and traces rows along those edges. A make() may read its ancestors
+(through primary or secondary foreign keys, in any module or schema), the Parts of those ancestors
+(inserted atomically with their master), and its own table and Parts - nothing else. Reading any other
+table ("sideways") makes the result depend on data the pipeline does not know about: change or delete
+that table and the stored result silently stays. Every read counts: fetch/fetch1/to_dicts/to_pandas,
+keys(), iteration, len(), truth tests, `in`, and a table used as an operand of &, -, *, +, .proj(),
+.aggr(), dj.U or dj.Not - also inside the helpers make() calls. Fix it by declaring the dependency
+(a foreign key to the table), or, when the read is sanctioned, by naming it in the shared policy
+`[tool.djlint.allow."module.Table"] reads = [...]`.
+"""
+BAD = '''
+import datajoint as dj
+
+schema = dj.schema("ephys")
+
+
+@schema
+class Probe(dj.Lookup):
+    definition = """
+    probe : varchar(16)
+    ---
+    channels : int
+    """
+    contents = [("npx1", 384)]
+
+
+@schema
+class Recording(dj.Manual):
+    definition = """
+    recording_id : int
+    """
+
+
+@schema
+class ChannelCount(dj.Computed):
+    definition = """
+    -> Recording
+    ---
+    channels : int
+    """
+
+    def make(self, key):
+        channels = (Probe & "probe = 'npx1'").fetch1("channels")
+        self.insert1(dict(key, channels=channels))
+'''
+GOOD = '''
+import datajoint as dj
+
+schema = dj.schema("ephys")
+
+
+@schema
+class Probe(dj.Lookup):
+    definition = """
+    probe : varchar(16)
+    ---
+    channels : int
+    """
+    contents = [("npx1", 384)]
+
+
+@schema
+class Recording(dj.Manual):
+    definition = """
+    recording_id : int
+    ---
+    -> Probe
+    """
+
+
+@schema
+class ChannelCount(dj.Computed):
+    definition = """
+    -> Recording
+    ---
+    channels : int
+    """
+
+    def make(self, key):
+        channels = (Probe * Recording & key).fetch1("channels")
+        self.insert1(dict(key, channels=channels))
+'''
+
+
+def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+    if facts is None:
+        return []
+    policy = model.config.policy
+    found = []
+    for read in facts.reads:
+        if read.target not in model.tables or model.ancestry_unknown(read.table):
+            continue
+        allowed = model.allowed.reads(read.table, extra=policy.reads_of(read.table))
+        if read.target in allowed:
+            continue
+        found.append(Diagnostic(
+            read.path, read.line, read.column, CODE,
+            f"sideways read: {make_label(model, read.table)} reads {table_label(model, read.target)}, "
+            f"which is not upstream of {table_label(model, read.table)}{where(model, read)}"))
+    return list(unique(sorted(found)))

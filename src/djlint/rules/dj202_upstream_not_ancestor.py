@@ -1,0 +1,103 @@
+"""DJ202: ``self.upstream[X]`` where X is not an ancestor of the table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from djlint.diagnostics import Diagnostic
+from djlint.rules._makeflow_common import make_label, table_label, unique
+
+CODE = "DJ202"
+NAME = "upstream-not-ancestor"
+SUMMARY = "self.upstream[X] inside make() names a table X that is not an ancestor."
+WHY = """
+`self.upstream[X]` gives the rows of an upstream table X that belong to the current key: it traces the
+foreign-key graph from the table being populated up to X. When X is not an ancestor (of the table or
+of its master), there is no such path and the lookup raises at run time - after the worker has reserved
+the job. The allowed names are the ancestors and the Parts of ancestors; the table's own Parts are read
+directly (`self.Part`), not through `self.upstream`.
+"""
+BAD = '''
+import datajoint as dj
+
+schema = dj.schema("imaging")
+
+
+@schema
+class Scan(dj.Manual):
+    definition = """
+    scan_id : int
+    """
+
+
+@schema
+class Stimulus(dj.Manual):
+    definition = """
+    stimulus_id : int
+    """
+
+
+@schema
+class Response(dj.Computed):
+    definition = """
+    -> Scan
+    ---
+    stimulus_count : int
+    """
+
+    def make(self, key):
+        stimuli = self.upstream[Stimulus].fetch("KEY")
+        self.insert1(dict(key, stimulus_count=len(stimuli)))
+'''
+GOOD = '''
+import datajoint as dj
+
+schema = dj.schema("imaging")
+
+
+@schema
+class Scan(dj.Manual):
+    definition = """
+    scan_id : int
+    """
+
+
+@schema
+class Stimulus(dj.Manual):
+    definition = """
+    stimulus_id : int
+    """
+
+
+@schema
+class Response(dj.Computed):
+    definition = """
+    -> Scan
+    -> Stimulus
+    ---
+    stimulus_count : int
+    """
+
+    def make(self, key):
+        stimuli = self.upstream[Stimulus].fetch("KEY")
+        self.insert1(dict(key, stimulus_count=len(stimuli)))
+'''
+
+
+def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+    if facts is None:
+        return []
+    found = []
+    for index in facts.upstream_indexes:
+        if index.target not in model.tables or model.ancestry_unknown(index.table):
+            continue
+        ancestors = model.allowed.reads(index.table) - model.allowed.own_entity(index.table)
+        if index.target in ancestors:
+            continue
+        found.append(Diagnostic(
+            index.path, index.line, index.column, CODE,
+            f"self.upstream[{table_label(model, index.target)}] in {make_label(model, index.table)}: "
+            f"{table_label(model, index.target)} is not an ancestor of {table_label(model, index.table)} "
+            f"(raises at run time)"))
+    return list(unique(sorted(found)))

@@ -1,0 +1,97 @@
+"""DJ401: a one-shot iterable (generator, map, zip, ...) is consumed twice inside make()."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from djlint.diagnostics import Diagnostic
+from djlint.rules._makeflow_common import make_label, unique
+
+CODE = "DJ401"
+NAME = "one-shot-iterable"
+SUMMARY = "A generator/iterator bound to a name in make() is consumed a second time, which sees nothing."
+WHY = """
+Generator expressions, generator functions, map(), filter(), zip(), iter(), reversed(), enumerate() and
+itertools.* produce their items once. In make() a common slip is to insert such an iterable and then use
+it again - a second insert, list()/len(list())/sum(), a for-loop, `in`: the second consumer silently sees
+nothing, so Part rows or counts go missing without an error and the job is still marked done. Handing a
+generator to a single insert is fine. Materialise it once (`rows = list(...)`) when you need it twice.
+"""
+BAD = '''
+import datajoint as dj
+
+schema = dj.schema("ephys")
+
+
+@schema
+class Recording(dj.Manual):
+    definition = """
+    recording_id : int
+    """
+
+
+@schema
+class Units(dj.Computed):
+    definition = """
+    -> Recording
+    ---
+    unit_count : int
+    """
+
+    class Unit(dj.Part):
+        definition = """
+        -> master
+        unit_id : int
+        """
+
+    def make(self, key):
+        rows = (dict(key, unit_id=i) for i in range(4))
+        self.Unit.insert(rows)
+        self.insert1(dict(key, unit_count=len(list(rows))))
+'''
+GOOD = '''
+import datajoint as dj
+
+schema = dj.schema("ephys")
+
+
+@schema
+class Recording(dj.Manual):
+    definition = """
+    recording_id : int
+    """
+
+
+@schema
+class Units(dj.Computed):
+    definition = """
+    -> Recording
+    ---
+    unit_count : int
+    """
+
+    class Unit(dj.Part):
+        definition = """
+        -> master
+        unit_id : int
+        """
+
+    def make(self, key):
+        rows = [dict(key, unit_id=i) for i in range(4)]
+        self.insert1(dict(key, unit_count=len(rows)))
+        self.Unit.insert(rows)
+'''
+
+
+def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+    if facts is None:
+        return []
+    found = []
+    for reuse in facts.one_shot_reuses:
+        first = f" (first consumed at line {reuse.first.line})" if reuse.first is not None else ""
+        found.append(Diagnostic(
+            reuse.path, reuse.line, reuse.column, CODE,
+            f"one-shot iterable {reuse.name} consumed again by {reuse.how} in {make_label(model, reuse.table)}"
+            f"{first}: this consumer sees nothing"))
+    return list(unique(sorted(found)))

@@ -1,0 +1,85 @@
+"""DJ501: make() opens a database connection of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from djlint.diagnostics import Diagnostic
+from djlint.rules._makeflow_common import make_label, unique
+
+CODE = "DJ501"
+NAME = "separate-connection"
+SUMMARY = "make() opens a separate database connection (pymysql/psycopg connect, dj.Connection, dj.conn(reset=True))."
+WHY = """
+populate() runs make() inside a transaction on datajoint's connection, and the strict-provenance gate
+(djruntime) checks every statement sent through that connection. A connection make() opens itself -
+pymysql.connect, psycopg.connect/psycopg2.connect, dj.Connection(...), dj.conn(reset=True) or
+dj.conn(host=...), sqlalchemy.create_engine - is outside both: its writes are not rolled back when make()
+fails, its reads and writes are invisible to the gate, and it may see a different database state than the
+transaction. Use the table objects (or `self.connection`) instead.
+"""
+BAD = '''
+import datajoint as dj
+import pymysql
+
+schema = dj.schema("ingest")
+
+
+@schema
+class Upload(dj.Manual):
+    definition = """
+    upload_id : int
+    """
+
+
+@schema
+class Checked(dj.Imported):
+    definition = """
+    -> Upload
+    ---
+    ok : bool
+    """
+
+    def make(self, key):
+        connection = pymysql.connect(host="127.0.0.1", user="root")
+        connection.close()
+        self.insert1(dict(key, ok=True))
+'''
+GOOD = '''
+import datajoint as dj
+
+schema = dj.schema("ingest")
+
+
+@schema
+class Upload(dj.Manual):
+    definition = """
+    upload_id : int
+    """
+
+
+@schema
+class Checked(dj.Imported):
+    definition = """
+    -> Upload
+    ---
+    ok : bool
+    """
+
+    def make(self, key):
+        ok = len(Upload & key) == 1
+        self.insert1(dict(key, ok=ok))
+'''
+
+
+def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+    if facts is None:
+        return []
+    found = []
+    for connect in facts.connections:
+        found.append(Diagnostic(
+            connect.path, connect.line, connect.column, CODE,
+            f"separate database connection: {make_label(model, connect.table)} calls {connect.how}, "
+            f"which escapes populate()'s transaction and the provenance gate"))
+    return list(unique(sorted(found)))
