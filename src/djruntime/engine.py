@@ -1,13 +1,537 @@
-"""Placeholder: the job/populate engine lands here (issue 6)."""
+"""djruntime's populate engine: a drop-in for datajoint 2.3.5's AutoPopulate 2.0.
+
+API::
+
+    populate(table, *restrictions, suppress_errors=False, return_exception_objects=False,
+             reserve_jobs=False, max_calls=None, display_progress=False, processes=1,
+             make_kwargs=None, priority=None, refresh=None) -> {"success_count": int, "error_list": list}
+    progress(table, *restrictions, display=False) -> (remaining, total)     # datajoint's
+    jobs_of(table) -> djruntime.queue.JobQueue                            # the table's ~~job queue
+    run_worker(table, restrictions, ..., budget=None) -> dict             # the claim loop of one process
+    run_job(table, key, queue=..., ...) -> True | False | (key, error)   # one key: transaction + finish
+    invoke_make(table, key, make, make_kwargs, connection)               # THE one place make() runs
+    install_engine() / uninstall_engine()                               # route AutoPopulate through here
+    configure(on_interrupt="pending"|"error", claim_seconds=..., max_batch=...)
+
+``processes > 1`` is delegated to ``djruntime.pool.populate_parallel(table, *restrictions, ...,
+run=populate)`` when that module exists; each child calls ``populate(..., processes=1)``.
+
+Per job with ``reserve_jobs=True`` the engine sends: ``START TRANSACTION``, make()'s own statements, the
+ownership-checked finish (``DELETE``/``UPDATE`` of the job row, in make()'s transaction) and ``COMMIT``,
+plus its share of a batched claim (one transaction claims up to ``max_batch`` jobs; the batch grows
+while jobs take less than ``claim_seconds``). A claimed key already in the target is completed without
+make(); a key another process inserts meanwhile surfaces as a duplicate-key error, which the engine
+checks (``key in table``) and treats as done — so no per-key ``key in self`` round trip.
+
+Every make()/make_fetch/make_compute/make_insert call runs inside ``context.make_window(...)``; every
+statement the engine sends itself runs inside ``context.bookkeeping()`` (the strict gate's contract).
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import logging
+import multiprocessing as mp
+import os
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from datajoint import provenance as dj_provenance
+from datajoint.errors import DataJointError, DuplicateError, LostConnectionError
+
+from . import context, upstream
+from .queue import Claim, JobQueue
+from .signals import StopSignals
+
+logger = logging.getLogger("datajoint")
+
+
+# ---------------------------------------------------------------------------------------------- settings
+@dataclass
+class Settings:
+    """djruntime's engine settings (``dj.config`` rejects unknown keys, so they live here).
+
+    ``on_interrupt``: what becomes of the job running when SIGTERM/Ctrl-C arrives — ``"pending"``
+    (default: rolled back and queued again) or ``"error"`` (rolled back and recorded as an error).
+    ``claim_seconds``: a worker claims as many jobs at once as it expects to finish in this time.
+    ``max_batch``: upper bound of jobs claimed in one round trip.
+    Environment: ``DJRUNTIME_ON_INTERRUPT``, ``DJRUNTIME_CLAIM_SECONDS``, ``DJRUNTIME_MAX_BATCH``.
+    """
+
+    on_interrupt: str = field(default_factory=lambda: os.environ.get("DJRUNTIME_ON_INTERRUPT", "pending"))
+    claim_seconds: float = field(default_factory=lambda: float(os.environ.get("DJRUNTIME_CLAIM_SECONDS", "2")))
+    max_batch: int = field(default_factory=lambda: int(os.environ.get("DJRUNTIME_MAX_BATCH", "64")))
+
+
+settings = Settings()
+
+
+def configure(*, on_interrupt: str | None = None, claim_seconds: float | None = None, max_batch: int | None = None) -> None:
+    """Change the engine settings (see ``Settings``)."""
+    if on_interrupt is not None:
+        if on_interrupt not in ("pending", "error"):
+            raise ValueError("on_interrupt must be 'pending' or 'error'")
+        settings.on_interrupt = on_interrupt
+    if claim_seconds is not None:
+        settings.claim_seconds = float(claim_seconds)
+    if max_batch is not None:
+        settings.max_batch = max(1, int(max_batch))
+
+
+# ---------------------------------------------------------------------------------------------- budget
+class CallBudget(Protocol):
+    """How many make() calls are still allowed (``max_calls``); a pool passes one shared by all."""
+
+    def take(self, wanted: int) -> int: ...
+
+    def give_back(self, unused: int) -> None: ...
+
+
+class LocalBudget:
+    """``max_calls`` for one process (None: unlimited)."""
+
+    def __init__(self, max_calls: int | None) -> None:
+        self.left = max_calls
+
+    def take(self, wanted: int) -> int:
+        if self.left is None:
+            return wanted
+        granted = max(0, min(wanted, self.left))
+        self.left -= granted
+        return granted
+
+    def give_back(self, unused: int) -> None:
+        if self.left is not None:
+            self.left += unused
+
+
+class BatchSizer:
+    """Claim as many jobs as this worker finishes in ``claim_seconds`` (1 until a job was timed)."""
+
+    def __init__(self) -> None:
+        self.mean: float | None = None
+
+    def size(self) -> int:
+        if self.mean is None:
+            return 1
+        return max(1, min(settings.max_batch, int(settings.claim_seconds / max(self.mean, 1e-6))))
+
+    def observe(self, seconds: float) -> None:
+        self.mean = seconds if self.mean is None else 0.7 * self.mean + 0.3 * seconds
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _instance(table):
+    return table() if inspect.isclass(table) else table
+
+
+def jobs_of(table) -> JobQueue:
+    """The table's job queue (datajoint's ``~~table``, declared on first use)."""
+    table = _instance(table)
+    queue = getattr(table, "_djruntime_jobs", None)
+    if queue is None:
+        queue = JobQueue(table)
+        queue.ensure()
+        table._djruntime_jobs = queue
+    return queue
+
+
+def _log_jobs(message: str) -> None:
+    getattr(logger, "jobs", logger.debug)(message)
+
+
+def _error_message(error: BaseException) -> str:
+    return f"{error.__class__.__name__}{': ' + str(error) if str(error) else ''}"
+
+
+# ---------------------------------------------------------------------------------------------- make()
+def invoke_make(table, key: dict, make: Callable, make_kwargs: dict | None, connection) -> None:
+    """THE one place where make() (or make_fetch / make_compute / make_insert) is called.
+
+    A plain make() runs in the transaction the caller opened. A generator make (datajoint's tripartite
+    protocol) runs fetch and compute outside a transaction, then opens one, fetches again, checks the
+    fetched data's hash (datajoint's ``DeepHash``) and inserts. Each phase runs in its own
+    ``context.make_window``; the transaction start is bookkeeping.
+    """
+    kwargs = make_kwargs or {}
+    if not inspect.isgeneratorfunction(make):
+        with context.make_window(table, key, connection, "make"):
+            make(dict(key), **kwargs)
+        return
+
+    import deepdiff
+
+    generator = make(dict(key), **kwargs)
+    with context.make_window(table, key, connection, "make_fetch"):
+        fetched = next(generator)
+    fetch_hash = deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
+    with context.make_window(table, key, connection, "make_compute"):
+        computed = next(generator)
+    with context.bookkeeping():
+        connection.start_transaction()
+    generator = make(dict(key), **kwargs)  # restart: fetch again inside the transaction
+    with context.make_window(table, key, connection, "make_fetch"):
+        fetched = next(generator)
+    if fetch_hash != deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]:
+        raise DataJointError("Referential integrity failed! The `make_fetch` data has changed")
+    with context.make_window(table, key, connection, "make_insert"):
+        try:
+            generator.send(computed)
+        except StopIteration:
+            pass
+
+
+def run_job(
+    table,
+    key: dict,
+    *,
+    queue: JobQueue | None = None,
+    suppress_errors: bool = False,
+    return_exception_objects: bool = False,
+    make_kwargs: dict | None = None,
+    stop: StopSignals | None = None,
+    version: str = "",
+) -> bool | tuple:
+    """Make one key: transaction, make(), job metadata, ownership-checked finish, commit.
+
+    Returns True (made), False (not made: already present, or the job was taken over), or
+    ``(key, message_or_exception)`` for a suppressed error — datajoint's ``_populate1`` contract.
+    KeyboardInterrupt and SystemExit (SIGTERM) always propagate after the job is rolled back and
+    returned to pending (or recorded as an error when ``settings.on_interrupt == "error"``).
+    """
+    connection = table.connection
+    make = table._make_tuples if hasattr(table, "_make_tuples") else table.make
+    stop = stop or StopSignals()
+    start_time = time.time()
+    _log_jobs(f"Making {key} -> {table.full_table_name}")
+    table.__class__._allow_insert = True
+    table._upstream_key = dict(key)
+    table._upstream = None
+    provenance_token = dj_provenance.set_ingesting(table.full_table_name, key, version)
+    try:
+        try:
+            with stop.make_running():
+                if not inspect.isgeneratorfunction(make):
+                    with context.bookkeeping():
+                        connection.start_transaction()
+                invoke_make(table, key, make, make_kwargs, connection)
+            duration = time.time() - start_time
+            with context.bookkeeping():
+                if table._has_job_metadata_attrs():
+                    table._update_job_metadata(
+                        key,
+                        start_time=datetime.datetime.fromtimestamp(start_time),
+                        duration=duration,
+                        version=version,
+                    )
+                if queue is not None and not queue.finish(key, duration):
+                    connection.cancel_transaction()
+                    logger.warning(f"Job {key} of {table.full_table_name} was taken over by another worker; rolled back")
+                    return False
+                connection.commit_transaction()
+        except BaseException as error:
+            stack = traceback.format_exc()
+            with context.bookkeeping():
+                try:
+                    connection.cancel_transaction()
+                except LostConnectionError:
+                    connection._in_transaction = False
+            return _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects)
+        _log_jobs(f"Success making {key} -> {table.full_table_name}")
+        return True
+    finally:
+        dj_provenance.reset_ingesting(provenance_token)
+        table.__class__._allow_insert = False
+        table._upstream = None
+        table._upstream_key = None
+
+
+def _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects):
+    """Record a failed job (the transaction is already rolled back) and re-raise or report it."""
+    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+        if queue is not None:
+            try:
+                if settings.on_interrupt == "error":
+                    queue.fail(key, f"Interrupted by {_error_message(error)}; the job was rolled back", stack)
+                else:
+                    queue.release([key])
+            except Exception as bookkeeping_error:  # the interrupt itself must still reach the caller
+                logger.error(f"Could not return job {key} to the queue: {bookkeeping_error}")
+        raise error
+    if isinstance(error, DuplicateError):
+        with context.bookkeeping():
+            made_elsewhere = key in table
+        if made_elsewhere:  # another process made this key meanwhile: nothing to do
+            if queue is not None:
+                queue.finish(key)
+            return False
+    message = _error_message(error)
+    _log_jobs(f"Error making {key} -> {table.full_table_name} - {message}")
+    if queue is not None:
+        try:
+            queue.fail(key, message, stack)
+        except Exception as bookkeeping_error:  # never mask the user's error
+            logger.error(f"Could not record the error of job {key}: {bookkeeping_error}")
+    if not suppress_errors:
+        raise error
+    logger.error(error)
+    return key, error if return_exception_objects else message
+
+
+# ---------------------------------------------------------------------------------------------- loops
+def run_worker(
+    table,
+    restrictions: tuple = (),
+    *,
+    suppress_errors: bool = False,
+    return_exception_objects: bool = False,
+    make_kwargs: dict | None = None,
+    priority: int | None = None,
+    budget: CallBudget | None = None,
+    display_progress: bool = False,
+) -> dict:
+    """Claim and make jobs from the table's queue until it is empty (or the budget is spent).
+
+    Claimed jobs never started (an error raised, a signal) go back to pending before returning.
+    """
+    table = _instance(table)
+    queue = jobs_of(table)
+    restriction = table._jobs_to_do(restrictions) if restrictions else None
+    budget = budget or LocalBudget(None)
+    sizer = BatchSizer()
+    version = queue.job_version()
+    success_count, error_list = 0, []
+    held: list[Claim] = []
+    bar = None
+    if display_progress:
+        from tqdm import tqdm
+
+        pending = queue.pending & "scheduled_time <= CURRENT_TIMESTAMP(3)"
+        if restriction is not None:
+            pending = pending.restrict(restriction, semantic_check=False)
+        if priority is not None:
+            pending = pending & f"priority <= {int(priority)}"
+        with context.bookkeeping():
+            bar = tqdm(desc=table.__class__.__name__, total=len(pending))
+    with StopSignals() as stop:
+        try:
+            while True:
+                stop.check()
+                if not held:
+                    wanted = budget.take(sizer.size())
+                    if wanted == 0:
+                        break
+                    claims = queue.claim(wanted, restriction, priority)
+                    done = [c for c in claims if c.done]
+                    held = [c for c in claims if not c.done]
+                    if done:
+                        queue.finish_many(done)
+                    budget.give_back(wanted - len(held))
+                    if not claims:
+                        if queue.rescue():  # a dead worker's jobs are pending again
+                            continue
+                        break
+                    continue
+                claim = held.pop(0)
+                started = time.time()
+                status = run_job(
+                    table,
+                    claim.key,
+                    queue=queue,
+                    suppress_errors=suppress_errors,
+                    return_exception_objects=return_exception_objects,
+                    make_kwargs=make_kwargs,
+                    stop=stop,
+                    version=version,
+                )
+                sizer.observe(time.time() - started)
+                if status is True:
+                    success_count += 1
+                elif isinstance(status, tuple):
+                    error_list.append(status)
+                if bar is not None:
+                    bar.update()
+        finally:
+            if held:
+                try:
+                    queue.release(held)
+                except Exception as bookkeeping_error:
+                    logger.error(f"Could not release {len(held)} claimed jobs: {bookkeeping_error}")
+            if bar is not None:
+                bar.close()
+    return {"success_count": success_count, "error_list": error_list}
+
+
+def run_direct(
+    table,
+    restrictions: tuple = (),
+    *,
+    suppress_errors: bool = False,
+    return_exception_objects: bool = False,
+    max_calls: int | None = None,
+    display_progress: bool = False,
+    make_kwargs: dict | None = None,
+) -> dict:
+    """``reserve_jobs=False``: make every key of ``(key_source & restrictions) - target``, no job table."""
+    table = _instance(table)
+    from datajoint.jobs import _get_job_version
+
+    keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
+    version = _get_job_version(table.connection._config)
+    success_count, error_list = 0, []
+    if display_progress:
+        from tqdm import tqdm
+
+        keys = tqdm(keys, desc=table.__class__.__name__)
+    with StopSignals() as stop:
+        for key in keys:
+            stop.check()
+            status = run_job(
+                table,
+                key,
+                suppress_errors=suppress_errors,
+                return_exception_objects=return_exception_objects,
+                make_kwargs=make_kwargs,
+                stop=stop,
+                version=version,
+            )
+            if status is True:
+                success_count += 1
+            elif isinstance(status, tuple):
+                error_list.append(status)
+    return {"success_count": success_count, "error_list": error_list}
+
+
+# ---------------------------------------------------------------------------------------------- public
+def populate(
+    table,
+    *restrictions,
+    suppress_errors: bool = False,
+    return_exception_objects: bool = False,
+    reserve_jobs: bool = False,
+    max_calls: int | None = None,
+    display_progress: bool = False,
+    processes: int = 1,
+    make_kwargs: dict | None = None,
+    priority: int | None = None,
+    refresh: bool | None = None,
+) -> dict:
+    """``table.populate(...)`` through djruntime's engine; datajoint 2.3.5's signature and result.
+
+    ``reserve_jobs=True`` uses the table's ``~~`` job queue (shared with plain datajoint workers):
+    refresh (when ``refresh`` or ``dj.config.jobs.auto_refresh``; otherwise only the rescue of dead
+    workers' reservations), then claim → make → finish until no schedulable job is left.
+    """
+    table = _instance(table)
+    if table.connection.in_transaction:
+        raise DataJointError("Populate cannot be called during a transaction.")
+    table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
+    if processes is not None and processes > 1 and min(processes, mp.cpu_count()) > 1:
+        try:
+            from . import pool
+        except ImportError:
+            logger.warning("djruntime.pool is not available: populating in one process")
+        else:
+            return pool.populate_parallel(
+                table,
+                *restrictions,
+                processes=processes,
+                reserve_jobs=reserve_jobs,
+                suppress_errors=suppress_errors,
+                return_exception_objects=return_exception_objects,
+                max_calls=max_calls,
+                display_progress=display_progress,
+                make_kwargs=make_kwargs,
+                priority=priority,
+                refresh=refresh,
+                run=populate,
+            )
+    if not reserve_jobs:
+        return run_direct(
+            table,
+            restrictions,
+            suppress_errors=suppress_errors,
+            return_exception_objects=return_exception_objects,
+            max_calls=max_calls,
+            display_progress=display_progress,
+            make_kwargs=make_kwargs,
+        )
+    queue = jobs_of(table)
+    if refresh is None:
+        refresh = table.connection._config.jobs.auto_refresh
+    if refresh:
+        queue.refresh(*restrictions, priority=priority, delay=-1)
+    else:
+        queue.rescue()
+    return run_worker(
+        table,
+        restrictions,
+        suppress_errors=suppress_errors,
+        return_exception_objects=return_exception_objects,
+        make_kwargs=make_kwargs,
+        priority=priority,
+        budget=LocalBudget(max_calls),
+        display_progress=display_progress,
+    )
+
+
+def progress(table, *restrictions, display: bool = False) -> tuple[int, int]:
+    """datajoint's ``progress()``: ``(remaining, total)`` keys of ``key_source & restrictions``."""
+    from datajoint.autopopulate import AutoPopulate
+
+    original = _saved.get("progress", AutoPopulate.__dict__["progress"])
+    return original(_instance(table), *restrictions, display=display)
+
+
+# ---------------------------------------------------------------------------------------------- install
+_saved: dict[str, Any] = {}
+
+
+class _JobsDescriptor:
+    """``Table.jobs`` on class and instance → djruntime's JobQueue for the table."""
+
+    def __get__(self, obj, objtype=None):
+        return jobs_of(obj if obj is not None else objtype())
+
+
+def _populate_method(self, *restrictions, **options):
+    return populate(self, *restrictions, **options)
+
+
+_populate_method.__doc__ = populate.__doc__
+
+
+def _progress_method(self, *restrictions, display: bool = False):
+    return progress(self, *restrictions, display=display)
 
 
 def install_engine() -> None:
-    raise NotImplementedError
+    """Route ``populate``, ``progress``, ``jobs`` and ``upstream`` of every Computed/Imported table
+    through djruntime (idempotent)."""
+    from datajoint.autopopulate import AutoPopulate
+
+    if _saved:
+        return
+    for name in ("populate", "progress", "jobs", "upstream"):
+        _saved[name] = AutoPopulate.__dict__[name]
+    AutoPopulate.populate = _populate_method
+    AutoPopulate.progress = _progress_method
+    AutoPopulate.jobs = _JobsDescriptor()
+    AutoPopulate.upstream = upstream.upstream_property
 
 
 def uninstall_engine() -> None:
-    pass
+    """Restore datajoint's own attributes exactly (idempotent)."""
+    from datajoint.autopopulate import AutoPopulate
+
+    for name, original in _saved.items():
+        setattr(AutoPopulate, name, original)
+    _saved.clear()
 
 
-def populate(table, *restrictions, **options):
-    raise NotImplementedError
+def is_installed() -> bool:
+    return bool(_saved)

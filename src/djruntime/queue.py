@@ -1,0 +1,534 @@
+"""The job queue: datajoint's own ``~~<table>`` job table, driven with fewer, race-free statements.
+
+API (used by ``djruntime.engine`` and by the multi-process pool / worker CLI)::
+
+    queue = JobQueue(table)              # a datajoint ``Job`` subclass: every query on it works as before
+    queue.refresh(*restrictions, delay=0, priority=None, stale_timeout=None, orphan_timeout=None) -> dict
+    queue.claim(limit, restriction=None, priority=None) -> list[Claim]   # Claim(key, done)
+    queue.finish(key, duration)  -> bool  # inside the make() transaction; False: another worker owns it now
+    queue.fail(key, message, stack) -> bool
+    queue.release(keys) -> int            # back to pending (interrupted / claimed but not started)
+    queue.rescue() -> int                 # reservations whose holder is gone -> pending, in place
+    queue.progress() -> dict              # as datajoint's ``Job.progress``
+
+and datajoint's own ``reserve``, ``complete``, ``error``, ``ignore``, ``pending``/``reserved``/... queries.
+
+Every statement the queue sends is wrapped in ``context.bookkeeping()`` so the strict gate lets it
+pass. The job table's columns are datajoint's, unchanged; the queue only adds the claim index
+``(status, priority, scheduled_time)`` when an older job table lacks it.
+
+How the queue differs from datajoint's (see docs/engine.md):
+
+- *refresh* inserts all new jobs with one ``INSERT … SELECT`` (MySQL ``INSERT IGNORE``, PostgreSQL
+  ``ON CONFLICT DO NOTHING``) computed on the server, re-pends in place, never deletes a reservation,
+  runs in one READ COMMITTED transaction, and is serialised per job table by an advisory lock
+  (MySQL ``GET_LOCK``, PostgreSQL ``pg_advisory_xact_lock``) so concurrent refreshes never deadlock.
+- *claim* is ``SELECT … FOR UPDATE SKIP LOCKED`` at READ COMMITTED ordered by priority then
+  scheduled_time, several jobs per round trip, writing the columns datajoint's ``reserve()`` writes.
+  It also reports which claimed keys are already in the target (no per-key ``key in self``).
+- *finish* runs inside make()'s transaction and checks ownership (still reserved by this connection).
+- *rescue*: every djruntime worker connection holds a per-connection advisory lock for its lifetime
+  (MySQL ``GET_LOCK('djruntime.<connection_id>')``, PostgreSQL ``pg_advisory_lock(K, pg_backend_pid())``)
+  and marks its reservations with ``host = '<node> (djruntime)'``. A marked reservation whose lock is
+  free belongs to a dead worker. On PostgreSQL a reservation whose ``connection_id`` is not a live
+  backend in ``pg_stat_activity`` (visible without privileges) is rescued whoever made it. A plain
+  datajoint reservation on MySQL is only rescued by datajoint's age-based ``orphan_timeout``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from datajoint.codecs import decode_attribute
+from datajoint.condition import AndList, Not, make_condition
+from datajoint.jobs import ERROR_MESSAGE_LENGTH, TRUNCATION_APPENDIX, Job, _get_job_version
+
+from . import context
+
+HOST_MARK = " (djruntime)"
+"""Suffix of ``host`` on reservations made by djruntime: such a reservation is rescued as soon as its
+worker's lock is free."""
+
+PG_LOCK_CLASS = 0x646A72  # 'djr': first key of djruntime's PostgreSQL advisory locks
+PG_REFRESH_CLASS = 0x646A73  # first key of the per-job-table refresh lock
+REFRESH_LOCK_TIMEOUT = 300  # seconds a refresh waits for a concurrent one
+
+_WORKER_ATTRIBUTE = "_djruntime_worker"
+
+RESET_RESERVATION = "{status}='pending', {reserved_time}=NULL, {host}='', {pid}=0, {connection_id}=0, {user}=''"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claimed job: its key (decoded as datajoint's fetch decodes it) and whether the target
+    already holds it (then the engine completes it without calling make())."""
+
+    key: dict
+    done: bool
+    raw: tuple  # the key as the server sent it, for statements
+
+
+@dataclass
+class Worker:
+    """This connection's identity as a queue worker (read once per server connection)."""
+
+    raw_connection: Any
+    connection_id: int
+    user: str
+    read_committed: bool  # PostgreSQL: the session already runs at READ COMMITTED
+
+
+def worker_identity(connection) -> Worker:
+    """Take this connection's worker lock (once per server connection) and return its identity.
+
+    The lock is held until the connection closes; a reservation marked with ``HOST_MARK`` whose
+    lock is free therefore belongs to a connection that is gone.
+    """
+    worker = getattr(connection, _WORKER_ATTRIBUTE, None)
+    if worker is not None and worker.raw_connection is connection._conn:
+        return worker
+    with context.bookkeeping():
+        if connection.adapter.backend == "mysql":
+            row = connection.query(
+                "SELECT GET_LOCK(CONCAT('djruntime.', CONNECTION_ID()), 0), CONNECTION_ID(), USER()"
+            ).fetchone()
+            read_committed = False
+        else:
+            row = connection.query(
+                f"SELECT pg_advisory_lock({PG_LOCK_CLASS}, pg_backend_pid()), pg_backend_pid(), current_user, "
+                "current_setting('transaction_isolation')"
+            ).fetchone()
+            read_committed = row[3] == "read committed"
+    worker = Worker(connection._conn, int(row[1]), row[2], read_committed)
+    setattr(connection, _WORKER_ATTRIBUTE, worker)
+    return worker
+
+
+def _truncate(message: str) -> str:
+    if len(message) > ERROR_MESSAGE_LENGTH:
+        return message[: ERROR_MESSAGE_LENGTH - len(TRUNCATION_APPENDIX)] + TRUNCATION_APPENDIX
+    return message
+
+
+class JobQueue(Job):
+    """datajoint's job table for ``target_table``, with djruntime's refresh / claim / finish / rescue."""
+
+    def __init__(self, target_table) -> None:
+        super().__init__(target_table)
+        self._version = None
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def _q(self):
+        return self.adapter.quote_identifier
+
+    @property
+    def _mysql(self) -> bool:
+        return self.adapter.backend == "mysql"
+
+    def _now(self) -> str:
+        return "CURRENT_TIMESTAMP(3)"
+
+    def _me(self) -> str:
+        """The server's id of this connection, as written to ``connection_id``."""
+        return "CONNECTION_ID()" if self._mysql else "pg_backend_pid()"
+
+    def _pk_cols(self, alias: str | None = None) -> str:
+        prefix = f"{alias}." if alias else ""
+        return ", ".join(prefix + self._q(k) for k in self.primary_key)
+
+    def _row_tuple(self, alias: str | None = None) -> str:
+        return f"({self._pk_cols(alias)})"
+
+    def _pk_equal(self, left: str, right: str) -> str:
+        return " AND ".join(f"{left}.{self._q(k)} = {right}.{self._q(k)}" for k in self.primary_key)
+
+    def _keys_in(self, raws: Sequence[tuple]) -> tuple[str, list]:
+        """``(pk) IN ((%s, …), …)`` for raw key tuples, with its arguments."""
+        one = "(" + ", ".join(["%s"] * len(self.primary_key)) + ")"
+        clause = f"{self._row_tuple()} IN ({', '.join([one] * len(raws))})"
+        return clause, [value for raw in raws for value in raw]
+
+    def _key_condition(self, key: dict) -> str:
+        return make_condition(self, {k: key[k] for k in self.primary_key}, set())
+
+    def job_version(self) -> str:
+        if self._version is None:
+            self._version = _get_job_version(self.connection._config)
+        return self._version
+
+    def _query(self, sql: str, args: Sequence = ()):
+        with context.bookkeeping():
+            return self.connection.query(sql, args=list(args))
+
+    def ensure(self) -> "JobQueue":
+        """Declare the job table if missing, and add the claim index if an older table lacks it."""
+        with context.bookkeeping():
+            if not self.is_declared:
+                self.declare()
+            wanted = ("status", "priority", "scheduled_time")
+            if self._mysql:
+                self.heading.names  # loads the heading, indexes included
+                present = any(tuple(columns[:3]) == wanted for columns in self.heading.indexes or {})
+            else:  # datajoint's PostgreSQL heading does not list indexes
+                definitions = self.connection.query(
+                    "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s",
+                    args=(self.database, self.table_name),
+                ).fetchall()
+                present = any("(status, priority, scheduled_time" in row[0] for row in definitions)
+            if not present:
+                # Adding an index changes no column: the job table stays datajoint's.
+                q = self._q
+                name = "djr_claim_" + hashlib.sha1(self.full_table_name.encode()).hexdigest()[:12]
+                self.connection.query(
+                    f"CREATE INDEX IF NOT EXISTS {q(name)} ON {self.full_table_name} "
+                    f"({', '.join(q(c) for c in wanted)})"
+                )
+        return self
+
+    # ------------------------------------------------------------------ transactions
+    def _begin_read_committed(self) -> None:
+        if self._mysql:
+            self.connection.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+            self.connection.query("START TRANSACTION")
+        else:
+            self.connection.query("BEGIN ISOLATION LEVEL READ COMMITTED")
+        self.connection._in_transaction = True
+
+    def _commit(self) -> None:
+        self.connection.query("COMMIT")
+        self.connection._in_transaction = False
+
+    def _rollback(self) -> None:
+        try:
+            self.connection.query("ROLLBACK")
+        finally:
+            self.connection._in_transaction = False
+
+    # ------------------------------------------------------------------ refresh
+    def _refresh_lock_name(self) -> str:
+        return "djruntime.refresh." + hashlib.sha1(self.full_table_name.encode()).hexdigest()[:32]
+
+    def refresh(
+        self,
+        *restrictions,
+        delay: float = 0,
+        priority: int | None = None,
+        stale_timeout: float | None = None,
+        orphan_timeout: float | None = None,
+    ) -> dict:
+        """Add new jobs and clean up, as datajoint's ``Job.refresh`` (same arguments and result).
+
+        New jobs: ``(key_source & restrictions) - target - jobs`` in one ``INSERT … SELECT``.
+        Re-pend (``keep_completed``): success records whose key is in key_source but not in the target
+        go back to pending in place. Removed: success/error records whose key left both key_source and
+        target; stale records (older than ``stale_timeout``, key not in key_source) except ``ignore``
+        and except live reservations. Orphaned: reservations whose holder is gone (see ``rescue``),
+        and, as datajoint, reservations older than ``orphan_timeout`` — back to pending in place.
+        """
+        config = self.connection._config.jobs
+        priority = config.default_priority if priority is None else priority
+        stale_timeout = config.stale_timeout if stale_timeout is None else stale_timeout
+        result = {"added": 0, "removed": 0, "orphaned": 0, "re_pended": 0}
+        self.ensure()
+        target = self._target
+        q = self._q
+        key_source = target.key_source
+        if restrictions:
+            key_source = key_source & AndList(restrictions)
+        pk = self._pk_cols()
+        new_keys = (key_source - target.proj()).proj()
+        interval = self.adapter.interval_expr(int(delay), "second")
+        insert = (
+            f"INSERT {'IGNORE ' if self._mysql else ''}INTO {self.full_table_name} "
+            f"({pk}, {q('status')}, {q('priority')}, {q('scheduled_time')}) "
+            f"SELECT {self._pk_cols('djr_new')}, 'pending', %s, {self._now()} + {interval} "
+            f"FROM ({new_keys.make_sql()}) AS djr_new "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.full_table_name} AS djr_job "
+            f"WHERE {self._pk_equal('djr_job', 'djr_new')})"
+            f"{'' if self._mysql else ' ON CONFLICT DO NOTHING'}"
+        )
+        reset = self._reset_columns()
+        with context.bookkeeping():
+            lock_name = self._refresh_lock_name()
+            if self._mysql:
+                got = self.connection.query("SELECT GET_LOCK(%s, %s)", args=(lock_name, REFRESH_LOCK_TIMEOUT)).fetchone()[0]
+                if got != 1:
+                    raise TimeoutError(f"another refresh of {self.full_table_name} held the lock for {REFRESH_LOCK_TIMEOUT} s")
+            try:
+                self._begin_read_committed()
+                try:
+                    if not self._mysql:
+                        digest = int(hashlib.sha1(self.full_table_name.encode()).hexdigest()[:7], 16)
+                        self.connection.query(f"SELECT pg_advisory_xact_lock({PG_REFRESH_CLASS}, {digest})")
+                    result["added"] = self.connection.query(insert, args=[priority]).rowcount
+                    if config.keep_completed:
+                        repend = self.completed.restrict(key_source, semantic_check=False).restrict(
+                            Not(target), semantic_check=False
+                        )
+                        result["re_pended"] = self.connection.query(
+                            f"UPDATE {self.full_table_name} SET {reset}, {q('priority')}=%s, "
+                            f"{q('created_time')}={self._now()}, {q('scheduled_time')}={self._now()}, "
+                            f"{q('completed_time')}=NULL, {q('duration')}=NULL, {q('error_message')}='', "
+                            f"{q('error_stack')}=NULL, {q('version')}=''{repend.where_clause()}",
+                            args=[priority],
+                        ).rowcount
+                    vanished = self.restrict(Not(target.key_source.proj()), semantic_check=False)
+                    finished = (vanished & "status in ('success', 'error')").restrict(
+                        Not(target.proj()), semantic_check=False
+                    )
+                    result["removed"] += self.connection.query(
+                        f"DELETE FROM {self.full_table_name}{finished.where_clause()}"
+                    ).rowcount
+                    if stale_timeout and stale_timeout > 0:
+                        stale_interval = self.adapter.interval_expr(int(stale_timeout), "second")
+                        stale = (
+                            vanished
+                            & f"created_time < CURRENT_TIMESTAMP - {stale_interval}"
+                            & "status != 'ignore'"
+                            & "status != 'reserved'"  # a live reservation is never deleted
+                        )
+                        result["removed"] += self.connection.query(
+                            f"DELETE FROM {self.full_table_name}{stale.where_clause()}"
+                        ).rowcount
+                    result["orphaned"] += self._rescue_statement()
+                    if orphan_timeout is not None and orphan_timeout > 0:
+                        orphan_interval = self.adapter.interval_expr(int(orphan_timeout), "second")
+                        result["orphaned"] += self.connection.query(
+                            f"UPDATE {self.full_table_name} SET {reset} WHERE {q('status')}='reserved' "
+                            f"AND {q('reserved_time')} < CURRENT_TIMESTAMP - {orphan_interval}"
+                        ).rowcount
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+            finally:
+                if self._mysql:
+                    self.connection.query("SELECT RELEASE_LOCK(%s)", args=(lock_name,))
+        return result
+
+    def _reset_columns(self) -> str:
+        names = ("status", "reserved_time", "host", "pid", "connection_id", "user")
+        return RESET_RESERVATION.format(**{name: self._q(name) for name in names})
+
+    # ------------------------------------------------------------------ rescue
+    def _rescue_statement(self) -> int:
+        q = self._q
+        marked = f"{q('host')} LIKE %s"
+        if self._mysql:
+            dead = (
+                f"{marked} AND IS_USED_LOCK(CONCAT('djruntime.', {q('connection_id')})) IS NULL "
+                f"AND {q('connection_id')} NOT IN (SELECT ID FROM information_schema.PROCESSLIST)"
+            )
+        else:
+            dead = (
+                f"(NOT EXISTS (SELECT 1 FROM pg_stat_activity AS djr_a WHERE djr_a.pid = {q('connection_id')}) "
+                f"OR ({marked} AND NOT EXISTS (SELECT 1 FROM pg_locks AS djr_l WHERE djr_l.locktype = 'advisory' "
+                f"AND djr_l.classid = {PG_LOCK_CLASS} AND djr_l.objid = {q('connection_id')} AND djr_l.granted)))"
+            )
+        return self.connection.query(
+            f"UPDATE {self.full_table_name} SET {self._reset_columns()} WHERE {q('status')}='reserved' AND {dead}",
+            args=["%" + HOST_MARK],
+        ).rowcount
+
+    def rescue(self) -> int:
+        """Return reservations whose holder is gone to pending, in place; the number rescued.
+
+        MySQL: reservations marked as djruntime's whose worker lock is free (and whose connection is
+        not in the visible process list). PostgreSQL: reservations whose connection_id is no live
+        backend, or marked ones whose worker lock is not held (a reused pid).
+        """
+        with context.bookkeeping():
+            return self._rescue_statement()
+
+    # ------------------------------------------------------------------ claim
+    def claim(self, limit: int, restriction: Any = None, priority: int | None = None) -> list[Claim]:
+        """Reserve up to ``limit`` schedulable pending jobs, most urgent first, for this connection.
+
+        ``restriction``: a query expression of keys (e.g. ``table._jobs_to_do(restrictions)``).
+        ``priority``: only jobs with ``priority <= priority`` (datajoint's meaning).
+        """
+        if limit <= 0:
+            return []
+        worker = worker_identity(self.connection)
+        q = self._q
+        conditions = [f"djr_j.{q('status')}='pending'", f"djr_j.{q('scheduled_time')} <= {self._now()}"]
+        args: list = []
+        if priority is not None:
+            conditions.append(f"djr_j.{q('priority')} <= %s")
+            args.append(int(priority))
+        if restriction is not None:
+            conditions.append(
+                f"{self._row_tuple('djr_j')} IN (SELECT {self._pk_cols('djr_r')} FROM ({restriction.make_sql()}) AS djr_r)"
+            )
+        target = self._target
+        done = (
+            f"EXISTS(SELECT 1 FROM {target.full_table_name} AS djr_t WHERE {self._pk_equal('djr_t', 'djr_j')})"
+        )
+        pick = (
+            f"SELECT {self._pk_cols('djr_j')} FROM {self.full_table_name} AS djr_j WHERE {' AND '.join(conditions)} "
+            f"ORDER BY djr_j.{q('priority')}, djr_j.{q('scheduled_time')} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED"
+        )
+        host = platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
+        assignments = (
+            f"{q('status')}='reserved', {q('host')}=%s, {q('pid')}=%s, {q('connection_id')}={self._me()}, "
+            f"{q('user')}=%s, {q('version')}=%s, {q('reserved_time')}={self._now()}"
+        )
+        update_args = [host, os.getpid(), worker.user, self.job_version()[:64]]
+        n = len(self.primary_key)
+        with context.bookkeeping():
+            if self._mysql:
+                self._begin_read_committed()
+                try:
+                    rows = self.connection.query(
+                        pick.replace("SELECT ", f"SELECT {done}, ", 1), args=args
+                    ).fetchall()
+                    if rows:
+                        clause, key_args = self._keys_in([row[1:] for row in rows])
+                        self.connection.query(
+                            f"UPDATE {self.full_table_name} SET {assignments} WHERE {clause}",
+                            args=update_args + key_args,
+                        )
+                    self._commit()
+                except BaseException:
+                    self._rollback()
+                    raise
+                raws = [(bool(row[0]), tuple(row[1:])) for row in rows]
+            else:
+                statement = (
+                    f"WITH djr_pick AS ({pick}) UPDATE {self.full_table_name} AS djr_j SET {assignments} "
+                    f"FROM djr_pick WHERE {self._pk_equal('djr_j', 'djr_pick')} "
+                    f"RETURNING {done}, djr_j.{q('priority')}, djr_j.{q('scheduled_time')}, {self._pk_cols('djr_j')}"
+                )
+                if not worker.read_committed:
+                    self._begin_read_committed()
+                try:
+                    rows = self.connection.query(statement, args=args + update_args).fetchall()
+                    if not worker.read_committed:
+                        self._commit()
+                except BaseException:
+                    if not worker.read_committed:
+                        self._rollback()
+                    raise
+                rows = sorted(rows, key=lambda row: (row[1], row[2]))  # RETURNING keeps no order
+                raws = [(bool(row[0]), tuple(row[3:])) for row in rows]
+        heading = self.heading
+        claims = []
+        for is_done, raw in raws:
+            key = {
+                name: decode_attribute(heading[name], value, connection=self.connection)
+                for name, value in zip(self.primary_key, raw)
+            }
+            claims.append(Claim(key=key, done=is_done, raw=raw[:n]))
+        return claims
+
+    # ------------------------------------------------------------------ finish / fail / release
+    def _owned(self) -> str:
+        q = self._q
+        return f"{q('status')}='reserved' AND {q('connection_id')}={self._me()}"
+
+    def finish(self, key: dict, duration: float | None = None) -> bool:
+        """Mark the job done (success, or deleted unless ``keep_completed``) if this connection still
+        holds it. Call inside make()'s transaction; False means another worker owns the job now."""
+        q = self._q
+        where = f"{self._key_condition(key)} AND {self._owned()}"
+        with context.bookkeeping():
+            if self.connection._config.jobs.keep_completed:
+                cursor = self.connection.query(
+                    f"UPDATE {self.full_table_name} SET {q('status')}='success', "
+                    f"{q('completed_time')}={self._now()}, {q('duration')}=%s WHERE {where}",
+                    args=[duration],
+                )
+            else:
+                cursor = self.connection.query(f"DELETE FROM {self.full_table_name} WHERE {where}")
+        return cursor.rowcount == 1
+
+    def finish_many(self, claims: Sequence[Claim]) -> int:
+        """Complete claimed jobs whose keys are already in the target (no make() call)."""
+        if not claims:
+            return 0
+        q = self._q
+        clause, key_args = self._keys_in([c.raw for c in claims])
+        where = f"{clause} AND {self._owned()}"
+        with context.bookkeeping():
+            if self.connection._config.jobs.keep_completed:
+                sql = (
+                    f"UPDATE {self.full_table_name} SET {q('status')}='success', "
+                    f"{q('completed_time')}={self._now()} WHERE {where}"
+                )
+            else:
+                sql = f"DELETE FROM {self.full_table_name} WHERE {where}"
+            return self.connection.query(sql, args=key_args).rowcount
+
+    def fail(self, key: dict, message: str, stack: str | None = None) -> bool:
+        """Record the job's error (message truncated as datajoint does, stack as datajoint's blob)
+        if this connection still holds it."""
+        q = self._q
+        assignments = [f"{q('status')}='error'", f"{q('completed_time')}={self._now()}", f"{q('error_message')}=%s"]
+        args: list = [_truncate(message)]
+        if stack is not None:
+            # datajoint's own encoder for the <blob> column (the one update1 uses)
+            _, placeholder, value = self._Table__make_placeholder("error_stack", stack)
+            assignments.append(f"{q('error_stack')}={placeholder}")
+            if value is not None:
+                args.append(value)
+        where = f"{self._key_condition(key)} AND {self._owned()}"
+        with context.bookkeeping():
+            return (
+                self.connection.query(
+                    f"UPDATE {self.full_table_name} SET {', '.join(assignments)} WHERE {where}", args=args
+                ).rowcount
+                == 1
+            )
+
+    def release(self, claims: Iterable[Claim | dict]) -> int:
+        """Return jobs this connection holds to pending, in place (interrupted or never started)."""
+        keys = list(claims)
+        if not keys:
+            return 0
+        conditions = [
+            "(" + self._key_condition(c.key if isinstance(c, Claim) else c) + ")" for c in keys
+        ]
+        with context.bookkeeping():
+            return self.connection.query(
+                f"UPDATE {self.full_table_name} SET {self._reset_columns()} "
+                f"WHERE ({' OR '.join(conditions)}) AND {self._owned()}"
+            ).rowcount
+
+    # ------------------------------------------------------------------ datajoint's API, marked
+    def reserve(self, key: dict) -> bool:
+        """datajoint's ``reserve(key)``, as a djruntime reservation (marked, held by this connection's
+        worker lock, so it is rescued if this connection dies)."""
+        worker = worker_identity(self.connection)
+        q = self._q
+        host = platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
+        with context.bookkeeping():
+            cursor = self.connection.query(
+                f"UPDATE {self.full_table_name} SET {q('status')}='reserved', {q('host')}=%s, {q('pid')}=%s, "
+                f"{q('connection_id')}={self._me()}, {q('user')}=%s, {q('version')}=%s, "
+                f"{q('reserved_time')}={self._now()} WHERE {self._key_condition(key)} "
+                f"AND {q('status')}='pending' AND {q('scheduled_time')} <= {self._now()}",
+                args=[host, os.getpid(), worker.user, self.job_version()[:64]],
+            )
+        return cursor.rowcount == 1
+
+    def complete(self, key: dict, duration: float | None = None) -> None:
+        with context.bookkeeping():
+            super().complete(key, duration=duration)
+
+    def error(self, key: dict, error_message: str, error_stack: str | None = None) -> None:
+        with context.bookkeeping():
+            super().error(key, error_message=error_message, error_stack=error_stack)
+
+    def ignore(self, key: dict) -> None:
+        with context.bookkeeping():
+            super().ignore(key)
+
+    def progress(self) -> dict:
+        with context.bookkeeping():
+            return super().progress()
