@@ -1,0 +1,328 @@
+"""``djruntime``: the console script — a long-running populate worker for clusters, and a queue status view.
+
+``djruntime worker MODULE:Table [MODULE:Table ...]`` imports each MODULE (which binds its tables to
+their schema, as any pipeline module does) and runs djruntime's engine on the tables' shared job
+queues until no job is left (``--wait``: forever, polling with capped exponential backoff and jitter).
+Start as many as you like, on as many machines: they share each table's ``~~`` queue safely (see
+docs/cluster.md for SLURM and Kubernetes recipes). It prints a progress bar when stderr is a terminal
+and a summary at exit (made / errors / skipped / elapsed). Exit status: 0; 1 when a job failed (unless
+``--suppress-errors``, which records the error in the queue and goes on); 2 for a usage error;
+130 / 143 when stopped by Ctrl-C / SIGTERM (the running job is rolled back and returned to the queue).
+
+``djruntime status MODULE[:Table]`` prints per-status job counts (pending / reserved / success / error /
+ignore) and populate progress (remaining / total) for every Computed/Imported table of MODULE, or one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+STATUSES = ("pending", "reserved", "success", "error", "ignore")
+EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
+
+
+class UsageError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------------ tables
+def _is_auto_populated(obj: Any) -> bool:
+    from datajoint.autopopulate import AutoPopulate
+    from datajoint.user_tables import Part
+
+    return isinstance(obj, type) and issubclass(obj, AutoPopulate) and not issubclass(obj, Part)
+
+
+def _import(module_name: str) -> Any:
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # like `python -m`: the working directory's packages are importable
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as error:
+        raise UsageError(f"cannot import module {module_name!r}: {error}") from error
+
+
+def resolve_table(spec: str) -> type:
+    """``package.module:Table`` -> the table class (``Master.Part`` paths allowed for lookup)."""
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise UsageError(f"expected MODULE:Table, got {spec!r}")
+    obj: Any = _import(module_name)
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"module {module_name!r} has no table {attribute!r}")
+        obj = getattr(obj, part)
+    if not _is_auto_populated(obj):
+        raise UsageError(f"{spec} is not a Computed or Imported table")
+    if getattr(obj, "database", None) is None:
+        raise UsageError(f"{spec} is not bound to a schema (was its module's schema activated?)")
+    return obj
+
+
+def module_tables(spec: str) -> list[type]:
+    """``MODULE`` -> its Computed/Imported tables (declaration order); ``MODULE:Table`` -> that table."""
+    if ":" in spec:
+        return [resolve_table(spec)]
+    module = _import(spec)
+    tables, seen = [], set()
+    for obj in vars(module).values():
+        if _is_auto_populated(obj) and getattr(obj, "database", None) is not None:
+            name = obj.full_table_name
+            if name not in seen:
+                seen.add(name)
+                tables.append(obj)
+    if not tables:
+        raise UsageError(f"module {spec!r} has no Computed or Imported table bound to a schema")
+    return tables
+
+
+# ------------------------------------------------------------------------------------------ status
+def job_counts(table: type) -> dict[str, int]:
+    """Per-status job counts, without declaring a queue that does not exist yet."""
+    from datajoint.jobs import Job
+
+    jobs = Job(table())
+    counts = dict.fromkeys(STATUSES, 0)
+    if jobs.is_declared:
+        for status, count in table.connection.query(
+            f"SELECT status, COUNT(*) FROM {jobs.full_table_name} GROUP BY status"
+        ).fetchall():
+            counts[status] = int(count)
+    return counts
+
+
+def status_rows(specs: Sequence[str]) -> list[dict[str, Any]]:
+    rows = []
+    for spec in specs:
+        for table in module_tables(spec):
+            remaining, total = table().progress()
+            rows.append({"table": table.__name__, "database": table.full_table_name, **job_counts(table),
+                         "remaining": int(remaining), "total": int(total)})
+    return rows
+
+
+def format_status(rows: list[dict[str, Any]]) -> str:
+    columns = ["table", *STATUSES, "remaining", "total"]
+    cells = [columns] + [[str(row[column]) for column in columns] for row in rows]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+    lines = []
+    for line in cells:
+        lines.append("  ".join(cell.ljust(width) if i == 0 else cell.rjust(width)
+                               for i, (cell, width) in enumerate(zip(line, widths))))
+    return "\n".join(lines)
+
+
+def run_status(options: argparse.Namespace) -> int:
+    rows = status_rows(options.targets)
+    print(json.dumps(rows, indent=2) if options.json else format_status(rows))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ worker
+@dataclass
+class Tally:
+    made: int = 0
+    errors: int = 0
+    skipped: int = 0
+    per_table: dict[str, list[int]] = field(default_factory=dict)  # name -> [made, errors, skipped]
+
+    @property
+    def attempts(self) -> int:
+        return self.made + self.errors + self.skipped
+
+    def add(self, name: str, made: int, errors: int, skipped: int) -> None:
+        self.made, self.errors, self.skipped = self.made + made, self.errors + errors, self.skipped + skipped
+        counts = self.per_table.setdefault(name, [0, 0, 0])
+        counts[0], counts[1], counts[2] = counts[0] + made, counts[1] + errors, counts[2] + skipped
+
+
+def _elapsed(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{seconds:02d}"
+
+
+def summary(tally: Tally, seconds: float, stopped: str | None = None) -> str:
+    head = (f"djruntime worker: made {tally.made}, errors {tally.errors}, skipped {tally.skipped}, "
+            f"elapsed {_elapsed(seconds)}")
+    if stopped:
+        head += f" — stopped by {stopped}; the running job was returned to the queue"
+    lines = [head]
+    for name, (made, errors, skipped) in tally.per_table.items():
+        lines.append(f"  {name}: made {made}, errors {errors}, skipped {skipped}")
+    return "\n".join(lines)
+
+
+class Backoff:
+    """Capped exponential backoff with jitter: waits in [d/2, d], d doubling from ``low`` up to ``high``."""
+
+    def __init__(self, low: float, high: float, rng: random.Random | None = None) -> None:
+        self.low, self.high = low, max(high, low)
+        self.delay = low
+        self.rng = rng or random.Random()
+
+    def next(self) -> float:
+        wait = self.rng.uniform(self.delay / 2, self.delay)
+        self.delay = min(self.delay * 2, self.high)
+        return wait
+
+    def reset(self) -> None:
+        self.delay = self.low
+
+
+class _MakeCounter:
+    """Counts make() windows as they close (progress bar ticks); tripartite phases count once per key."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar, self.last = bar, None
+
+    def __call__(self, window: Any) -> None:
+        marker = (id(window.table.__class__), tuple(sorted(window.key.items())))
+        if marker != self.last and self.bar is not None:
+            self.last = marker
+            self.bar.update()
+
+
+def _pending(table: type) -> int:
+    return job_counts(table)["pending"]
+
+
+def _terminate(signum, frame):
+    raise SystemExit(EXIT_TERMINATED)
+
+
+def run_worker(options: argparse.Namespace) -> int:
+    import djruntime
+    from djruntime import context
+
+    tables = [resolve_table(spec) for spec in options.tables]
+    strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
+    djruntime.install(strict_provenance=strict)
+    tally = Tally()
+    began = time.monotonic()
+    backoff = Backoff(options.backoff_min, options.backoff_max)
+    show_bar = options.progress if options.progress is not None else sys.stderr.isatty()
+    bar = None
+    previous_term = signal.signal(signal.SIGTERM, _terminate)
+    stopped: str | None = None
+    code = 0
+    try:
+        if show_bar:
+            from tqdm import tqdm
+
+            bar = tqdm(total=0, desc="djruntime worker", unit="job", file=sys.stderr)
+            context.on_exit(_MakeCounter(bar))
+        while True:
+            productive = False
+            for table in tables:
+                budget = None if options.max_calls is None else options.max_calls - tally.attempts
+                if budget is not None and budget <= 0:
+                    break
+                if bar is not None:
+                    bar.total += _pending(table)
+                    bar.refresh()
+                result = djruntime.populate(
+                    table(), *options.restrict, reserve_jobs=True, max_calls=budget, priority=options.priority,
+                    suppress_errors=options.suppress_errors, refresh=not options.no_refresh,
+                    processes=options.processes, display_progress=False,
+                )
+                made, errors = int(result["success_count"]), len(result["error_list"])
+                skipped = int(result.get("skipped_count", 0))
+                tally.add(table.__name__, made, errors, skipped)
+                for key, error in result["error_list"]:
+                    print(f"error: {table.__name__} {key}: {error}", file=sys.stderr)
+                productive = productive or bool(made or errors or skipped)
+            if options.max_calls is not None and tally.attempts >= options.max_calls:
+                break
+            if productive:
+                backoff.reset()
+                continue  # downstream tables may have new work: go round again
+            if not options.wait:
+                break
+            time.sleep(backoff.next())
+    except KeyboardInterrupt:
+        stopped, code = "Ctrl-C", EXIT_INTERRUPTED
+    except SystemExit as exit_:
+        if exit_.code in (EXIT_TERMINATED, "SIGTERM received") or "SIGTERM" in str(exit_.code):
+            stopped, code = "SIGTERM", EXIT_TERMINATED
+        else:
+            raise
+    except Exception as error:  # an unsuppressed make() error: recorded in the queue by the engine
+        print(f"error: {error.__class__.__name__}: {error}", file=sys.stderr)
+        tally.errors += 1
+        code = EXIT_ERRORS
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        if bar is not None:
+            bar.close()
+    print(summary(tally, time.monotonic() - began, stopped), file=sys.stderr)
+    if code == 0 and tally.errors and not options.suppress_errors:
+        code = EXIT_ERRORS
+    return code
+
+
+# ------------------------------------------------------------------------------------------ parser
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="djruntime", description="djruntime: populate workers and job status")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    worker = commands.add_parser("worker", help="claim and make jobs of the given tables",
+                                 description="Claim and make jobs of the given tables until none is left "
+                                             "(or forever with --wait).")
+    worker.add_argument("tables", nargs="+", metavar="MODULE:Table")
+    worker.add_argument("--wait", action="store_true", help="keep polling for new jobs instead of exiting")
+    worker.add_argument("--max-calls", type=_positive, help="stop after this many jobs (all tables together)")
+    worker.add_argument("--priority", type=int, help="only jobs of this priority or more urgent (lower number)")
+    worker.add_argument("--suppress-errors", action="store_true",
+                        help="record failed jobs in the queue and go on; exit 0")
+    worker.add_argument("--strict", choices=["raise", "warn", "off"],
+                        help="strict provenance mode (default: DJ_STRICT_PROVENANCE, else off)")
+    worker.add_argument("--restrict", action="append", default=[], metavar="SQL",
+                        help="restrict the key source (SQL condition; repeatable)")
+    worker.add_argument("--processes", type=_positive, default=1, help="worker processes on this machine")
+    worker.add_argument("--no-refresh", action="store_true",
+                        help="do not add new jobs to the queue (another process refreshes it)")
+    worker.add_argument("--backoff-min", type=float, default=1.0, help="first wait when idle, seconds (--wait)")
+    worker.add_argument("--backoff-max", type=float, default=60.0, help="longest wait when idle, seconds (--wait)")
+    bar = worker.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None,
+                     help="show a progress bar (default: when stderr is a terminal)")
+    bar.add_argument("--no-progress", dest="progress", action="store_false")
+    worker.set_defaults(handler=run_worker)
+
+    status = commands.add_parser("status", help="per-status job counts of a pipeline module or one table")
+    status.add_argument("targets", nargs="+", metavar="MODULE[:Table]")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=run_status)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    try:
+        return options.handler(options)
+    except UsageError as error:
+        print(f"djruntime: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,439 @@
+"""``populate(processes=N)`` on one machine: N forked workers, each running the engine on its own connection.
+
+Why not ``multiprocessing.Pool`` (what datajoint uses): a Pool hangs when a worker dies (the OOM killer,
+SIGKILL) and hands keys out in the parent's order, so workers race for the same jobs. Here each child runs
+the single-process engine — its own claim loop on the shared queue — and talks to the parent over a
+private pipe, so:
+
+- a child killed by a signal loses nothing: its reservation's holder (its connection) is gone, the engine
+  returns that job to pending at the next claim, and a replacement child is started (a bounded number of
+  times, so a job that kills every worker cannot loop forever); the parent never waits without a timeout;
+- SIGTERM or Ctrl-C in the parent is forwarded once to every child (children run in their own process
+  group, so a terminal's Ctrl-C reaches them only through the parent); each child's engine rolls its job
+  back and returns it to pending; stragglers are killed after ``stop_timeout`` seconds (their jobs are
+  rescued the same way); then the parent raises KeyboardInterrupt / SystemExit — never swallowed;
+- ``max_calls`` is a total across processes: each child gets a share; a replacement gets what its
+  predecessor had not started;
+- without ``reserve_jobs`` (no queue) the parent hands out keys one at a time.
+
+Children are forked (the table classes of a notebook or a test cannot be re-imported by a spawned child).
+A child never touches the connection it inherits (closing it would end the parent's session); it opens
+its own and exits with ``os._exit``.
+
+Engine contract used here (djruntime.engine, owned by the engine's author): ``run(table, *restrictions,
+processes=1, **options)`` is the single-process populate returning datajoint's ``{"success_count",
+"error_list"}``; make() windows are announced through ``djruntime.context.on_enter``/``on_exit``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import multiprocessing.connection
+import os
+import pickle
+import signal
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import context
+
+logger = logging.getLogger("djruntime.pool")
+
+POLL_SECONDS = 0.5
+_LAST_PHASES = ("make", "make_insert")  # the window that ends a job (plain / tripartite make)
+STOP_TIMEOUT = 30.0  # seconds a child gets to roll back after SIGTERM/SIGINT before SIGKILL
+
+_inherited_connections: list[Any] = []  # the parent's sockets, kept referenced so a child never closes them
+
+
+@dataclass
+class _Child:
+    index: int
+    process: multiprocessing.process.BaseProcess
+    pipe: multiprocessing.connection.Connection
+    share: int | None  # max_calls share (None: unlimited)
+    started: set = field(default_factory=set)  # keys whose make() began in this child
+    finished: list = field(default_factory=list)  # keys whose make() (or make_insert) returned or raised
+    current: dict | None = None  # key of the make() running now
+    result: dict | None = None
+    raised: BaseException | str | None = None
+    ended: bool = False
+
+
+def _key_id(key: dict) -> tuple:
+    return tuple(sorted((name, repr(value)) for name, value in key.items()))
+
+
+def _shares(max_calls: int | None, processes: int) -> list[int | None]:
+    if max_calls is None:
+        return [None] * processes
+    base, extra = divmod(max_calls, processes)
+    return [share for share in (base + (1 if i < extra else 0) for i in range(processes)) if share > 0]
+
+
+def _reconnect(connection: Any) -> None:
+    """Give this (forked) process its own session on ``connection``, leaving the parent's socket alone."""
+    _inherited_connections.append(connection._conn)
+    connection.connect()
+    connection.connection_id = connection.adapter.get_connection_id(connection._conn)
+    connection._in_transaction = False
+
+
+def _connections_of(table: Any) -> list[Any]:
+    """The table's connection and datajoint's process-wide one (make() may reach either)."""
+    connections = [table.connection]
+    try:
+        from datajoint import instance
+
+        singleton = instance._singleton_connection
+    except (ImportError, AttributeError):
+        singleton = None
+    if singleton is not None and singleton is not table.connection and singleton._conn is not None:
+        connections.append(singleton)
+    return connections
+
+
+def _send(pipe: multiprocessing.connection.Connection, message: tuple) -> None:
+    try:
+        pipe.send(message)
+    except (OSError, EOFError):  # parent gone: the watchdog stops this child
+        pass
+
+
+def _picklable_errors(error_list: list) -> list:
+    safe = []
+    for key, error in error_list:
+        try:
+            pickle.dumps(error)
+        except Exception:
+            error = f"{error.__class__.__name__}: {error}" if isinstance(error, BaseException) else repr(error)
+        safe.append((key, error))
+    return safe
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Stop this child (cleanly, through the engine's SIGTERM handling) when its parent is gone."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+
+
+def _child_main(table: Any, restrictions: tuple, options: dict, share: int | None, reserve_jobs: bool,
+                pipe: multiprocessing.connection.Connection, parent_pid: int, run: Callable) -> None:
+    os.setpgrp()  # a terminal's Ctrl-C reaches the parent only; it forwards one signal to each child
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the engine installs its own while it runs
+    code = 0
+    try:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+        for connection in _connections_of(table):
+            _reconnect(connection)
+        context.on_enter(lambda window: _send(pipe, ("enter", dict(window.key), window.phase)))
+        context.on_exit(lambda window: _send(pipe, ("exit", dict(window.key), window.phase)))
+        success_count, error_list = 0, []
+        if reserve_jobs:
+            result = run(table, *restrictions, reserve_jobs=True, processes=1, refresh=False,
+                         max_calls=share, display_progress=False, **options)
+            success_count, error_list = result["success_count"], list(result["error_list"])
+        else:
+            while True:  # keys come from the parent, one at a time
+                pipe.send(("next",))
+                key = pipe.recv()
+                if key is None:
+                    break
+                result = run(table, key, *restrictions, reserve_jobs=False, processes=1, refresh=False,
+                             max_calls=1, display_progress=False, **options)
+                success_count += result["success_count"]
+                error_list.extend(result["error_list"])
+        pipe.send(("result", {"success_count": success_count, "error_list": _picklable_errors(error_list)}))
+    except BaseException as error:  # reported to the parent, which re-raises it (never swallowed)
+        code = 1
+        try:
+            pickle.dumps(error)
+            payload: Any = error
+        except Exception:
+            payload = f"{error.__class__.__name__}: {error}"
+        _send(pipe, ("raised", payload, traceback.format_exc()))
+    finally:
+        try:
+            pipe.close()
+        finally:
+            os._exit(code)  # no atexit/finalizers: they could close the parent's inherited sockets
+
+
+def _queue(table: Any) -> Any:
+    from .queue import JobQueue
+
+    return JobQueue(table)
+
+
+def _refresh(table: Any, restrictions: tuple, priority: int | None) -> None:
+    """Once, in the parent, before the children start (they run with ``refresh=False``)."""
+    _queue(table).refresh(*restrictions, priority=priority, delay=-1)
+
+
+def _rescue(table: Any, pid: int, patience: float = 5.0) -> int:
+    """Return the jobs a dead child held to pending, from the parent's own connection.
+
+    The server releases a dead session's worker lock only once it has noticed the closed socket, so
+    retry briefly while the child's reservations (``pid`` column) are still there."""
+    queue = _queue(table)
+    rescued, deadline = 0, time.monotonic() + patience
+    while True:
+        rescued += queue.rescue()
+        if not len(queue.reserved & {"pid": pid}) or time.monotonic() > deadline:
+            return rescued
+        time.sleep(0.1)
+
+
+def _pending_count(table: Any) -> int | None:
+    try:
+        return int(table.jobs.progress()["pending"])
+    except Exception:
+        return None
+
+
+class _Signals:
+    """While the pool runs: SIGTERM in the parent becomes SystemExit (Ctrl-C already is KeyboardInterrupt)."""
+
+    def __enter__(self) -> _Signals:
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            def on_term(signum, frame):
+                raise SystemExit("SIGTERM received")
+
+            self._previous = signal.signal(signal.SIGTERM, on_term)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
+
+
+def populate_parallel(
+    table: Any,
+    *restrictions: Any,
+    processes: int,
+    reserve_jobs: bool = False,
+    suppress_errors: bool = False,
+    return_exception_objects: bool = False,
+    max_calls: int | None = None,
+    display_progress: bool = False,
+    make_kwargs: dict | None = None,
+    priority: int | None = None,
+    refresh: bool | None = None,
+    run: Callable | None = None,
+    max_restarts: int | None = None,
+    stop_timeout: float = STOP_TIMEOUT,
+) -> dict:
+    """Populate ``table`` with ``processes`` forked workers; datajoint's return value.
+
+    ``run`` is the single-process populate each child calls (default: ``djruntime.engine.populate``).
+    ``max_restarts`` bounds the replacements for children killed by a signal (default: ``processes``).
+    """
+    if run is None:
+        from .engine import populate as run
+    if "fork" not in multiprocessing.get_all_start_methods():
+        raise RuntimeError("populate(processes>1) needs the 'fork' start method (POSIX)")
+    if table.connection.in_transaction:
+        raise RuntimeError("populate cannot be called during a transaction")
+    options = dict(suppress_errors=suppress_errors, return_exception_objects=return_exception_objects,
+                   make_kwargs=make_kwargs, priority=priority)
+    keys: list[dict] = []
+    if reserve_jobs:
+        if refresh is None:
+            refresh = table.connection._config.jobs.auto_refresh
+        if refresh:
+            _refresh(table, restrictions, priority)
+        total = _pending_count(table)
+        if max_calls is not None and total is not None:
+            total = min(total, max_calls)
+    else:
+        keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
+        total = len(keys)
+        max_calls = None  # the key list is already cut to max_calls
+        if not keys:
+            return {"success_count": 0, "error_list": []}
+    processes = max(1, min(processes, os.cpu_count() or processes, total or processes))
+    return _Pool(table, restrictions, options, reserve_jobs, keys, run,
+                 processes if max_restarts is None else max_restarts, stop_timeout,
+                 total if display_progress else None).run(_shares(max_calls, processes))
+
+
+class _Pool:
+    def __init__(self, table, restrictions, options, reserve_jobs, keys, run, max_restarts, stop_timeout,
+                 progress_total):
+        self.table, self.restrictions, self.options = table, restrictions, options
+        self.reserve_jobs, self.keys, self.run_one = reserve_jobs, list(keys), run
+        self.restarts_left, self.stop_timeout = max_restarts, stop_timeout
+        self.progress_total = progress_total
+        self.children: list[_Child] = []
+        self.context = multiprocessing.get_context("fork")
+        self.success_count = 0
+        self.error_list: list = []
+        self.raised: tuple | None = None
+        self.bar = None
+
+    def start_child(self, share: int | None) -> None:
+        parent_end, child_end = self.context.Pipe(duplex=True)
+        process = self.context.Process(
+            target=_child_main,
+            args=(self.table, self.restrictions, self.options, share, self.reserve_jobs, child_end, os.getpid(),
+                  self.run_one),
+            daemon=False,
+        )
+        process.start()
+        child_end.close()
+        self.children.append(_Child(len(self.children), process, parent_end, share))
+
+    def run(self, shares: list[int | None]) -> dict:
+        if self.progress_total is not None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.progress_total, desc=self.table.__class__.__name__)
+        try:
+            with _Signals():
+                try:
+                    for share in shares:
+                        self.start_child(share)
+                    self.supervise()
+                except BaseException:  # KeyboardInterrupt, SystemExit: stop the children first
+                    self.stop()
+                    raise
+        finally:
+            if self.bar is not None:
+                self.bar.close()
+        if self.raised is not None:
+            error, stack = self.raised
+            if isinstance(error, BaseException):
+                raise error
+            raise RuntimeError(f"a populate worker failed: {error}\n{stack}")
+        return {"success_count": self.success_count, "error_list": self.error_list}
+
+    def live(self) -> list[_Child]:
+        return [child for child in self.children if not child.ended]
+
+    def supervise(self) -> None:
+        while self.live():
+            waitables = {}
+            for child in self.live():
+                if not child.pipe.closed:
+                    waitables[child.pipe] = child
+                waitables[child.process.sentinel] = child
+            for ready in multiprocessing.connection.wait(list(waitables), timeout=POLL_SECONDS):
+                child = waitables[ready]
+                if ready is child.pipe:
+                    self.receive(child)
+                elif not child.pipe.closed and child.pipe.poll():
+                    self.receive(child)  # drain what it said before dying
+                else:
+                    self.ended(child)
+            if self.raised is not None:
+                self.stop()  # like datajoint: one worker's unsuppressed error ends the populate
+                return
+
+    def receive(self, child: _Child) -> None:
+        try:
+            while child.pipe.poll():
+                self.handle(child, child.pipe.recv())
+        except (EOFError, OSError):
+            child.pipe.close()
+
+    def handle(self, child: _Child, message: tuple) -> None:
+        kind = message[0]
+        if kind == "enter":
+            key_id = _key_id(message[1])
+            child.current = message[1]
+            child.started.add(key_id)
+        elif kind == "exit":
+            if message[2] in _LAST_PHASES:
+                child.current = None
+                child.finished.append(message[1])
+                if self.bar is not None:
+                    self.bar.update()
+        elif kind == "next":
+            child.pipe.send(self.keys.pop(0) if self.keys and self.raised is None else None)
+        elif kind == "result":
+            child.result = message[1]
+            self.success_count += message[1]["success_count"]
+            self.error_list.extend(message[1]["error_list"])
+        elif kind == "raised":
+            child.raised = message[1]
+            if self.raised is None:
+                self.raised = (message[1], message[2])
+
+    def ended(self, child: _Child) -> None:
+        child.process.join(timeout=5)
+        if child.process.is_alive():  # sentinel fired but the process lingers: check again later
+            return
+        if not child.pipe.closed:
+            self.receive(child)
+            child.pipe.close()
+        child.ended = True
+        code = child.process.exitcode
+        if child.result is not None or child.raised is not None:
+            return
+        self.success_count += self.made_by_dead(child)
+        how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        doing = f" while making {child.current}" if child.current is not None else ""
+        logger.warning("populate worker %d (%s) ended: %s%s", child.process.pid, self.table.__class__.__name__,
+                       how, doing)
+        if not self.reserve_jobs:
+            if child.current is not None:
+                self.error_list.append((child.current, f"worker process {how}"))
+            return
+        # its reservations' holder is gone: back to pending now, and a fresh child takes them
+        try:
+            rescued = _rescue(self.table, child.process.pid)
+            logger.warning("%d job(s) of the dead worker returned to pending", rescued)
+        except Exception as error:  # the engine's next claim or refresh rescues them anyway
+            logger.warning("could not rescue the dead worker's jobs now: %s", error)
+        share = None if child.share is None else child.share - len(child.started)
+        if self.restarts_left > 0 and (share is None or share > 0):
+            self.restarts_left -= 1
+            self.start_child(share)
+
+    def made_by_dead(self, child: _Child) -> int:
+        """Jobs a child made before it died (it could not report them): its finished keys now present."""
+        if not child.finished:
+            return 0
+        try:
+            return len(self.table & child.finished)
+        except Exception:  # counting is best effort; the rows themselves are safe
+            return 0
+
+    def stop(self) -> None:
+        """Forward one SIGTERM to every child, wait (bounded), then SIGKILL what is left."""
+        for child in self.live():
+            if child.process.is_alive():
+                try:
+                    os.kill(child.process.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + self.stop_timeout
+        try:
+            while self.live() and time.monotonic() < deadline:
+                for child in self.live():
+                    if not child.pipe.closed:
+                        self.receive(child)
+                    child.process.join(timeout=0.1)
+                    if not child.process.is_alive():
+                        if not child.pipe.closed:
+                            self.receive(child)
+                            child.pipe.close()
+                        child.ended = True
+        finally:
+            for child in self.live():
+                if child.process.is_alive():
+                    logger.warning("populate worker %d did not stop in %.0f s: killed", child.process.pid,
+                                   self.stop_timeout)
+                    child.process.kill()
+                child.process.join(timeout=5)
+                child.ended = True
