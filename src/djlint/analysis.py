@@ -15,7 +15,7 @@ from djlint.rules import REGISTRY
 
 # flake8's syntax: "# noqa" suppresses everything on the line, "# noqa: DJ201,DJ301" those codes
 # (prefixes allowed). Inside a definition string the same text is a DataJoint comment, so it works there too.
-_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z][A-Z0-9]*(?:[,\s]+[A-Z][A-Z0-9]*)*))?", re.IGNORECASE)
+_NOQA = re.compile(r"#\s*noqa(?::[\s]?(?P<codes>[A-Z]+[0-9]+(?:[,\s]+[A-Z]+[0-9]+)*))?", re.IGNORECASE)
 
 
 @dataclass

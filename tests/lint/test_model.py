@@ -1,0 +1,556 @@
+"""The repository model: table discovery, name resolution, graph, unknowns, DJ000/DJ001/DJ003/DJ101, noqa, cache."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from djlint.analysis import analyze, noqa_codes
+from djlint.config import Config, load_config
+from djlint.model import Model, build_model, module_name
+
+
+def make_repo(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
+def model_of(root: Path, files: dict[str, str], **config: object) -> Model:
+    make_repo(root, files)
+    return build_model([root], Config(root=root, **config), root, use_cache=False)  # type: ignore[arg-type]
+
+
+def codes(root: Path, **kwargs: object) -> list[tuple[str, int, str]]:
+    result = analyze([root], cwd=root, use_cache=False, **kwargs)  # type: ignore[arg-type]
+    return [(d.path, d.line, d.code) for d in result.diagnostics]
+
+
+LAB = '''
+import datajoint as dj
+
+schema = dj.schema("lab")
+
+
+@schema
+class Subject(dj.Manual):
+    definition = """
+    subject_id : int
+    """
+
+
+@schema
+class Session(dj.Manual):
+    definition = """
+    -> Subject
+    session : int
+    """
+
+    class Note(dj.Part):
+        definition = """
+        -> master
+        note_id : int
+        """
+'''
+
+
+def test_table_spellings_tiers_and_parts(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {
+        "pipe/__init__.py": "",
+        "pipe/lab.py": LAB,
+        "pipe/base.py": '''
+            import datajoint
+
+            class Base(datajoint.Computed):
+                def helper(self):
+                    return 1
+
+            class Mixin:
+                def make(self, key):
+                    pass
+            ''',
+        "pipe/ephys.py": '''
+            import datajoint
+            import datajoint as dj
+            from datajoint import Computed as C, Lookup
+            from .base import Base, Mixin
+            from . import lab
+
+            schema = dj.Schema("ephys")
+
+            @schema
+            class A(C):
+                definition = "-> lab.Session"
+
+            @schema
+            class B(dj.user_tables.Imported):
+                definition = "-> A"
+
+            @schema
+            class Kind(Lookup):
+                definition = "kind : varchar(8)"
+
+            @schema
+            class D(Mixin, Base):
+                definition = """
+                -> B
+                """
+
+                class Part(datajoint.Part):
+                    definition = """
+                    -> D
+                    -> Kind
+                    """
+
+            class NotATable:
+                pass
+            ''',
+    })
+    tiers = {t: (model.tables[t].tier, model.tables[t].master, model.tables[t].schema) for t in model.tables}
+    assert tiers == {
+        "pipe.lab.Subject": ("Manual", None, "lab"),
+        "pipe.lab.Session": ("Manual", None, "lab"),
+        "pipe.lab.Session.Note": ("Part", "pipe.lab.Session", "lab"),
+        "pipe.ephys.A": ("Computed", None, "ephys"),
+        "pipe.ephys.B": ("Imported", None, "ephys"),
+        "pipe.ephys.Kind": ("Lookup", None, "ephys"),
+        "pipe.ephys.D": ("Computed", None, "ephys"),
+        "pipe.ephys.D.Part": ("Part", "pipe.ephys.D", "ephys"),
+    }
+    # the undecorated Base is a template used as a base class, not a table
+    assert "pipe.base.Base" not in model.tables and model.classes["pipe.base.Base"].tier == "Computed"
+    assert model.tables["pipe.ephys.D"].bases == ["pipe.base.Mixin", "pipe.base.Base"]
+    assert model.tables["pipe.ephys.D"].parts == ["pipe.ephys.D.Part"]
+    assert model.method_info("pipe.ephys.D", "make").id == "pipe.base.Mixin.make"
+    assert model.method_info("pipe.ephys.D", "helper").id == "pipe.base.Base.helper"
+    module, node = model.method("pipe.ephys.D", "make")
+    assert module.name == "pipe.base" and node.name.value == "make"
+    assert model.method("pipe.ephys.D", "nothing") is None
+    assert set(model.graph.edges()) == {
+        ("pipe.lab.Subject", "pipe.lab.Session"),
+        ("pipe.lab.Session", "pipe.lab.Session.Note"),
+        ("pipe.lab.Session", "pipe.ephys.A"),
+        ("pipe.ephys.A", "pipe.ephys.B"),
+        ("pipe.ephys.B", "pipe.ephys.D"),
+        ("pipe.ephys.D", "pipe.ephys.D.Part"),
+        ("pipe.ephys.Kind", "pipe.ephys.D.Part"),
+    }
+    assert not any(model.ancestry_unknown(t) for t in model.tables)
+    assert model.allowed.reads("pipe.ephys.D") >= {"pipe.ephys.Kind", "pipe.lab.Session.Note", "pipe.lab.Subject"}
+    assert model.diagnostics == []
+
+
+def test_resolution_forms(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {
+        "src/pipeline/__init__.py": "",
+        "src/pipeline/lab/__init__.py": "",
+        "src/pipeline/lab/subject.py": LAB,
+        "src/pipeline/shared.py": '''
+            from .lab.subject import Subject, Session
+            from .lab.subject import schema as _schema
+            __all__ = ["Subject"]
+            ''',
+        "src/pipeline/reexport.py": "from .lab.subject import *\n",
+        "src/pipeline/analysis/__init__.py": "",
+        "src/pipeline/analysis/spikes.py": '''
+            import datajoint as dj
+            import numpy as np
+            import pipeline.lab.subject
+            from ..lab import subject as subj
+            from ..lab.subject import Session as Sess
+            from .. import shared
+            from ..shared import *
+            from ..reexport import *
+            try:
+                from ..lab.subject import Subject as Maybe
+            except ImportError:
+                Maybe = None
+            Alias = Sess.Note
+            schema = dj.schema("analysis")
+
+            @schema
+            class Spikes(dj.Computed):
+                definition = """
+                -> pipeline.lab.subject.Session
+                -> subj.Subject
+                -> Sess.Note
+                -> Maybe
+                -> shared.Session
+                """
+            ''',
+    })
+    mod = "pipeline.analysis.spikes"
+    assert set(model.modules) == {"pipeline", "pipeline.lab", "pipeline.lab.subject", "pipeline.shared",
+                                  "pipeline.reexport", "pipeline.analysis", mod}
+    expect = {
+        "Spikes": ("table", "pipeline.analysis.spikes.Spikes"),
+        "pipeline.lab.subject.Session": ("table", "pipeline.lab.subject.Session"),
+        "subj.Subject": ("table", "pipeline.lab.subject.Subject"),
+        "Sess.Note": ("table", "pipeline.lab.subject.Session.Note"),
+        "Maybe": ("table", "pipeline.lab.subject.Subject"),
+        "Alias": ("table", "pipeline.lab.subject.Session.Note"),
+        "Subject": ("table", "pipeline.lab.subject.Subject"),     # star import (shared's __all__)
+        "Session": ("table", "pipeline.lab.subject.Session"),     # star import via reexport (no __all__)
+        "subj": ("module", "pipeline.lab.subject"),
+        "pipeline.lab": ("module", "pipeline.lab"),
+        "np.mean": ("external", "numpy.mean"),
+        "dj.Computed": ("external", "datajoint.Computed"),
+        "len": ("external", "builtins.len"),
+        "schema": ("schema", "analysis"),
+        "Nowhere": ("unknown", "Nowhere"),
+        "subj.Nowhere": ("unknown", "subj.Nowhere"),
+        "shared.Session": ("table", "pipeline.lab.subject.Session"),
+    }
+    got = {name: (s.kind, s.target) for name in expect if (s := model.resolve(mod, name)) is not None}
+    assert got == expect
+    # _schema is private to shared (not exported by __all__ anyway)
+    assert model.resolve(mod, "_schema").kind == "unknown"
+    assert model.resolve(mod, "Sess.insert1") is None
+    spikes = model.tables[f"{mod}.Spikes"].definition
+    assert [fk.target for fk in spikes.foreign_keys] == [
+        "pipeline.lab.subject.Session", "pipeline.lab.subject.Subject", "pipeline.lab.subject.Session.Note",
+        "pipeline.lab.subject.Subject", "pipeline.lab.subject.Session"]
+    assert model.unknown_names == {}
+
+
+def test_virtual_modules_and_unknown_names(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {
+        "lab.py": LAB,
+        "ephys.py": '''
+            import datajoint as dj
+            import element_animal.subject as animal
+            from .config import db_prefix
+
+            lab = dj.create_virtual_module("lab", "lab")
+            lab2 = dj.VirtualModule("lab2", schema_name="lab")
+            other = dj.create_virtual_module("other", "not_in_repo")
+            dynamic = dj.create_virtual_module("dyn", db_prefix + "lab")
+            schema = dj.schema()
+
+            @schema
+            class Probe(dj.Imported):
+                definition = """
+                -> lab.Session
+                -> lab2.Session.Note
+                ---
+                -> [nullable] other.Rig
+                """
+
+            @schema
+            class Insertion(dj.Imported):
+                definition = """
+                -> Probe
+                -> dynamic.Subject
+                -> Session
+                """
+
+            @schema
+            class Clean(dj.Imported):
+                definition = """
+                -> lab.Session
+                """
+
+            @schema
+            class External(dj.Manual):
+                definition = """
+                -> animal.Subject
+                -> Session
+                """
+            ''',
+    })
+    fks = {t: [(f.target, f.unknown) for f in model.tables[t].definition.foreign_keys]
+           for t in ("ephys.Probe", "ephys.Insertion", "ephys.External")}
+    assert fks == {
+        "ephys.Probe": [("lab.Session", None), ("lab.Session.Note", None), (None, "other.Rig")],
+        "ephys.Insertion": [("ephys.Probe", None), (None, "dynamic.Subject"), (None, "Session")],
+        "ephys.External": [(None, "element_animal.subject.Subject"), (None, "Session")],
+    }
+    assert model.tables["ephys.Probe"].schema is None
+    assert {t: model.ancestry_unknown(t) for t in ("ephys.Probe", "ephys.Insertion", "ephys.Clean",
+                                                  "ephys.External", "lab.Session")} == {
+        "ephys.Probe": True, "ephys.Insertion": True, "ephys.Clean": False, "ephys.External": True,
+        "lab.Session": False}
+    assert model.graph.has_edge("?other.Rig", "ephys.Probe")
+    assert not model.graph.edges["?other.Rig", "ephys.Probe"]["primary"]
+    # one DJ001 per unknown name, at its first occurrence
+    assert model.unknown_names == {
+        "other.Rig": ("ephys.py", 17, 5),
+        "dynamic.Subject": ("ephys.py", 24, 5),
+        "Session": ("ephys.py", 25, 5),
+        "element_animal.subject.Subject": ("ephys.py", 37, 5),
+    }
+    assert [c for c in codes(tmp_path) if c[2] == "DJ001"] == [
+        ("ephys.py", 17, "DJ001"), ("ephys.py", 24, "DJ001"), ("ephys.py", 25, "DJ001"), ("ephys.py", 37, "DJ001")]
+
+
+def test_linking_config_resolves_elements_names(tmp_path: Path) -> None:
+    files = {
+        "pyproject.toml": '[tool.djlint]\nlinking = { Session = "lab.Session" }\n',
+        "lab.py": LAB,
+        "element.py": '''
+            import datajoint as dj
+            schema = dj.schema()
+
+            @schema
+            class Recording(dj.Imported):
+                definition = """
+                -> Session
+                """
+            ''',
+    }
+    make_repo(tmp_path, files)
+    config = load_config(tmp_path)
+    model = build_model([tmp_path], config, tmp_path, use_cache=False)
+    assert model.tables["element.Recording"].definition.foreign_keys[0].target == "lab.Session"
+    assert model.resolve("element", "Session").target == "lab.Session"
+    assert not model.ancestry_unknown("element.Recording")
+    assert codes(tmp_path) == []
+
+
+def test_aliased_same_named_modules_and_spawned_classes(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {
+        "a/__init__.py": "", "b/__init__.py": "",
+        "a/utils.py": LAB,
+        "b/utils.py": LAB.replace('"lab"', '"lab_b"'),
+        "main.py": '''
+            import datajoint as dj
+            from a import utils as a_utils
+            from b import utils as b_utils
+            schema = dj.schema("main")
+            legacy = dj.schema("legacy")
+            legacy.spawn_missing_classes()
+
+            @schema
+            class Pair(dj.Computed):
+                definition = """
+                -> a_utils.Session
+                -> b_utils.Subject
+                -> Spawned
+                """
+            ''',
+    })
+    assert [(f.target, f.unknown) for f in model.tables["main.Pair"].definition.foreign_keys] == [
+        ("a.utils.Session", None), ("b.utils.Subject", None), (None, "Spawned")]
+
+
+def test_part_naming_its_master_by_class_and_sibling_parts(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {"seg.py": '''
+        import datajoint as dj
+        schema = dj.schema("seg")
+
+        @schema
+        class Segmentation(dj.Computed):
+            definition = """
+            seg_id : int
+            """
+
+            class Mask(dj.Part):
+                definition = """
+                -> Segmentation
+                mask : int
+                """
+
+            class Trace(dj.Part):
+                definition = """
+                -> Segmentation.Mask
+                """
+
+            class Extra(dj.Part):
+                definition = """
+                -> master.Mask
+                (other_mask) -> Mask(mask)
+                """
+        '''})
+    edges = {(a, b): d["renames"] for a, b, d in model.graph.edges(data=True)}
+    assert edges == {
+        ("seg.Segmentation", "seg.Segmentation.Mask"): {},
+        ("seg.Segmentation.Mask", "seg.Segmentation.Trace"): {},
+        ("seg.Segmentation.Mask", "seg.Segmentation.Extra"): {"other_mask": "mask"},
+    }
+
+
+def test_dj101_exact_lines_and_negatives(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"pipe.py": '''
+        import datajoint as dj
+        schema = dj.schema("p")
+
+        @schema
+        class Manual(dj.Manual):
+            definition = """
+            id : int
+            """
+
+        @schema
+        class Comp(dj.Computed):
+            definition = """
+            -> Manual
+            extra : int        # line 14
+            (renamed) -> Manual(id)
+            ---
+            value : float
+            """
+
+            class Unit(dj.Part):
+                definition = """
+                -> master
+                unit : int
+                """
+
+        @schema
+        class Imp(dj.Imported):
+            definition = ("-> Mystery\\n"
+                          "chan : int\\n"
+                          "---\\n")
+
+        @schema
+        class Suppressed(dj.Computed):
+            definition = """
+            -> Manual
+            trial : int  # noqa: DJ101
+            other : int  # noqa: DJ201
+            """
+
+        @schema
+        class Clean(dj.Computed):
+            definition = """
+            -> Manual
+            ---
+            x : int
+            """
+        '''})
+    assert codes(tmp_path) == [
+        ("pipe.py", 14, "DJ101"),
+        ("pipe.py", 28, "DJ001"),
+        ("pipe.py", 29, "DJ101"),
+        ("pipe.py", 37, "DJ101"),
+    ]
+    result = analyze([tmp_path], cwd=tmp_path.parent, use_cache=False)
+    first = result.diagnostics[0]
+    assert (first.path, first.column) == (f"{tmp_path.name}/pipe.py", 5)
+    assert "extra" in first.message and "Comp" in first.message
+    ignored = Config(root=tmp_path, ignore=("DJ101",))
+    assert [d.code for d in analyze([tmp_path], ignored, cwd=tmp_path, use_cache=False).diagnostics] == ["DJ001"]
+
+
+def test_non_literal_definitions_and_syntax_errors(tmp_path: Path) -> None:
+    make_repo(tmp_path, {
+        "ok.py": '''
+            import datajoint as dj
+            schema = dj.schema("ok")
+            NAME = "x"
+
+            @schema
+            class Dynamic(dj.Computed):
+                definition = f"""
+                -> Up
+                {NAME} : int
+                """
+
+            @schema
+            class Child(dj.Computed):
+                definition = """
+                -> Dynamic
+                """
+            ''',
+        "broken.py": "import datajoint as dj\n\nclass A(dj.Manual:\n    pass\n",
+        "binary.py": b"x = '\xff'\n".decode("latin-1"),
+    })
+    (tmp_path / "binary.py").write_bytes(b"x = 1\ny = '\xff'\n")
+    result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
+    assert [(d.path, d.line, d.code) for d in result.diagnostics] == [
+        ("binary.py", 2, "DJ000"), ("broken.py", 3, "DJ000"), ("ok.py", 7, "DJ001")]
+    assert "not a literal" in result.diagnostics[2].message
+    assert result.model.ancestry_unknown("ok.Child") and result.model.ancestry_unknown("ok.Dynamic")
+    assert sorted(result.files) == ["binary.py", "broken.py", "ok.py"]
+    assert set(result.model.modules) == {"ok"}
+
+
+def test_policy_names_dj003(tmp_path: Path) -> None:
+    make_repo(tmp_path, {
+        "pyproject.toml": '''
+            [project]
+            name = "x"
+
+            [tool.djlint.allow."pipe.lab.Session"]
+            reads = ["pipe.lab.Subject", "pipe.lab.Sesion"]
+            writes = ["pipe.lab.Session.Note"]
+
+            [tool.djlint.allow."pipe.lab.Nothing"]
+            writes = ["other.Thing"]
+            ''',
+        "pipe/__init__.py": "",
+        "pipe/lab.py": LAB,
+    })
+    result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
+    assert [(d.path, d.line, d.code) for d in result.diagnostics] == [
+        ("pyproject.toml", 5, "DJ003"), ("pyproject.toml", 8, "DJ003"), ("pyproject.toml", 9, "DJ003")]
+    assert "'pipe.lab.Sesion'" in result.diagnostics[0].message
+    # a run over part of the repository only judges names of the modules it read
+    partial = analyze([tmp_path / "pipe" / "lab.py"], cwd=tmp_path, use_cache=False)
+    assert [(d.line, d.code) for d in partial.diagnostics] == [(5, "DJ003"), (8, "DJ003")]
+
+
+def test_exclusions(tmp_path: Path) -> None:
+    bad = "def f(:\n"
+    make_repo(tmp_path, {
+        "pyproject.toml": '[tool.djlint]\nexclude = ["notebooks/*", "scratch.py"]\n',
+        "good.py": "x = 1\n", "notebooks/n.py": bad, "scratch.py": bad, ".venv/lib/x.py": bad,
+        "build/x.py": bad, "node_modules/x.py": bad, "a/__pycache__/x.py": bad, "a/site-packages/x.py": bad,
+        "dist/x.py": bad, ".tox/x.py": bad, "venv/x.py": bad, ".git/x.py": bad, "sub/kept.py": bad,
+    })
+    result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
+    assert sorted(result.files) == ["good.py", "sub/kept.py"]
+    assert [(d.path, d.code) for d in result.diagnostics] == [("sub/kept.py", "DJ000")]
+
+
+def test_noqa_syntax() -> None:
+    assert noqa_codes("x = 1") is None
+    assert noqa_codes("x = 1  # noqa") == frozenset()
+    assert noqa_codes("x = 1  # NOQA:DJ201,DJ301") == {"DJ201", "DJ301"}
+    assert noqa_codes("x = 1  # noqa: DJ201, DJ301 trailing words") == {"DJ201", "DJ301"}
+
+
+def test_module_names(tmp_path: Path) -> None:
+    make_repo(tmp_path, {"src/pkg/__init__.py": "", "src/pkg/sub/__init__.py": "", "src/pkg/sub/m.py": "",
+                         "scripts/run.py": "", "top.py": "", "src/ns/mod.py": ""})
+    assert module_name(tmp_path / "src/pkg/sub/m.py", tmp_path) == ("pkg.sub.m", False)
+    assert module_name(tmp_path / "src/pkg/sub/__init__.py", tmp_path) == ("pkg.sub", True)
+    assert module_name(tmp_path / "scripts/run.py", tmp_path) == ("scripts.run", False)
+    assert module_name(tmp_path / "top.py", tmp_path) == ("top", False)
+    assert module_name(tmp_path / "src/ns/mod.py", tmp_path) == ("ns.mod", False)
+
+
+def test_summary_cache_is_used_and_corruption_ignored(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"lab.py": LAB, "pyproject.toml": "[project]\nname='x'\n"})
+    first = analyze([repo], cwd=repo)
+    entries = sorted((repo / ".djlint_cache").rglob("*.json"))
+    assert len(entries) == 1 and (repo / ".djlint_cache" / ".gitignore").read_text().strip().endswith("*")
+    assert json.loads(entries[0].read_text())["classes"][0]["name"] == "Subject"
+    entries[0].write_text("{ not json")
+    second = analyze([repo], cwd=repo)
+    assert second.diagnostics == first.diagnostics and set(second.model.tables) == set(first.model.tables)
+    assert json.loads(entries[0].read_text())["classes"][0]["name"] == "Subject"   # rebuilt
+    # a cached entry is really read: plant a different (valid) summary under the same key
+    planted = json.loads(entries[0].read_text())
+    planted["classes"] = []
+    entries[0].write_text(json.dumps(planted))
+    assert analyze([repo], cwd=repo).model.tables == {}
+    assert set(analyze([repo], cwd=repo, use_cache=False).model.tables) == {
+        "lab.Subject", "lab.Session", "lab.Session.Note"}
+
+
+@pytest.mark.parametrize("spelling", [
+    "import datajoint as dj\nBase = dj.Computed",
+    "import datajoint\nBase = datajoint.Computed",
+    "from datajoint import Computed as Base",
+    "from datajoint.user_tables import Computed as Base",
+])
+def test_base_spellings(tmp_path: Path, spelling: str) -> None:
+    model = model_of(tmp_path, {"m.py": spelling + "\n\n@schema\nclass T(Base):\n    definition = 'x : int'\n"})
+    assert model.tables["m.T"].tier == "Computed"
+    assert codes(tmp_path) == [("m.py", 5 + spelling.count("\n"), "DJ101")]

@@ -1,0 +1,49 @@
+"""Every rule's documented examples are tests: BAD triggers the rule's code, GOOD triggers nothing."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from djlint.analysis import analyze
+from djlint.rules import REGISTRY, explain
+
+
+def _run(tmp_path: Path, source: str, pyproject: str | None) -> list:
+    (tmp_path / "pipeline.py").write_text(textwrap.dedent(source).lstrip("\n"))
+    (tmp_path / "pyproject.toml").write_text(textwrap.dedent(pyproject or "[project]\nname = 'example'\n"))
+    return analyze([tmp_path], cwd=tmp_path, use_cache=False).diagnostics
+
+
+def test_registry_holds_the_model_rules() -> None:
+    assert {"DJ000", "DJ001", "DJ003", "DJ101"} <= set(REGISTRY)
+    for code, rule in REGISTRY.items():
+        assert rule.CODE == code
+        assert rule.SUMMARY.strip() and rule.WHY.strip() and rule.NAME.strip()
+
+
+@pytest.mark.parametrize("code", sorted(REGISTRY))
+def test_bad_example_triggers_its_code(code: str, tmp_path: Path) -> None:
+    rule = REGISTRY[code]
+    found = _run(tmp_path, rule.BAD, getattr(rule, "PYPROJECT_BAD", None))
+    assert code in {d.code for d in found}, found
+
+
+@pytest.mark.parametrize("code", sorted(REGISTRY))
+def test_good_example_is_clean(code: str, tmp_path: Path) -> None:
+    rule = REGISTRY[code]
+    found = _run(tmp_path, rule.GOOD, getattr(rule, "PYPROJECT_GOOD", None))
+    assert found == []
+
+
+@pytest.mark.parametrize("code", sorted(REGISTRY))
+def test_explain_shows_why_and_examples(code: str) -> None:
+    text = explain(code)
+    assert text is not None and code in text and REGISTRY[code].WHY.strip()[:40] in text
+    assert explain(code.lower()) == text
+
+
+def test_explain_unknown_code() -> None:
+    assert explain("DJ999") is None
