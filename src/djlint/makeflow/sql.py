@@ -12,6 +12,8 @@ from sqlglot import exp
 TableName = tuple[str | None, str]  # (database or None, table name)
 
 _WRITE_KINDS = (exp.Insert, exp.Update, exp.Delete, exp.Drop, exp.TruncateTable, exp.Merge, exp.Alter)
+# DB-API placeholders (%s, %(name)s), str.format fields ({}, {0}, {name}) and qmark: plain values to sqlglot
+_PLACEHOLDER = re.compile(r"%\([A-Za-z_]\w*\)s|%s|\{[A-Za-z_0-9]*\}|\?")
 _REPLACE = re.compile(r"^\s*replace\s+(?:low_priority\s+|delayed\s+)?(?:into\s+)?([`\"\w.]+)", re.IGNORECASE)
 
 
@@ -47,7 +49,7 @@ def classify(sql: str) -> tuple[tuple[TableName, ...], tuple[TableName, ...]]:
     level = logger.level
     logger.setLevel(logging.CRITICAL)
     try:
-        statements = sqlglot.parse(sql, read="mysql")
+        statements = sqlglot.parse(_PLACEHOLDER.sub("NULL", sql), read="mysql")
     except Exception:  # not SQL (e.g. a pandas query string): no finding
         return (), ()
     finally:

@@ -24,7 +24,7 @@ from djlint.makeflow.facts import (
 from djlint.makeflow.sql import classify
 from djlint.makeflow.values import (
     NOTHING, Atom, Attr, Cls, Const, Ext, Field, Fn, Gen, Inst, Key, KeyField, LocalFn, Mod, Row, Seq,
-    Super, Tab, Upstream, Value, gens_in, tables_in,
+    Super, Tab, Unk, Upstream, Value, gens_in, tables_in, unknowns_in,
 )
 
 MAX_DEPTH = 12
@@ -184,6 +184,16 @@ class MakeRun:
         for tab in tables_in(value, through_seq=through_seq):
             where = tab.origin or self.loc(frame, node)
             self.facts.add(Read(self.owner, where, how, tab.table, self._via(frame)))
+        self.note_unknowns(value)
+
+    def note_unknowns(self, value: Value) -> None:
+        """Unknown names used as tables: one informational DJ001 each (the model keeps the first place)."""
+        for unknown in unknowns_in(value):
+            if unknown.name.rsplit(".", 1)[-1][:1].isupper():
+                note = getattr(self.model, "note_unknown", None)
+                if note is not None:
+                    where = unknown.location
+                    note(unknown.name, where.path, where.line, where.column)
 
     def write(self, tab: Tab, node: cst.CSTNode, frame: Frame, how: str) -> None:
         where = tab.origin or self.loc(frame, node)
@@ -283,6 +293,8 @@ class MakeRun:
             for handler in statement.handlers:
                 if handler.type is not None:
                     self.ev(handler.type, frame)
+                if handler.name is not None and isinstance(handler.name.name, cst.Name):
+                    frame.env[handler.name.name.value] = NOTHING
                 blocks.append(_body(handler.body))
             if statement.orelse is not None:
                 blocks.append(_body(statement.orelse.body))
@@ -477,6 +489,8 @@ class MakeRun:
             return frozenset({Mod(symbol.target)})
         if kind == "external":
             return frozenset({Ext(symbol.target)})
+        if kind == "unknown" and where is not None:
+            return frozenset({Unk(symbol.target, where)})
         return NOTHING
 
     def ev_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
@@ -526,6 +540,8 @@ class MakeRun:
                     result.add(Cls(nested))
                 else:
                     result.add(Attr(atom, name))
+            elif isinstance(atom, Unk):
+                result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
             elif isinstance(atom, (Inst, Key, Row, Super, Const, Seq, Gen, Upstream)):
                 result.add(Attr(atom, name))
         return frozenset(result)
@@ -600,7 +616,7 @@ class MakeRun:
     def call(self, atom: Atom, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
              keywords: dict[str, tuple[Value, cst.CSTNode]], starred: list[tuple[Value, cst.CSTNode]],
              frame: Frame) -> Value:
-        if isinstance(atom, Tab):
+        if isinstance(atom, (Tab, Unk)):
             return frozenset({atom})          # Table() -> an instance of the same table
         if isinstance(atom, Cls):
             init = self.model.method(atom.class_id, "__init__")
@@ -646,6 +662,10 @@ class MakeRun:
                     frame: Frame) -> Value:
         if isinstance(receiver, Tab):
             return self.table_method(receiver, name, node, positional, keywords, frame)
+        if isinstance(receiver, Unk):
+            if name in N.READ_METHODS or name in N.WRITE_METHODS or name in N.QUERY_METHODS:
+                self.note_unknowns(frozenset({receiver}))
+            return frozenset({receiver}) if name in N.QUERY_METHODS else NOTHING
         if isinstance(receiver, Key):
             if name == "get" and positional:
                 literal = _literal(positional[0][1])
@@ -914,7 +934,12 @@ class MakeRun:
             return NOTHING
         left_tables = tables_in(left, through_seq=False)
         right_tables = tables_in(right, through_seq=symbol in "&-")
+        left_unknown = unknowns_in(left)
+        if left_unknown or unknowns_in(right):
+            self.note_unknowns(left | right)
         if not left_tables and not right_tables:
+            if left_unknown and symbol in "&-":
+                return frozenset(left_unknown)
             if symbol == "+" and all(isinstance(a, Seq) for a in left | right) and (left or right):
                 return frozenset({Seq(frozenset().union(*(a.items for a in left | right)))})
             return NOTHING

@@ -132,6 +132,15 @@ class Gen:
 
 
 @dataclass(frozen=True)
+class Unk:
+    """A name that resolves nowhere (Elements linking, a virtual module of an undeclared schema).
+    Used as a table, it is noted once as unknown (informational DJ001); it never raises an alarm."""
+
+    name: str
+    location: Location
+
+
+@dataclass(frozen=True)
 class Upstream:
     """``self.upstream``."""
 
@@ -144,7 +153,7 @@ class Super:
     self_value: frozenset
 
 
-Atom = Union[Tab, Mod, Cls, Inst, Fn, LocalFn, Ext, Attr, Key, KeyField, Const, Row, Seq, Gen, Upstream, Super]
+Atom = Union[Tab, Unk, Mod, Cls, Inst, Fn, LocalFn, Ext, Attr, Key, KeyField, Const, Row, Seq, Gen, Upstream, Super]
 Value = frozenset
 NOTHING: Value = frozenset()
 
@@ -158,6 +167,18 @@ def tables_in(value: Value, *, through_seq: bool = True) -> list[Tab]:
         if isinstance(atom, Tab):
             found.append(atom)
         elif through_seq and isinstance(atom, Seq):
+            stack.extend(atom.items)
+    return found
+
+
+def unknowns_in(value: Value) -> list[Unk]:
+    found: list[Unk] = []
+    stack = list(value)
+    while stack:
+        atom = stack.pop()
+        if isinstance(atom, Unk):
+            found.append(atom)
+        elif isinstance(atom, Seq):
             stack.extend(atom.items)
     return found
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import networkx as nx
+
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import make_label, table_label, unique
 
@@ -13,10 +15,11 @@ NAME = "upstream-not-ancestor"
 SUMMARY = "self.upstream[X] inside make() names a table X that is not an ancestor."
 WHY = """
 `self.upstream[X]` gives the rows of an upstream table X that belong to the current key: it traces the
-foreign-key graph from the table being populated up to X. When X is not an ancestor (of the table or
-of its master), there is no such path and the lookup raises at run time - after the worker has reserved
-the job. The allowed names are the ancestors and the Parts of ancestors; the table's own Parts are read
-directly (`self.Part`), not through `self.upstream`.
+foreign-key graph from the table being populated up to X (datajoint's `Diagram.trace`). When X is not
+a foreign-key ancestor of the table there is no such path and the lookup raises at run time - after the
+worker has reserved the job. That includes a Part of an ancestor master (the Part references its master,
+not the other way round) and the parents of the table's own Parts: read those directly, e.g.
+`(Ancestor.Part & key)`, which the read rule (DJ201) allows.
 """
 BAD = '''
 import datajoint as dj
@@ -92,8 +95,9 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     for index in facts.upstream_indexes:
         if index.target not in model.tables or model.ancestry_unknown(index.table):
             continue
-        ancestors = model.allowed.reads(index.table) - model.allowed.own_entity(index.table)
-        if index.target in ancestors:
+        # datajoint's self.upstream is Diagram.trace(self & key): the real foreign-key ancestors of the
+        # table, not the entity-collapsed set the read rule uses (an ancestor's Part is not among them).
+        if index.table in model.graph and index.target in nx.ancestors(model.graph, index.table):
             continue
         found.append(Diagnostic(
             index.path, index.line, index.column, CODE,
