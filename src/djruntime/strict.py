@@ -1,5 +1,378 @@
-"""Placeholder: the strict provenance gate lands here (issue 7)."""
+"""Strict provenance: every statement a make() sends is checked before it reaches the server.
+
+The gate wraps ``datajoint.connection.Connection.query`` once — every statement datajoint sends goes
+through it, whatever API produced it (fetch, ``len``, ``in``, restrictions, joins, ``update1``,
+``delete_quick``, raw ``conn.query``). Inside a make() window (``djruntime.context``) of table T with
+key K each statement is classified (``djruntime.sqlclassify``) and must
+
+* read only T's allowed set (``djlint.provenance.AllowedSets`` over datajoint's dependency graph)
+  plus the policy's reads;
+* write only T and its Parts plus the policy's writes, with rows whose attributes overlapping K equal
+  K's (``djruntime.rowcheck``); no DDL;
+* be classifiable at all (fail closed).
+
+Modes: ``"raise"`` raises :class:`djruntime.ProvenanceError` before the statement is sent; ``"warn"``
+lets it run, logs each distinct violation once per table and keeps it for
+:func:`collect_warnings` (``populate()`` returns them under ``"provenance_warnings"``); ``"off"``
+restores datajoint's own ``Connection.query`` (no cost at all). The engine's bookkeeping
+(``context.bookkeeping()``) and statements outside make() windows pass untouched.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import datajoint as dj
+from datajoint.connection import Connection
+from datajoint.dependencies import extract_master
+
+from djlint.provenance import AllowedSets
+
+from . import context, policy as policy_module, rowcheck, sqlclassify
+from .errors import ProvenanceError
+from .sqlclassify import TableName
+
+logger = logging.getLogger("djruntime.strict")
+
+ENV_VARIABLE = "DJ_STRICT_PROVENANCE"
+_STATEMENT_SHOWN = 600  # characters of a statement quoted in a message
+
+_original_query = Connection.query
+_mode = "off"
+_policy: policy_module.RuntimePolicy = policy_module.EMPTY
+_internal: contextvars.ContextVar[bool] = contextvars.ContextVar("djruntime_strict_internal", default=False)
+_lock = threading.Lock()
+_pending: dict[TableName, dict[tuple, str]] = {}  # warn mode: distinct violations per table, until collected
+_logged: set[tuple] = set()  # warn mode: violations already logged (once per table)
+_allowed_cache: dict[tuple, tuple[frozenset[TableName], frozenset[TableName]]] = {}
+_sets_cache: dict[tuple, AllowedSets] = {}
 
 
-def configure(*, strict_provenance=None, policy=None) -> None:
-    pass
+def parse_mode(value: bool | str | None) -> str:
+    """``True``/``"raise"``/``"1"`` -> raise, ``"warn"`` -> warn, ``False``/``"0"``/``""`` -> off;
+    ``None`` reads ``DJ_STRICT_PROVENANCE`` (off when unset)."""
+    if value is None:
+        value = os.environ.get(ENV_VARIABLE, "")
+    if value is True:
+        return "raise"
+    if value is False:
+        return "off"
+    text = str(value).strip().lower()
+    if text in ("1", "raise", "true", "on", "yes", "strict"):
+        return "raise"
+    if text in ("warn", "warning", "warnings"):
+        return "warn"
+    if text in ("0", "off", "false", "no", "none", ""):
+        return "off"
+    raise ValueError(f"strict_provenance must be True/'raise', 'warn' or False/'off', not {value!r}")
+
+
+def configure(*, strict_provenance: bool | str | None = None, policy: str | Path | None = None) -> None:
+    """Turn the gate on (``True``/``"raise"``, ``"warn"``) or off; load the policy when on.
+
+    A policy name that matches no table raises :class:`djruntime.policy.PolicyError` and leaves the
+    previous setting in place.
+    """
+    global _mode, _policy
+    mode = parse_mode(strict_provenance)
+    if mode == "off":
+        with _lock:
+            _mode = "off"
+            _policy = policy_module.EMPTY
+            _remove_gate()
+        return
+    resolved = policy_module.load(policy)
+    with _lock:
+        _mode = mode
+        _policy = resolved
+        _allowed_cache.clear()
+        _install_gate()
+
+
+def mode() -> str:
+    """The current mode: ``"raise"``, ``"warn"`` or ``"off"``."""
+    return _mode
+
+
+def current_policy() -> policy_module.RuntimePolicy:
+    return _policy
+
+
+def collect_warnings(table: Any = None) -> list[str]:
+    """Warn mode: the distinct violations recorded for ``table`` (all tables when None) since the last
+    call, oldest first; they are removed from the record. The engine returns them from populate()."""
+    with _lock:
+        if table is None:
+            keys = list(_pending)
+        else:
+            name = _table_key(table)
+            keys = [name] if name in _pending else []
+        messages: list[str] = []
+        for key in keys:
+            messages.extend(_pending.pop(key).values())
+    return messages
+
+
+def reset_warnings() -> None:
+    """Forget recorded and logged warnings (tests, long-running workers)."""
+    with _lock:
+        _pending.clear()
+        _logged.clear()
+
+
+def is_installed() -> bool:
+    return Connection.__dict__.get("query") is _gated_query
+
+
+def _install_gate() -> None:
+    if not is_installed():
+        Connection.query = _gated_query
+
+
+def _remove_gate() -> None:
+    if is_installed():
+        Connection.query = _original_query
+
+
+def _gated_query(self, query, args=(), **kwargs):
+    if _mode != "off":
+        window = context.current(self)
+        if window is not None and not context.in_bookkeeping() and not _internal.get():
+            _check(self, window, query, args)
+    return _original_query(self, query, args, **kwargs)
+
+
+_gated_query.__wrapped__ = _original_query  # type: ignore[attr-defined]
+_gated_query.__doc__ = _original_query.__doc__
+
+
+# ---------------------------------------------------------------- the check
+
+
+@dataclass(frozen=True)
+class Violation:
+    kind: str  # read | write | ddl | row | unclassifiable
+    table: TableName | None = None
+    detail: Any = None
+
+
+def _table_key(table: Any) -> TableName:
+    name = policy_module.parse_full_name(str(table.full_table_name))
+    if name is None:  # pragma: no cover - datajoint always quotes full names
+        raise ProvenanceError(f"cannot read the table name {table.full_table_name!r}")
+    return name
+
+
+def _allowed_sets(dependencies: Any) -> AllowedSets:
+    signature = (id(dependencies), dependencies.number_of_nodes(), dependencies.number_of_edges())
+    sets = _sets_cache.get(signature)
+    if sets is None:
+        sets = AllowedSets(dependencies, extract_master)
+        _sets_cache.clear()
+        _sets_cache[signature] = sets
+    return sets
+
+
+def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]:
+    """(reads, writes) a make() of ``table`` may do: the shared allowed set plus the policy's."""
+    connection = table.connection
+    dependencies = connection.dependencies
+    full_name = table.full_table_name
+    token = _internal.set(True)
+    try:
+        dependencies.load(force=False)
+        if full_name not in dependencies:
+            dependencies.load(force=True)
+    finally:
+        _internal.reset(token)
+    signature = (id(dependencies), dependencies.number_of_nodes(), dependencies.number_of_edges(), full_name,
+                 id(_policy))
+    cached = _allowed_cache.get(signature)
+    if cached is not None:
+        return cached
+    sets = _allowed_sets(dependencies)
+    own = _table_key(table)
+
+    def names(nodes) -> set[TableName]:
+        return {n for n in (policy_module.parse_full_name(str(node)) for node in nodes) if n is not None}
+
+    reads = frozenset(names(sets.reads(full_name)) | {own} | _policy.reads_of(own))
+    writes = frozenset(names(sets.writes(full_name)) | {own} | _policy.writes_of(own))
+    if len(_allowed_cache) > 1024:
+        _allowed_cache.clear()
+    _allowed_cache[signature] = (reads, writes)
+    return reads, writes
+
+
+def _window_allowed(window: context.MakeContext) -> tuple[frozenset[TableName], frozenset[TableName]]:
+    allowed = window.notes.get("djruntime.strict.allowed")
+    if allowed is None:
+        allowed = allowed_for(window.table)
+        window.notes["djruntime.strict.allowed"] = allowed
+    return allowed
+
+
+def _run_unchecked(connection: Any, sql: str, args: Sequence[Any]) -> list[tuple]:
+    return list(_original_query(connection, sql, args=tuple(args)).fetchall())
+
+
+def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) -> None:
+    backend = getattr(getattr(connection, "adapter", None), "backend", "mysql")
+    statement = sqlclassify.classify(sql, backend)
+    if statement.kind == "pass":
+        return
+    reads, writes = _window_allowed(window)
+    violations: list[Violation] = []
+    if statement.kind == "unclassifiable":
+        violations.append(Violation("unclassifiable", detail=statement.reason))
+    for table in sorted(statement.reads):
+        if table not in reads:
+            violations.append(Violation("read", table))
+    for table in sorted(statement.writes):
+        if statement.kind == "ddl":
+            violations.append(Violation("ddl", table))
+        elif table not in writes:
+            violations.append(Violation("write", table))
+    if not violations and statement.kind == "write":
+        token = _internal.set(True)
+        try:
+            mismatches = rowcheck.check(
+                statement, args, window.key, connection,
+                run=lambda query, query_args: _run_unchecked(connection, query, query_args),
+                quote=connection.adapter.quote_identifier,
+            )
+        except dj.DataJointError as error:
+            violations.append(Violation("unverifiable", detail=str(error).splitlines()[0]))
+        else:
+            violations.extend(Violation("row", m.table, m) for m in mismatches)
+        finally:
+            _internal.reset(token)
+    if violations:
+        _report(window, sql, violations)
+
+
+# ---------------------------------------------------------------- messages
+
+
+def _class_index() -> dict[TableName, str]:
+    """Declared datajoint table classes by table, as module-qualified names (only on the error path)."""
+    from datajoint.user_tables import UserTable
+
+    index: dict[TableName, str] = {}
+    stack = list(UserTable.__subclasses__())
+    seen = set()
+    while stack:
+        cls = stack.pop()
+        if cls in seen:
+            continue
+        seen.add(cls)
+        stack.extend(cls.__subclasses__())
+        try:
+            if cls.__dict__.get("database") is None and getattr(cls, "database", None) is None:
+                continue
+            name = policy_module.parse_full_name(str(cls.full_table_name))
+        except Exception:  # unbound or abstract classes have no table
+            continue
+        if name is not None:
+            index.setdefault(name, _qualified(cls))
+    return index
+
+
+def _qualified(cls: type) -> str:
+    """``module.Class[.Part]``; classes declared in a function are named as their module publishes them."""
+    return f"{cls.__module__}.{cls.__qualname__.split('<locals>.')[-1]}"
+
+
+def _camel(name: str) -> str:
+    parts = name.lstrip("#_~").split("__")
+    try:
+        return ".".join(dj.utils.to_camel_case(p) for p in parts if p)
+    except Exception:  # not a datajoint name
+        return name
+
+
+def _display(table: TableName, index: dict[TableName, str]) -> tuple[str, str]:
+    """(class name as the user wrote it, module-qualified name) of a table."""
+    qualified = index.get(table)
+    if qualified is None:
+        return _camel(table[1]), f"<module>.{_camel(table[1])}"
+    short = qualified.split(".")
+    # the class part of a module-qualified name: everything after the last lower-case segment
+    for position, segment in enumerate(short):
+        if segment[:1].isupper():
+            return ".".join(short[position:]), qualified
+    return short[-1], qualified
+
+
+def _quoted(table: TableName) -> str:
+    return f"{table[0]}.{table[1]}" if table[0] else f"{table[1]} (no schema)"
+
+
+def _describe(window: context.MakeContext, violation: Violation, index: dict[TableName, str]) -> str:
+    own = _table_key(window.table)
+    own_class, own_qualified = _display(own, index)
+    cls = window.table if isinstance(window.table, type) else type(window.table)
+    if getattr(cls, "__module__", None) and cls.__qualname__:
+        own_qualified = _qualified(cls)
+        own_class = own_qualified[len(cls.__module__) + 1:]
+    who = f"{own_class}.{window.phase}() for key {dict(window.key)!r}"
+    if violation.kind == "unclassifiable":
+        return (f"{who} sent a statement the strict gate cannot classify: {violation.detail}. Strict mode fails "
+                "closed. Way out: express the query with datajoint on upstream tables (self.upstream[X]), or run "
+                "it outside make().")
+    if violation.kind == "unverifiable":
+        return (f"{who} wrote rows the strict gate could not check against the key ({violation.detail}). "
+                "Strict mode fails closed.")
+    assert violation.table is not None
+    other_class, other_qualified = _display(violation.table, index)
+    where = f"{other_class} ({_quoted(violation.table)})"
+    if violation.kind == "read":
+        hint = ""
+        if not violation.table[0]:
+            hint = " Qualify the table with its schema."
+        return (f"{who} read {where}, which is not upstream of {own_class}.{hint} Way out: declare the "
+                f"dependency (-> {other_class}) in {own_class}'s definition and read it through "
+                f"self.upstream[{other_class}], or allow it in the policy: "
+                f'[tool.djlint.allow."{own_qualified}"] reads = ["{other_qualified}"].')
+    if violation.kind == "write":
+        return (f"{who} wrote {where}, which is neither {own_class} nor one of its Parts. Way out: write "
+                f"{other_class} from its own make() or ingestion code, or allow it in the policy: "
+                f'[tool.djlint.allow."{own_qualified}"] writes = ["{other_qualified}"].')
+    if violation.kind == "ddl":
+        return f"{who} changed the definition of {where}; schema changes (DROP, ALTER, TRUNCATE…) are not allowed in make()."
+    mismatch: rowcheck.Mismatch = violation.detail
+    verb = {"insert": "inserted into", "insert-select": "inserted (from a query) into", "update": "updated",
+            "delete": "deleted from", "on-conflict": "updated on conflict in"}.get(mismatch.how, "wrote")
+    return (f"{who} {verb} {where} a row whose {mismatch.attribute} is {mismatch.sent!r}, but the make key "
+            f"has {mismatch.attribute}={mismatch.expected!r}. Rows written by make() must agree with its key.")
+
+
+def _shown_statement(sql: str) -> str:
+    sql = " ".join(str(sql).split())
+    return sql if len(sql) <= _STATEMENT_SHOWN else sql[:_STATEMENT_SHOWN] + " …"
+
+
+def _report(window: context.MakeContext, sql: str, violations: list[Violation]) -> None:
+    index = _class_index()
+    messages = [_describe(window, v, index) for v in violations]
+    if _mode == "raise":
+        text = "Strict provenance: " + " ".join(dict.fromkeys(messages)) + f"\nStatement: {_shown_statement(sql)}"
+        raise ProvenanceError(text)
+    own = _table_key(window.table)
+    with _lock:
+        pending = _pending.setdefault(own, {})
+        for violation, message in zip(violations, messages):
+            identity = (own, violation.kind, violation.table,
+                        violation.detail.attribute if isinstance(violation.detail, rowcheck.Mismatch) else
+                        (violation.detail if violation.kind in ("unclassifiable", "unverifiable") else None))
+            pending.setdefault(identity, message)
+            if identity not in _logged:
+                _logged.add(identity)
+                logger.warning("Strict provenance (warn): %s Statement: %s", message, _shown_statement(sql))

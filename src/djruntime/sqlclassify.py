@@ -1,0 +1,467 @@
+"""Classify one SQL statement into the tables it reads and the tables it writes (sqlglot).
+
+The strict gate (``djruntime.strict``) calls :func:`classify` for every statement a make() sends.
+Parsing with sqlglot costs about a millisecond, and a make() sends statements whose text differs only
+by the key's literals, so results are cached twice:
+
+* by the exact statement text (LRU);
+* for reads (``SELECT``/``WITH``), by the statement's *shape*: the text with every string and number
+  literal masked. Table identity never lives in a literal, so two statements of one shape read the
+  same tables. Masking follows the driver's lexing; anything unusual (comments, PostgreSQL ``$`` or
+  ``E''`` strings) skips the shape cache and parses the exact text.
+
+Writes (``INSERT``/``REPLACE``/``UPDATE``/``DELETE``) are always parsed exactly, because the row check
+(``djruntime.rowcheck``) needs their values: datajoint sends values as ``%s`` arguments, so an
+``INSERT`` of N rows has one text whatever the values, and stays cached.
+
+Framework statements pass: ``SHOW``/``DESCRIBE``, transaction control, ``SET`` without tables, reads of
+``information_schema``/``pg_catalog``/``mysql``/``performance_schema``/``sys`` and of datajoint's hidden
+``~`` tables (``~lineage``, ``~~jobs``), and statements with no table (``SELECT user()``,
+``SELECT CURRENT_TIMESTAMP``). Names in string literals (``table_name = 'x'``, ``'"db"."t"'::regclass``)
+are data, not reads. What sqlglot cannot parse, what it parses only as an opaque command
+(``PREPARE``, ``CALL``, ``LOCK TABLES``, ``LOAD DATA``), and calls of functions it does not know (stored
+functions can read any table) are *unclassifiable*: the gate blocks them inside make() in raise mode.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any, Union
+
+import sqlglot
+from sqlglot import exp
+
+TableName = tuple[str, str]  # (schema, table), lower case; schema "" when the statement leaves it out
+ArgKey = Union[int, str]  # position in a sequence of arguments, or the name in a mapping
+
+SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys", "pg_catalog", "pg_toast"})
+
+# Built-in functions that sqlglot leaves anonymous but that read no table.
+SAFE_FUNCTIONS = frozenset(
+    """
+    user current_user session_user system_user database schema version connection_id last_insert_id
+    row_count found_rows get_lock release_lock is_used_lock is_free_lock release_all_locks uuid uuid_short
+    uuid_to_bin bin_to_uuid inet_aton inet_ntoa inet6_aton inet6_ntoa sleep benchmark format
+    date_format str_to_date from_unixtime unix_timestamp convert_tz sec_to_time time_to_sec timestampdiff
+    timestampadd period_add period_diff makedate maketime yearweek weekofyear dayname monthname
+    last_day to_days from_days utc_timestamp utc_date utc_time sysdate localtime localtimestamp
+    field elt find_in_set instr locate lpad rpad space repeat reverse soundex substring_index
+    char_length octet_length bit_length ascii ord hex unhex conv crc32 md5 sha sha1 sha2 to_base64
+    from_base64 compress uncompress any_value bit_count json_extract json_unquote json_object json_array
+    json_contains json_length json_keys json_type json_valid json_set json_insert json_replace
+    json_remove json_merge_patch json_merge_preserve json_quote json_search json_value ifnull nullif isnull
+    coalesce greatest least interval strcmp regexp_like regexp_replace regexp_substr regexp_instr
+    pg_backend_pid pg_advisory_lock pg_advisory_unlock pg_try_advisory_lock pg_advisory_xact_lock
+    pg_try_advisory_xact_lock pg_advisory_unlock_all txid_current now clock_timestamp statement_timestamp
+    transaction_timestamp timeofday age date_part date_trunc justify_days justify_hours to_char to_date
+    to_timestamp to_number gen_random_uuid encode decode md5 quote_ident quote_literal quote_nullable
+    format_type inet_client_addr inet_server_addr current_schema current_database obj_description
+    col_description pg_get_constraintdef pg_get_indexdef pg_get_expr pg_typeof array_agg string_agg
+    jsonb_build_object json_build_object jsonb_agg json_agg jsonb_typeof jsonb_extract_path
+    """.split()
+)
+
+_PASS_PREFIX = re.compile(
+    r"\s*(?:START\s+TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|SHOW|DESCRIBE|DESC"
+    r"|SET\s+(?:SESSION\s+|GLOBAL\s+|LOCAL\s+)?(?:TRANSACTION|CHARACTER|NAMES|TIME\s+ZONE|SQL_MODE|"
+    r"AUTOCOMMIT|search_path|statement_timeout|lock_timeout|client_encoding|innodb_lock_wait_timeout))\b",
+    re.IGNORECASE,
+)
+_FIRST_WORD = re.compile(r"\s*\(*\s*([A-Za-z]+)")
+_DRIVER_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
+_NAMED_PLACEHOLDER = re.compile(r":_([pk])_?(\w+?)\b|%\(_([pk])_?(\w+?)\)s")
+
+# One lexer per backend for the shape mask: quoted identifiers are kept, literals masked, and any
+# construct whose lexing could differ from the server's (comments, PostgreSQL dollar quoting and
+# escape strings) makes the statement skip the shape cache.
+_MYSQL_LEXER = re.compile(
+    r"""(?P<ident>`(?:[^`]|``)*`)"""
+    r"""|(?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")"""
+    r"""|(?P<bail>--|\#|/\*)"""
+    r"""|(?P<ph>%\(\w+\)s|%s)"""
+    r"""|(?P<word>[A-Za-z_$][\w$]*)"""
+    r"""|(?P<number>(?<![\w$.`])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$]))""",
+    re.DOTALL,
+)
+_POSTGRES_LEXER = re.compile(
+    r"""(?P<ident>"(?:[^"]|"")*")"""
+    r"""|(?P<string>'(?:[^']|'')*')"""
+    r"""|(?P<bail>--|/\*|\$)"""
+    r"""|(?P<ph>%\(\w+\)s|%s)"""
+    r"""|(?P<word>[A-Za-z_][\w]*)"""
+    r"""|(?P<number>(?<![\w$."])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$]))""",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One value of a written row: a driver argument, a literal, DEFAULT, or an expression."""
+
+    kind: str  # "arg" | "literal" | "default" | "expr"
+    value: Any = None  # ArgKey for "arg", the Python value for "literal", SQL text for "expr"
+
+
+@dataclass(frozen=True)
+class InsertInfo:
+    """An INSERT/REPLACE: target, column list (None: all columns in table order), and its rows."""
+
+    table: TableName
+    columns: tuple[str, ...] | None
+    rows: tuple[tuple[Slot, ...], ...] | None = None  # VALUES rows
+    source_sql: str | None = None  # INSERT … SELECT: the source, columns named _djr_c0.., driver SQL
+    source_args: tuple[ArgKey, ...] = ()
+    source_star: bool = False  # the source projects *: fetch its rows and match columns by position
+    on_conflict: tuple[tuple[str, Slot], ...] = ()  # ON DUPLICATE KEY UPDATE / ON CONFLICT DO UPDATE
+
+
+@dataclass(frozen=True)
+class ModifyInfo:
+    """An UPDATE or DELETE: which rows it touches (target + WHERE) and what it assigns."""
+
+    table: TableName
+    target_sql: str  # the target as it appears in FROM (with alias)
+    where_sql: str | None  # driver SQL of the condition (``%s`` placeholders), None: every row
+    where_args: tuple[ArgKey, ...] = ()
+    assignments: tuple[tuple[str, Slot], ...] = ()
+    verb: str = "update"  # "update" | "delete"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """What one statement does. ``kind``: pass | read | write | ddl | unclassifiable."""
+
+    kind: str
+    reads: frozenset[TableName] = frozenset()
+    writes: frozenset[TableName] = frozenset()
+    reason: str = ""
+    inserts: tuple[InsertInfo, ...] = ()
+    modifies: tuple[ModifyInfo, ...] = ()
+    extra: dict = field(default_factory=dict, compare=False)
+
+
+PASS = Statement("pass")
+
+
+def dialect_of(backend: str) -> str:
+    return "postgres" if backend in ("postgresql", "postgres") else "mysql"
+
+
+def classify(sql: str, backend: str = "mysql") -> Statement:
+    """Tables read and written by ``sql`` as the driver receives it (``%s`` arguments)."""
+    return _classify(sql, dialect_of(backend))
+
+
+def cache_clear() -> None:
+    _classify.cache_clear()
+    _classify_shape.cache_clear()
+
+
+@lru_cache(maxsize=8192)
+def _classify(sql: str, dialect: str) -> Statement:
+    if _PASS_PREFIX.match(sql) and ";" not in sql.strip().rstrip(";"):
+        return PASS
+    first = _FIRST_WORD.match(sql)
+    if first and first.group(1).upper() in ("SELECT", "WITH", "VALUES", "TABLE"):
+        shape = mask(sql, dialect)
+        if shape is not None:
+            statement = _classify_shape(shape, dialect)
+            if statement.kind in ("pass", "read"):
+                return statement
+    return _analyse(sql, dialect)
+
+
+@lru_cache(maxsize=8192)
+def _classify_shape(shape: str, dialect: str) -> Statement:
+    return _analyse(shape, dialect, shape_only=True)
+
+
+def mask(sql: str, dialect: str) -> str | None:
+    """The statement with every literal and argument masked, or None when it must be parsed exactly."""
+    lexer = _POSTGRES_LEXER if dialect == "postgres" else _MYSQL_LEXER
+    pieces: list[str] = []
+    position = 0
+    for match in lexer.finditer(sql):
+        group = match.lastgroup
+        if group in ("ident", "word"):
+            continue
+        if group == "bail":
+            return None
+        start = match.start()
+        if group == "string" and dialect == "postgres" and start > 0 and sql[start - 1].isalnum():
+            return None  # E'…', U&'…', B'…', X'…': lexed differently
+        pieces.append(sql[position:start])
+        pieces.append("''" if group == "string" else "0")
+        position = match.end()
+    pieces.append(sql[position:])
+    return "".join(pieces)
+
+
+def _to_named(sql: str) -> str:
+    """Driver placeholders -> sqlglot named placeholders (``:_p0``, ``:_k_name``); ``%%`` -> ``%``."""
+    counter = iter(range(1 << 30))
+
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "%%":
+            return "%"
+        if match.group(1):
+            return f":_k_{match.group(1)}"
+        return f":_p{next(counter)}"
+
+    return _DRIVER_PLACEHOLDER.sub(replace, sql)
+
+
+def _to_driver(generated: str) -> tuple[str, tuple[ArgKey, ...]]:
+    """sqlglot output with named placeholders -> driver SQL with ``%s`` and the argument keys in order."""
+    keys: list[ArgKey] = []
+    escaped = generated.replace("%", "%%")
+
+    def replace(match: re.Match) -> str:
+        kind = match.group(1) or match.group(3)
+        name = match.group(2) or match.group(4)
+        keys.append(int(name) if kind == "p" else name)
+        return "%s"
+
+    pattern = re.compile(r":_([pk])_?(\w+?)\b|%%\(_([pk])_?(\w+?)\)s")
+    return pattern.sub(replace, escaped), tuple(keys)
+
+
+def _unclassifiable(reason: str) -> Statement:
+    return Statement("unclassifiable", reason=reason)
+
+
+def _identifier(node: Any) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, exp.Identifier):
+        return node.this.lower()
+    return getattr(node, "name", str(node)).lower()
+
+
+def _table_name(table: exp.Table, cte_names: set[str]) -> TableName | None:
+    """(schema, table) of a table reference; None for table functions, DUAL and CTE names."""
+    if not isinstance(table.this, exp.Identifier):
+        return None
+    name = table.this.this.lower()
+    schema = _identifier(table.args.get("db"))
+    if not schema and (name in cte_names or name == "dual"):
+        return None
+    return (schema, name)
+
+
+def is_framework(name: TableName, dialect: str) -> bool:
+    """A table whose reads never need checking: system catalogs and datajoint's hidden tables."""
+    schema, table = name
+    if schema in SYSTEM_SCHEMAS or table.startswith("~"):
+        return True
+    return dialect == "postgres" and not schema and table.startswith("pg_")
+
+
+def _write_targets(tree: exp.Expression) -> tuple[list[exp.Table], list[str]]:
+    """Table nodes written by INSERT/UPDATE/DELETE/MERGE anywhere in ``tree``, and what cannot be checked."""
+    targets: list[exp.Table] = []
+    problems: list[str] = []
+    for node in tree.find_all(exp.Insert, exp.Update, exp.Delete, exp.Merge):
+        this = node.this
+        if isinstance(this, exp.Schema):
+            this = this.this
+        if isinstance(node, exp.Delete) and node.args.get("tables"):
+            targets.extend(t for t in node.args["tables"] if isinstance(t, exp.Table))
+            problems.append("a multi-table DELETE")
+            continue
+        if not isinstance(this, exp.Table):
+            problems.append(f"a {node.key.upper()} into something other than a table")
+            continue
+        if this.args.get("joins"):
+            targets.extend(this.find_all(exp.Table))
+            problems.append(f"a multi-table {node.key.upper()}")
+            continue
+        targets.append(this)
+    return targets, problems
+
+
+def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
+    text = sql if shape_only else _to_named(sql)
+    try:
+        trees = sqlglot.parse(text, read=dialect)
+    except Exception as error:  # sqlglot raises ParseError, TokenError and, rarely, others
+        return _unclassifiable(f"sqlglot cannot parse it ({type(error).__name__}: {str(error).splitlines()[0]})")
+    reads: set[TableName] = set()
+    writes: set[TableName] = set()
+    inserts: list[InsertInfo] = []
+    modifies: list[ModifyInfo] = []
+    ddl = False
+    problems: list[str] = []
+    for tree in trees:
+        if tree is None:
+            continue
+        if isinstance(tree, exp.Command):
+            problems.append(f"{str(tree.this).upper()} statements are opaque to the gate")
+            continue
+        if isinstance(tree, (exp.Show, exp.Commit, exp.Rollback, exp.Transaction, exp.Use)):
+            continue
+        if isinstance(tree, exp.Describe):
+            if any(isinstance(n, (exp.Insert, exp.Update, exp.Delete)) for n in tree.walk()):
+                problems.append("EXPLAIN of a write")
+            continue
+        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        if isinstance(tree, (exp.Drop, exp.Create, exp.Alter, exp.TruncateTable)) or (
+            isinstance(tree, exp.Select) and tree.args.get("into")
+        ):
+            ddl = True
+            for table in tree.find_all(exp.Table):
+                name = _table_name(table, cte_names)
+                if name is not None:
+                    writes.add(name)
+            if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
+                for table in tree.expression.find_all(exp.Table):
+                    name = _table_name(table, cte_names)
+                    if name is not None:
+                        reads.add(name)
+            continue
+        targets, target_problems = _write_targets(tree)
+        problems.extend(target_problems)
+        target_ids = {id(t) for t in targets}
+        for table in tree.find_all(exp.Table):
+            name = _table_name(table, cte_names)
+            if name is None:
+                continue
+            if id(table) in target_ids:
+                writes.add(name)
+            elif not is_framework(name, dialect):
+                reads.add(name)
+        for function in tree.find_all(exp.Anonymous):
+            fname = str(function.this).lower()
+            if fname not in SAFE_FUNCTIONS or isinstance(function.parent, exp.Dot):
+                problems.append(f"it calls {function.this}(), which may read any table")
+        if targets and not shape_only and not target_problems:
+            try:
+                _describe_writes(tree, dialect, cte_names, inserts, modifies)
+            except _Unverifiable as error:
+                problems.append(str(error))
+    if problems:
+        return Statement(
+            "unclassifiable", frozenset(reads), frozenset(writes), reason="; ".join(dict.fromkeys(problems))
+        )
+    if ddl:
+        kind = "ddl"
+    elif writes:
+        kind = "write"
+    elif reads:
+        kind = "read"
+    else:
+        return PASS
+    return Statement(kind, frozenset(reads), frozenset(writes), inserts=tuple(inserts), modifies=tuple(modifies))
+
+
+class _Unverifiable(Exception):
+    pass
+
+
+def _slot(node: exp.Expression, dialect: str) -> Slot:
+    if isinstance(node, exp.Placeholder):
+        name = str(node.this)
+        if name.startswith("_p") and name[2:].isdigit():
+            return Slot("arg", int(name[2:]))
+        if name.startswith("_k_"):
+            return Slot("arg", name[3:])
+    if isinstance(node, exp.Null):
+        return Slot("literal", None)
+    if isinstance(node, exp.Var) and node.name.upper() == "DEFAULT" or isinstance(node, exp.DefaultColumnConstraint):
+        return Slot("default")
+    if isinstance(node, exp.Boolean):
+        return Slot("literal", bool(node.this))
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return Slot("literal", node.this)
+        try:
+            return Slot("literal", Decimal(node.this))
+        except InvalidOperation:
+            return Slot("expr", node.sql(dialect))
+    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal) and not node.this.is_string:
+        return Slot("literal", -Decimal(node.this.this))
+    if isinstance(node, exp.Column):
+        return Slot("expr", node.name.lower())  # a column reference: "column" in assignments
+    if isinstance(node, exp.Values) or (isinstance(node, exp.Anonymous) and str(node.this).upper() == "VALUES"):
+        inner = node.expressions[0] if node.expressions else None
+        if isinstance(inner, exp.Column):
+            return Slot("expr", inner.name.lower())
+    return Slot("expr", node.sql(dialect))
+
+
+def _assignments(expressions: list[exp.Expression], dialect: str) -> tuple[tuple[str, Slot], ...]:
+    result = []
+    for assignment in expressions:
+        if isinstance(assignment, exp.EQ) and isinstance(assignment.this, exp.Column):
+            result.append((assignment.this.name.lower(), _slot(assignment.expression, dialect)))
+        else:
+            raise _Unverifiable(f"an assignment it cannot read ({assignment.sql(dialect)})")
+    return tuple(result)
+
+
+def _leftmost_select(query: exp.Expression) -> exp.Select | None:
+    while isinstance(query, (exp.Union, exp.Except, exp.Intersect, exp.Subquery)):
+        query = query.this
+    return query if isinstance(query, exp.Select) else None
+
+
+def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
+    for node in tree.find_all(exp.Insert, exp.Update, exp.Delete, exp.Merge):
+        if isinstance(node, exp.Merge):
+            raise _Unverifiable("a MERGE")
+        if isinstance(node, exp.Insert):
+            target = node.this
+            columns = None
+            if isinstance(target, exp.Schema):
+                columns = tuple(_identifier(c) for c in target.expressions)
+                target = target.this
+            name = _table_name(target, cte_names)
+            conflict: tuple[tuple[str, Slot], ...] = ()
+            for key in ("conflict", "on_conflict", "duplicate"):
+                clause = node.args.get(key)
+                if clause is not None and clause.args.get("expressions"):
+                    conflict = _assignments(clause.args["expressions"], dialect)
+            source = node.expression
+            if isinstance(source, exp.Values):
+                rows = []
+                for row in source.expressions:
+                    values = row.expressions if isinstance(row, exp.Tuple) else [row]
+                    rows.append(tuple(_slot(v, dialect) for v in values))
+                inserts.append(InsertInfo(name, columns, rows=tuple(rows), on_conflict=conflict))
+            elif isinstance(source, exp.Query):
+                select = source.copy()
+                first = _leftmost_select(select)
+                if first is None:
+                    raise _Unverifiable("an INSERT from a source it cannot read")
+                star = any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
+                           for p in first.expressions)
+                if not star:
+                    first.set(
+                        "expressions",
+                        [exp.alias_(p.this if isinstance(p, exp.Alias) else p, f"_djr_c{i}", quoted=True)
+                         for i, p in enumerate(first.expressions)],
+                    )
+                source_sql, source_args = _to_driver(select.sql(dialect))
+                inserts.append(InsertInfo(name, columns, source_sql=source_sql, source_args=source_args,
+                                          source_star=star, on_conflict=conflict))
+            elif source is None and node.args.get("default"):
+                inserts.append(InsertInfo(name, columns, rows=((),), on_conflict=conflict))
+            else:
+                raise _Unverifiable("an INSERT whose rows it cannot read")
+            continue
+        target = node.this
+        name = _table_name(target, cte_names)
+        if name is None:
+            raise _Unverifiable(f"a {node.key.upper()} of something other than a table")
+        if node.args.get("using") or node.args.get("from_") or node.args.get("from"):
+            raise _Unverifiable(f"a {node.key.upper()} joined to other tables")
+        where = node.args.get("where")
+        where_sql, where_args = (None, ())
+        if where is not None:
+            where_sql, where_args = _to_driver(where.this.sql(dialect))
+        assignments = _assignments(node.expressions, dialect) if isinstance(node, exp.Update) else ()
+        target_sql, _ = _to_driver(target.sql(dialect))
+        modifies.append(ModifyInfo(name, target_sql, where_sql, where_args, assignments, node.key))
