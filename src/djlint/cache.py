@@ -14,7 +14,6 @@ first one instead of all analysing; an unreadable or corrupt entry is treated as
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hashlib
 import json
 import os
@@ -29,7 +28,12 @@ from djlint.diagnostics import Diagnostic
 CACHE_DIR_NAME = ".djlint_cache"
 ENTRY_FORMAT = 1
 KEEP_ENTRIES = 16
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
+# Only directories the analysis never enters (djlint.model.SKIPPED_DIRS has these and more): the listing
+# below must include every file the analysis may read, so that adding one invalidates the entry.
+_SKIPPED_DIRS = frozenset({
+    ".git", ".hg", ".svn", "__pycache__", "node_modules", "site-packages", ".djlint_cache", ".venv",
+    ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".eggs", ".ipynb_checkpoints",
+})
 
 try:  # POSIX; elsewhere concurrent cold workers simply analyse in parallel
     import fcntl
@@ -41,33 +45,19 @@ def cache_directory(config: Config) -> Path:
     return config.cache_dir if config.cache_dir is not None else config.root / CACHE_DIR_NAME
 
 
-def _excluded(relative: str, name: str, patterns: Sequence[str]) -> bool:
-    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)
-
-
 def python_files(paths: Sequence[Path], config: Config) -> list[Path]:
     """Every ``.py`` file the analysis may read under ``paths`` (resolved, sorted).
 
-    Generous on purpose: a file listed here but not analysed only costs a cache miss when it changes."""
+    A superset on purpose (exclusions are not applied): a listed file that is not analysed only costs
+    a cache miss when it changes, while a missing one could leave a stale entry in use."""
     found: set[Path] = set()
-    root = config.root
     for start in paths:
         if start.is_file():
             found.add(start)
             continue
         for directory, subdirs, files in os.walk(start):
-            base = Path(directory)
-            subdirs[:] = [
-                s
-                for s in subdirs
-                if not s.startswith(".")
-                and s not in _SKIPPED_DIRS
-                and not (base / s / "pyvenv.cfg").exists()
-                and not _excluded(_rel(base / s, root), s, config.exclude)
-            ]
-            for name in files:
-                if name.endswith(".py") and not _excluded(_rel(base / name, root), name, config.exclude):
-                    found.add(base / name)
+            subdirs[:] = [s for s in subdirs if s not in _SKIPPED_DIRS]
+            found.update(Path(directory, name) for name in files if name.endswith(".py"))
     return sorted(found)
 
 
@@ -198,10 +188,12 @@ def _mtime(path: Path) -> float:
         return 0.0
 
 
-def _run_analysis(paths: Sequence[Path], config: Config, root: Path) -> tuple[list[Diagnostic], list[Path]]:
+def _run_analysis(
+    paths: Sequence[Path], config: Config, root: Path, use_cache: bool = True
+) -> tuple[list[Diagnostic], list[Path]]:
     from djlint.analysis import analyze  # heavy imports only when an analysis really runs
 
-    result = analyze(list(paths), config, cwd=root)
+    result = analyze(list(paths), config, cwd=root, use_cache=use_cache)
     analysed = [(root / f).resolve() for f in result.files]
     return list(result.diagnostics), analysed
 
@@ -214,7 +206,7 @@ def analyze_cached(
     root = config.root.resolve()
     paths = [Path(p).resolve() for p in paths]
     if not use_cache:
-        diagnostics, _ = _run_analysis(paths, config, root)
+        diagnostics, _ = _run_analysis(paths, config, root, use_cache=False)
         return _relative_to(diagnostics, root, cwd)
     files = python_files(paths, config)
     key = result_key(paths, config, files)
