@@ -262,13 +262,21 @@ def discover(paths: Sequence[Path], config: Config) -> list[Path]:
     return list(found)
 
 
-def module_name(path: Path, root: Path) -> tuple[str, bool]:
+def module_name(path: Path, root: Path, _inits: dict[Path, bool] | None = None) -> tuple[str, bool]:
     """(dotted module name, is the file a package ``__init__``)."""
+    inits = {} if _inits is None else _inits
+
+    def has_init(directory: Path) -> bool:
+        found = inits.get(directory)
+        if found is None:
+            found = inits[directory] = os.path.isfile(os.path.join(directory, "__init__.py"))
+        return found
+
     is_package = path.name == "__init__.py"
     parts = [] if is_package else [path.stem]
     directory = path.parent
-    if (directory / "__init__.py").is_file():
-        while (directory / "__init__.py").is_file() and directory.parent != directory:
+    if has_init(directory):
+        while has_init(directory) and directory.parent != directory:
             parts.insert(0, directory.name)
             directory = directory.parent
         return ".".join(parts), is_package
@@ -587,6 +595,7 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
     model.covers_root = any(p == root or p in root.parents for p in given)
     files = discover(given, config)
     taken: set[str] = set()
+    inits: dict[Path, bool] = {}
     for path in files:
         display = _relative(path, cwd)
         model.files.append(display)
@@ -600,7 +609,7 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
             model.broken[display] = Diagnostic(display, int(error.get("line") or 1), int(error.get("column") or 1),
                                                "DJ000", f"cannot parse the file: {error.get('message')}")
             continue
-        name, is_package = module_name(path, root)
+        name, is_package = module_name(path, root, inits)
         plain = name
         if name in taken:   # two separate trees with the same module name: keep both
             name = _relative(path.with_suffix(""), root).replace("/", ".").lstrip(".")

@@ -1,4 +1,4 @@
-"""The cheap per-file pass: what one module declares, as plain JSON-able data, cached on disk.
+"""The cheap per-file pass: what one module declares, as plain data (dicts, lists, str), cached on disk.
 
 The summary holds everything the repository model needs from a file — its global bindings
 (imports, classes, functions, virtual modules, schema objects), its classes with their bases,
@@ -14,8 +14,9 @@ from __future__ import annotations
 import ast
 import hashlib
 import io
-import json
+import marshal
 import os
+import sys
 import tempfile
 import tokenize
 from pathlib import Path
@@ -343,7 +344,9 @@ def summarize(data: bytes) -> dict[str, Any]:
 
 
 class SummaryCache:
-    """One JSON file per summary under ``<dir>/summaries-<format>-<version>/<hash>.json``.
+    """One file per summary under ``<dir>/summaries-<format>-<version>-py<X.Y>/<hash[:2]>/<hash>``
+    (``marshal`` format: several times faster to load than JSON; Python-version specific, hence the
+    directory name).
 
     Writes go to a temporary file in the same directory and are renamed into place
     (``os.replace`` is atomic), so parallel processes never see half-written entries;
@@ -351,11 +354,12 @@ class SummaryCache:
     """
 
     def __init__(self, directory: Path | None) -> None:
-        self.directory = directory / f"summaries-{SUMMARY_FORMAT}-{__version__}" if directory else None
+        tag = f"summaries-{SUMMARY_FORMAT}-{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
+        self.directory = directory / tag if directory else None
         self._ready = False
 
     def _path(self, key: str) -> Path | None:
-        return self.directory / key[:2] / f"{key}.json" if self.directory else None
+        return self.directory / key[:2] / key if self.directory else None
 
     def get(self, key: str) -> dict[str, Any] | None:
         path = self._path(key)
@@ -363,8 +367,8 @@ class SummaryCache:
             return None
         try:
             with open(path, "rb") as handle:
-                value = json.loads(handle.read())
-        except (OSError, ValueError):
+                value = marshal.loads(handle.read())
+        except Exception:  # missing, unreadable or corrupt: rebuild
             return None
         return value if isinstance(value, dict) and value.get("key") == key else None
 
@@ -381,10 +385,10 @@ class SummaryCache:
                     ignore.write_text("# created by djlint\n*\n")
                 self._ready = True
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
             try:
-                with os.fdopen(handle, "w") as out:
-                    json.dump({**summary, "key": key}, out, separators=(",", ":"))
+                with os.fdopen(handle, "wb") as out:
+                    out.write(marshal.dumps({**summary, "key": key}))
                 os.replace(temporary, path)
             except BaseException:
                 try:

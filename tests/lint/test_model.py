@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import textwrap
 from pathlib import Path
 
@@ -528,17 +528,18 @@ def test_module_names(tmp_path: Path) -> None:
 def test_summary_cache_is_used_and_corruption_ignored(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"lab.py": LAB, "pyproject.toml": "[project]\nname='x'\n"})
     first = analyze([repo], cwd=repo)
-    entries = sorted((repo / ".djlint_cache").rglob("*.json"))
+    entries = sorted(p for p in (repo / ".djlint_cache").rglob("*") if p.is_file() and p.parent.name != ".djlint_cache"
+                     and p.parent.parent.name.startswith("summaries-"))
     assert len(entries) == 1 and (repo / ".djlint_cache" / ".gitignore").read_text().strip().endswith("*")
-    assert json.loads(entries[0].read_text())["classes"][0]["name"] == "Subject"
-    entries[0].write_text("{ not json")
+    assert marshal.loads(entries[0].read_bytes())["classes"][0]["name"] == "Subject"
+    entries[0].write_bytes(b"\x00garbage")
     second = analyze([repo], cwd=repo)
     assert second.diagnostics == first.diagnostics and set(second.model.tables) == set(first.model.tables)
-    assert json.loads(entries[0].read_text())["classes"][0]["name"] == "Subject"   # rebuilt
+    assert marshal.loads(entries[0].read_bytes())["classes"][0]["name"] == "Subject"   # rebuilt
     # a cached entry is really read: plant a different (valid) summary under the same key
-    planted = json.loads(entries[0].read_text())
+    planted = marshal.loads(entries[0].read_bytes())
     planted["classes"] = []
-    entries[0].write_text(json.dumps(planted))
+    entries[0].write_bytes(marshal.dumps(planted))
     assert analyze([repo], cwd=repo).model.tables == {}
     assert set(analyze([repo], cwd=repo, use_cache=False).model.tables) == {
         "lab.Subject", "lab.Session", "lab.Session.Note"}
