@@ -197,6 +197,19 @@ def _pending(table: type) -> int:
     return job_counts(table)["pending"]
 
 
+def _declared_queue(table: type, jobs_of: Any, attempts: int = 4) -> Any:
+    """The table's job queue, declared if needed. Workers started together (a SLURM array on a fresh
+    pipeline) race to declare it; the losers see "already exists" errors: retry once it exists."""
+    for attempt in range(attempts):
+        try:
+            return jobs_of(table)
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(random.uniform(0.2, 1.0))
+    raise AssertionError("unreachable")
+
+
 def _terminate(signum, frame):
     raise SystemExit(EXIT_TERMINATED)
 
@@ -204,6 +217,7 @@ def _terminate(signum, frame):
 def run_worker(options: argparse.Namespace) -> int:
     import djruntime
     from djruntime import context
+    from djruntime.engine import jobs_of
 
     tables = [resolve_table(spec) for spec in options.tables]
     strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
@@ -228,13 +242,16 @@ def run_worker(options: argparse.Namespace) -> int:
                 budget = None if options.max_calls is None else options.max_calls - tally.attempts
                 if budget is not None and budget <= 0:
                     break
+                queue = _declared_queue(table, jobs_of)
+                if not options.no_refresh:  # here rather than in populate(): the bar's total needs it
+                    queue.refresh(*options.restrict, priority=options.priority, delay=-1)
                 if bar is not None:
                     bar.total += _pending(table)
                     bar.refresh()
                 result = djruntime.populate(
                     table(), *options.restrict, reserve_jobs=True, max_calls=budget, priority=options.priority,
-                    suppress_errors=options.suppress_errors, refresh=not options.no_refresh,
-                    processes=options.processes, display_progress=False,
+                    suppress_errors=options.suppress_errors, refresh=False, processes=options.processes,
+                    display_progress=False,
                 )
                 made, errors = int(result["success_count"]), len(result["error_list"])
                 skipped = int(result.get("skipped_count", 0))

@@ -1,0 +1,167 @@
+"""The ``djruntime`` console script: ``worker`` against the real server in subprocesses, and ``status``."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from djruntime import cli
+from pipelines import harness
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture
+def pipeline(mysql_server, schema_factory, tmp_path):
+    return harness.make_pipeline(schema_factory, mysql_server, tmp_path, items=8)
+
+
+def run_cli(args, pipeline, extra_env=None, timeout=120):
+    return harness.finish(harness.cli(args, pipeline, extra_env), timeout=timeout)
+
+
+# --------------------------------------------------------------------------------------- no database
+def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets():
+    backoff = cli.Backoff(1.0, 8.0, rng=random.Random(7))
+    waits = [backoff.next() for _ in range(6)]
+    for wait, ceiling in zip(waits, [1, 2, 4, 8, 8, 8]):
+        assert ceiling / 2 <= wait <= ceiling
+    assert len({round(wait, 6) for wait in waits}) == len(waits)  # jittered, not a fixed schedule
+    backoff.reset()
+    assert 0.5 <= backoff.next() <= 1.0
+
+
+def test_usage_errors_exit_2(tmp_path, capsys):
+    assert cli.main(["worker", "no_colon_here"]) == cli.EXIT_USAGE
+    assert "expected MODULE:Table" in capsys.readouterr().err
+    assert cli.main(["worker", "surely_not_a_module_xyz:Table"]) == cli.EXIT_USAGE
+    assert "cannot import module" in capsys.readouterr().err
+    assert cli.main(["status", "json:dumps"]) == cli.EXIT_USAGE
+    assert "not a Computed or Imported table" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["worker", "m:T", "--strict", "sometimes"])
+
+
+def test_summary_text():
+    tally = cli.Tally()
+    tally.add("Made", 3, 1, 2)
+    text = cli.summary(tally, 3725, stopped="SIGTERM")
+    assert text.splitlines()[0].startswith("djruntime worker: made 3, errors 1, skipped 2, elapsed 1:02:05")
+    assert "stopped by SIGTERM" in text and "  Made: made 3, errors 1, skipped 2" in text
+
+
+# --------------------------------------------------------------------------------------------- worker
+@pytest.mark.db
+def test_worker_drains_the_queue_and_summarises(pipeline):
+    code, out, err = run_cli(["worker", "pipelines.counting:Made"], pipeline)
+    assert code == 0, err
+    assert "djruntime worker: made 8, errors 0, skipped 0" in err
+    assert len(pipeline.Made()) == 8 and len(pipeline.Made.Detail()) == 24
+    assert harness.statuses(pipeline.Made) == dict.fromkeys(harness.STATUSES, 0)
+    assert "it/s" not in err and "job/s" not in err  # no progress bar when stderr is not a terminal
+
+
+@pytest.mark.db
+def test_console_script_is_installed(pipeline):
+    script = shutil.which("djruntime", path=str(__import__("pathlib").Path(sys.executable).parent))
+    assert script, "the djruntime console script is not installed in the venv"
+    process = subprocess.run([script, "worker", "pipelines.counting:Made", "--max-calls", "2"],
+                             env=pipeline.env, cwd=str(harness.RUNTIME_TESTS), capture_output=True, text=True,
+                             timeout=120)
+    assert process.returncode == 0, process.stderr
+    assert len(pipeline.Made()) == 2
+
+
+@pytest.mark.db
+def test_worker_error_exit_code_and_suppress_errors(pipeline):
+    failing = {"DJRT_FAIL_ITEM": "4"}
+    code, out, err = run_cli(["worker", "pipelines.counting:Made"], pipeline, failing)
+    assert code == cli.EXIT_ERRORS
+    assert "item 4 is configured to fail" in err
+    assert harness.statuses(pipeline.Made)["error"] == 1
+    assert harness.statuses(pipeline.Made)["reserved"] == 0
+
+    (pipeline.Made.jobs & {"item": 4}).delete_quick()
+    code, out, err = run_cli(["worker", "pipelines.counting:Made", "--suppress-errors"], pipeline, failing)
+    assert code == 0, err
+    assert "errors 1" in err and "item 4 is configured to fail" in err
+    assert len(pipeline.Made()) == 7  # went on after the failure
+    assert harness.statuses(pipeline.Made)["error"] == 1
+
+
+@pytest.mark.db
+def test_worker_max_calls_and_priority(pipeline):
+    code, out, err = run_cli(["worker", "pipelines.counting:Made", "--max-calls", "3"], pipeline)
+    assert code == 0, err
+    assert "made 3," in err and len(pipeline.Made()) == 3 and len(harness.calls(pipeline)) == 3
+    # priority: only jobs at this priority or more urgent (lower number)
+    first = {key["item"] for key in pipeline.Made.keys()}
+    urgent = sorted(set(range(8)) - first)[-2:]
+    jobs = pipeline.Made.jobs
+    pipeline.connection.query(f"UPDATE {jobs.full_table_name} SET priority=9 WHERE status='pending'")
+    pipeline.connection.query(f"UPDATE {jobs.full_table_name} SET priority=1 WHERE item IN ({urgent[0]}, {urgent[1]})")
+    code, out, err = run_cli(["worker", "pipelines.counting:Made", "--priority", "2", "--no-refresh"], pipeline)
+    assert code == 0, err
+    assert {key["item"] for key in pipeline.Made.keys()} == first | set(urgent)
+
+
+@pytest.mark.db
+def test_worker_wait_picks_up_new_keys_and_stops_cleanly_on_sigterm(pipeline):
+    (pipeline.Item & "item >= 2").delete_quick()
+    process = harness.cli(["worker", "pipelines.counting:Made", "--wait", "--backoff-min", "0.1",
+                           "--backoff-max", "0.5"], pipeline, {"DJRT_MAKE_SLEEP": "0.3"})
+    try:
+        assert harness.wait_for(lambda: len(pipeline.Made()) == 2, timeout=60)
+        pipeline.Item.insert([{"item": 20, "value": 1}, {"item": 21, "value": 2}, {"item": 22, "value": 3}])
+        assert harness.wait_for(lambda: len(harness.calls(pipeline)) >= 3, timeout=60)  # found while idle
+        process.send_signal(signal.SIGTERM)
+        code, out, err = harness.finish(process, timeout=60)
+    finally:
+        harness.kill_quietly(process)
+    assert code == cli.EXIT_TERMINATED, err
+    assert "stopped by SIGTERM" in err
+    assert harness.statuses(pipeline.Made)["reserved"] == 0
+    assert len(pipeline.Made.Detail()) == 3 * len(pipeline.Made())
+
+
+@pytest.mark.db
+def test_worker_progress_bar_when_asked(pipeline):
+    code, out, err = run_cli(["worker", "pipelines.counting:Made", "--progress"], pipeline)
+    assert code == 0, err
+    assert "djruntime worker" in err and "8/8" in err
+
+
+@pytest.mark.db
+def test_worker_several_tables_and_strict_flag(pipeline):
+    code, out, err = run_cli(["worker", "pipelines.counting:Made", "pipelines.counting:Made", "--strict", "off"],
+                             pipeline)
+    assert code == 0, err
+    assert len(pipeline.Made()) == 8
+
+
+# --------------------------------------------------------------------------------------------- status
+@pytest.mark.db
+def test_status_counts_per_status(pipeline, monkeypatch):
+    code, out, err = run_cli(["status", "pipelines.counting"], pipeline)
+    assert code == 0, err
+    header, row = out.splitlines()
+    assert header.split() == ["table", *harness.STATUSES, "remaining", "total"]
+    assert row.split() == ["Made", "0", "0", "0", "0", "0", "8", "8"]
+
+    monkeypatch.setenv("DJRT_FAIL_ITEM", "1")
+    run_cli(["worker", "pipelines.counting:Made", "--suppress-errors", "--max-calls", "3"], pipeline,
+            {"DJRT_FAIL_ITEM": "1"})
+    pipeline.Made.jobs.ignore({"item": 7})
+    code, out, err = run_cli(["status", "pipelines.counting:Made", "--json"], pipeline)
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["table"] == "Made" and row["database"] == pipeline.Made.full_table_name
+    assert {k: row[k] for k in harness.STATUSES} == {"pending": 4, "reserved": 0, "success": 0, "error": 1,
+                                                     "ignore": 1}
+    assert (row["remaining"], row["total"]) == (6, 8)
