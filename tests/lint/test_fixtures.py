@@ -27,7 +27,7 @@ SCANNED_SUFFIXES = {".py", ".toml"}
 SKIPPED_DIRS = {"__pycache__", ".djlint_cache", ".git"}
 
 # Fixtures that must produce no diagnostic at all.
-CLEAN = {"example", "not_make"}
+CLEAN = {"example", "lookalikes", "not_make"}
 # Fixtures written for one rule: each must expect that code at least once.
 RULE_FIXTURES = {
     "sideways_reads": "DJ201",
