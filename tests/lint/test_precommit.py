@@ -1,0 +1,143 @@
+"""The pre-commit hook, run by real pre-commit in a temporary git repository.
+
+The hook analyses the whole repository (a make() is judged against every table) but reports only the
+files pre-commit passes. Two set-ups: the hook declared by this repository's ``.pre-commit-hooks.yaml``
+run as a local ``language: system`` hook with the test environment's ``djlint`` (fast, offline), and the
+very hook definition installed by pre-commit itself from this repository's git HEAD (pre-commit builds a
+virtualenv for it: that needs the package index, as any ``language: python`` hook does).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+HOOKS = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
+
+SIDEWAYS = textwrap.dedent(
+    '''\
+    import datajoint as dj
+
+    from .acquisition import Recording
+    from .ephys import CellType
+
+    schema = dj.Schema("example_extra")
+
+
+    @schema
+    class ProbeCheck(dj.Computed):
+        definition = """
+        -> Recording
+        ---
+        ok : bool
+        """
+
+        def make(self, key):
+            kinds = CellType.fetch()
+            self.insert1(dict(key, ok=len(kinds) > 0))
+    '''
+)
+SIDEWAYS_LINE = next(n for n, line in enumerate(SIDEWAYS.splitlines(), 1) if "CellType.fetch()" in line)
+
+
+def test_hook_definition():
+    (hook,) = HOOKS
+    assert hook["id"] == "djlint"
+    assert hook["language"] == "python"
+    assert hook["entry"].split()[0] == "djlint" and "--whole-repo" in hook["entry"].split()
+    assert hook["types"] == ["python"]
+    assert hook["require_serial"] is True
+
+
+def git(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def pipeline_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git repository holding the example pipeline, committed, with the extra module not yet added."""
+    root = tmp_path / "lab-pipeline"
+    shutil.copytree(REPO / "fixtures" / "example", root, ignore=shutil.ignore_patterns(".djlint_cache", "__pycache__"))
+    monkeypatch.setenv("PRE_COMMIT_HOME", str(tmp_path / "pre-commit-home"))
+    for variable in ("GIT_DIR", "GIT_INDEX_FILE", "GIT_WORK_TREE"):
+        monkeypatch.delenv(variable, raising=False)
+    git("init", "-q", "-b", "main", cwd=root)
+    git("config", "user.email", "lab@example.org", cwd=root)
+    git("config", "user.name", "Lab Member", cwd=root)
+    git("config", "commit.gpgsign", "false", cwd=root)
+    return root
+
+
+def pre_commit(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(VENV_BIN / "pre-commit"), *args], cwd=cwd, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"},
+    )
+
+
+def _local_config(root: Path) -> None:
+    """This repository's hook as a local system hook: same entry, types and serial mode."""
+    (hook,) = HOOKS
+    local = {**hook, "language": "system", "entry": str(VENV_BIN / "djlint") + hook["entry"][len("djlint"):]}
+    local.pop("minimum_pre_commit_version", None)
+    config = {"repos": [{"repo": "local", "hooks": [local]}]}
+    (root / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_commit_is_refused_for_a_sideways_read_and_only_passed_files_are_reported(pipeline_repo):
+    root = pipeline_repo
+    _local_config(root)
+    assert pre_commit("install", cwd=root).returncode == 0
+
+    git("add", ".", cwd=root)
+    first = git("commit", "-q", "-m", "example pipeline", cwd=root)
+    assert first.returncode == 0, first.stdout + first.stderr  # the clean pipeline passes
+
+    (root / "pipeline" / "extra.py").write_text(SIDEWAYS)
+    git("add", "pipeline/extra.py", cwd=root)
+    refused = git("commit", "-m", "add probe check", cwd=root)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    # found only with the whole repository: CellType is defined in pipeline/ephys.py, not passed
+    assert f"pipeline/extra.py:{SIDEWAYS_LINE}:" in output and "DJ201" in output and "CellType" in output
+    assert git("log", "--oneline", cwd=root).stdout.count("\n") == 1
+
+    # run on another file only: the violation in extra.py (still in the work tree) is not reported
+    other = pre_commit("run", "djlint", "--files", "pipeline/analysis.py", cwd=root)
+    assert other.returncode == 0, other.stdout
+    assert "DJ201" not in other.stdout
+
+    # the user suppresses it knowingly: the commit goes through
+    (root / "pipeline" / "extra.py").write_text(SIDEWAYS.replace("CellType.fetch()", "CellType.fetch()  # noqa: DJ201"))
+    git("add", "pipeline/extra.py", cwd=root)
+    accepted = git("commit", "-q", "-m", "add probe check", cwd=root)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
+
+
+def test_pre_commit_installs_and_runs_the_declared_hook(pipeline_repo):
+    """pre-commit builds the hook's virtualenv from this repository's committed HEAD, exactly as for a
+    user's ``repo: <url>`` / ``rev:`` entry (one install, reused by both runs)."""
+    if not (REPO / ".git").exists():
+        pytest.skip("this checkout is not a git repository: pre-commit cannot clone it")
+    head = git("rev-parse", "HEAD", cwd=REPO).stdout.strip()
+    root = pipeline_repo
+    config = {"repos": [{"repo": str(REPO), "rev": head, "hooks": [{"id": "djlint"}]}]}
+    (root / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    (root / "pipeline" / "extra.py").write_text(SIDEWAYS)
+    git("add", ".", cwd=root)
+    failing = pre_commit("run", "djlint", "--files", "pipeline/extra.py", cwd=root)
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert f"pipeline/extra.py:{SIDEWAYS_LINE}:" in failing.stdout and "DJ201" in failing.stdout
+    passing = pre_commit("run", "djlint", "--files", "pipeline/analysis.py", cwd=root)
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    everything = pre_commit("run", "djlint", "--all-files", cwd=root)
+    assert everything.returncode == 1 and everything.stdout.count(" DJ201 ") == 1
