@@ -38,6 +38,7 @@ How the queue differs from datajoint's (see docs/engine.md):
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import platform
 from collections.abc import Iterable, Sequence
@@ -50,6 +51,7 @@ from datajoint.jobs import ERROR_MESSAGE_LENGTH, TRUNCATION_APPENDIX, Job, _get_
 
 from . import context
 
+logger = logging.getLogger("datajoint")
 HOST_MARK = " (djruntime)"
 """Suffix of ``host`` on reservations made by djruntime: such a reservation is rescued as soon as its
 worker's lock is free."""
@@ -170,7 +172,12 @@ class JobQueue(Job):
         """Declare the job table if missing, and add the claim index if an older table lacks it."""
         with context.bookkeeping():
             if not self.is_declared:
-                self.declare()
+                try:
+                    self.declare()
+                except Exception:
+                    # another worker declared it at the same moment
+                    if not self.is_declared:
+                        raise
             wanted = ("status", "priority", "scheduled_time")
             if self._mysql:
                 self.heading.names  # loads the heading, indexes included
@@ -185,10 +192,13 @@ class JobQueue(Job):
                 # Adding an index changes no column: the job table stays datajoint's.
                 q = self._q
                 name = "djr_claim_" + hashlib.sha1(self.full_table_name.encode()).hexdigest()[:12]
-                self.connection.query(
-                    f"CREATE INDEX IF NOT EXISTS {q(name)} ON {self.full_table_name} "
-                    f"({', '.join(q(c) for c in wanted)})"
-                )
+                try:
+                    self.connection.query(
+                        f"CREATE INDEX IF NOT EXISTS {q(name)} ON {self.full_table_name} "
+                        f"({', '.join(q(c) for c in wanted)})"
+                    )
+                except Exception as error:  # a concurrent worker created it: an optimisation only
+                    logger.debug(f"claim index on {self.full_table_name} not created: {error}")
         return self
 
     # ------------------------------------------------------------------ transactions
