@@ -107,6 +107,7 @@ class TableInfo:
     definition: Definition | None
     bases: list[str]
     schema: str | None
+    definition_path: str = ""         # display path of the file holding the definition (a base class's, if inherited)
 
 
 class ModuleInfo:
@@ -329,6 +330,8 @@ class Model:
             if symbol is None:
                 return None
             symbol = self.attribute(symbol, part, written=".".join(parts[: index + 1]))
+        if symbol is not None and symbol.kind == "unknown" and dotted in self.config.linking and "." in dotted:
+            return self._linked(dotted)
         return symbol
 
     def attribute(self, symbol: Symbol, name: str, written: str | None = None) -> Symbol | None:
@@ -445,7 +448,7 @@ class Model:
 
     def _lookup(self, module: str, name: str, module_scope_only: bool = False) -> Symbol | None:
         key = (module, name)
-        if key in self._resolving:
+        if key in self._resolving or len(self._resolving) > 64:   # a cycle, or absurdly deep chains
             return Symbol("unknown", name, name)
         self._resolving.add(key)
         try:
@@ -766,10 +769,8 @@ def _build_tables(model: Model) -> None:
         model.tables[cls.id] = TableInfo(
             id=cls.id, module=cls.module, qualname=cls.qualname, path=info.display_path, line=cls.line,
             column=cls.column, tier=cls.tier, master=master, parts=[], definition=_definition_from_record(record),
-            bases=list(cls.bases), schema=schema,
+            bases=list(cls.bases), schema=schema, definition_path=model.modules[owner.module].display_path,
         )
-        if owner is not cls:
-            model.tables[cls.id].definition_owner = owner.module  # type: ignore[attr-defined]
     for table in model.tables.values():
         if table.master and table.master in model.tables:
             model.tables[table.master].parts.append(table.id)
@@ -841,9 +842,7 @@ def _build_graph(model: Model) -> None:
             graph.add_edge(placeholder, table.id, primary=True, renames={})
             if definition is not None and not definition.literal:
                 model.diagnostics.append(Diagnostic(
-                    table.path if not hasattr(table, "definition_owner")
-                    else model.modules[table.definition_owner].display_path,  # type: ignore[attr-defined]
-                    definition.line, 1, "DJ001",
+                    table.definition_path or table.path, definition.line, 1, "DJ001",
                     f"definition of {table.qualname} is not a literal; skipped (its ancestry is unknown)"))
             continue
         for fk in definition.foreign_keys:
@@ -852,9 +851,7 @@ def _build_graph(model: Model) -> None:
                 parent = fk.target
             else:
                 parent = f"{UNKNOWN_PREFIX}{fk.unknown}"
-                owner = getattr(table, "definition_owner", None)
-                path = model.modules[owner].display_path if owner else table.path
-                model.note_unknown(fk.unknown or fk.text, path, fk.line, fk.column)
+                model.note_unknown(fk.unknown or fk.text, table.definition_path or table.path, fk.line, fk.column)
             if parent == table.id:
                 continue
             data = graph.get_edge_data(parent, table.id)

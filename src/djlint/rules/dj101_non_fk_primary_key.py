@@ -85,8 +85,7 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
         definition = table.definition
         if definition is None or not definition.literal:
             continue
-        owner = getattr(table, "definition_owner", None)
-        path = model.modules[owner].display_path if owner else table.path
+        path = table.definition_path or table.path
         for attribute in definition.attributes:
             if attribute.in_key:
                 yield Diagnostic(
