@@ -113,6 +113,31 @@ def test_fixture_diagnostics_are_exactly_the_annotated_ones(fixture_copy: Path) 
         pytest.fail("\n".join(report), pytrace=False)
 
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+NAMING_CODES = {"DJ201", "DJ202", "DJ301"}
+
+
+def test_messages_name_the_table_as_written_on_the_line(fixture_copy: Path) -> None:
+    """A sideways read or cross-table write names the table the user wrote on the reported line
+    (its class name), so the reader can tell which of several tables on a line is meant."""
+    from djlint.analysis import analyze
+
+    result = analyze([fixture_copy], cwd=fixture_copy)
+    class_names = {table.qualname.rsplit(".", 1)[-1] for table in result.model.tables.values()}
+    unnamed = []
+    for d in result.diagnostics:
+        if d.code not in NAMING_CODES:
+            continue
+        lines = read_text(fixture_copy / d.path).split("\n")
+        source = lines[d.line - 1] if 0 < d.line <= len(lines) else ""
+        if ".query(" in source:  # raw SQL names the table in SQL, not as a class
+            continue
+        named = set(IDENTIFIER.findall(source.split("#", 1)[0])) & class_names
+        if named and not any(re.search(rf"\b{name}\b", d.message) for name in named):
+            unnamed.append(f"    {d.path}:{d.line}:{d.code} names none of {sorted(named)}: {d.message}")
+    assert not unnamed, "messages that do not name the table written on their line:\n" + "\n".join(unnamed)
+
+
 # --- the fixtures themselves are well formed -------------------------------------------------
 
 
