@@ -28,11 +28,11 @@ class PolicyError(dj.DataJointError):
 
 
 def parse_full_name(full_table_name: str) -> TableName | None:
-    """```db`.`tbl``` or ``"db"."tbl"`` -> ("db", "tbl"), lower case; None when it is not one."""
+    """```db`.`tbl``` or ``"db"."tbl"`` -> ("db", "tbl"); None when it is not one."""
     match = _FULL_NAME.match(full_table_name)
     if not match:
         return None
-    return match.group(1).lower(), match.group(2).lower()
+    return match.group(1), match.group(2)
 
 
 def find_pyproject(start: Path | None = None) -> Path | None:

@@ -145,6 +145,10 @@ def _shown(slot: Slot, value: Any) -> Any:
     return "DEFAULT" if slot.kind == "default" else f"<{slot.value}>"
 
 
+class Unverifiable(Exception):
+    """The written rows cannot be compared with the key (the gate fails closed)."""
+
+
 class TableColumns:
     """Column names of tables in table order (``information_schema``), cached per connection."""
 
@@ -161,6 +165,8 @@ class TableColumns:
                 [table[0], table[1]],
             )
             columns = tuple(str(row[0]).lower() for row in rows)
+            if not columns:
+                raise Unverifiable(f"table {table[0]}.{table[1]} is not in information_schema")
             self._cache[key] = columns
         return columns
 

@@ -34,7 +34,7 @@ from typing import Any, Union
 import sqlglot
 from sqlglot import exp
 
-TableName = tuple[str, str]  # (schema, table), lower case; schema "" when the statement leaves it out
+TableName = tuple[str, str]  # (schema, table) as the server resolves them; schema "" when left out
 ArgKey = Union[int, str]  # position in a sequence of arguments, or the name in a mapping
 
 SYSTEM_SCHEMAS = frozenset({"information_schema", "performance_schema", "mysql", "sys", "pg_catalog", "pg_toast"})
@@ -233,21 +233,28 @@ def _unclassifiable(reason: str) -> Statement:
     return Statement("unclassifiable", reason=reason)
 
 
-def _identifier(node: Any) -> str:
+def _identifier(node: Any, dialect: str = "mysql") -> str:
+    """A name as the server resolves it: PostgreSQL folds unquoted names to lower case; MySQL compares
+    schema and table names as written (case-sensitive on Linux)."""
     if node is None:
         return ""
     if isinstance(node, exp.Identifier):
-        return node.this.lower()
-    return getattr(node, "name", str(node)).lower()
+        return node.this.lower() if dialect == "postgres" and not node.quoted else node.this
+    return str(getattr(node, "name", node))
 
 
-def _table_name(table: exp.Table, cte_names: set[str]) -> TableName | None:
+def _column(node: Any) -> str:
+    """Column names are case-insensitive in MySQL and datajoint's are lower case."""
+    return _identifier(node).lower()
+
+
+def _table_name(table: exp.Table, cte_names: set[str], dialect: str) -> TableName | None:
     """(schema, table) of a table reference; None for table functions, DUAL and CTE names."""
     if not isinstance(table.this, exp.Identifier):
         return None
-    name = table.this.this.lower()
-    schema = _identifier(table.args.get("db"))
-    if not schema and (name in cte_names or name == "dual"):
+    name = _identifier(table.this, dialect)
+    schema = _identifier(table.args.get("db"), dialect)
+    if not schema and (name.lower() in cte_names or name.lower() == "dual"):
         return None
     return (schema, name)
 
@@ -255,7 +262,7 @@ def _table_name(table: exp.Table, cte_names: set[str]) -> TableName | None:
 def is_framework(name: TableName, dialect: str) -> bool:
     """A table whose reads never need checking: system catalogs and datajoint's hidden tables."""
     schema, table = name
-    if schema in SYSTEM_SCHEMAS or table.startswith("~"):
+    if schema.lower() in SYSTEM_SCHEMAS or table.startswith("~"):
         return True
     return dialect == "postgres" and not schema and table.startswith("pg_")
 
@@ -313,12 +320,12 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
         ):
             ddl = True
             for table in tree.find_all(exp.Table):
-                name = _table_name(table, cte_names)
+                name = _table_name(table, cte_names, dialect)
                 if name is not None:
                     writes.add(name)
             if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
                 for table in tree.expression.find_all(exp.Table):
-                    name = _table_name(table, cte_names)
+                    name = _table_name(table, cte_names, dialect)
                     if name is not None:
                         reads.add(name)
             continue
@@ -326,7 +333,7 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
         problems.extend(target_problems)
         target_ids = {id(t) for t in targets}
         for table in tree.find_all(exp.Table):
-            name = _table_name(table, cte_names)
+            name = _table_name(table, cte_names, dialect)
             if name is None:
                 continue
             if id(table) in target_ids:
@@ -416,9 +423,9 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
             target = node.this
             columns = None
             if isinstance(target, exp.Schema):
-                columns = tuple(_identifier(c) for c in target.expressions)
+                columns = tuple(_column(c) for c in target.expressions)
                 target = target.this
-            name = _table_name(target, cte_names)
+            name = _table_name(target, cte_names, dialect)
             conflict: tuple[tuple[str, Slot], ...] = ()
             for key in ("conflict", "on_conflict", "duplicate"):
                 clause = node.args.get(key)
@@ -453,7 +460,7 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
                 raise _Unverifiable("an INSERT whose rows it cannot read")
             continue
         target = node.this
-        name = _table_name(target, cte_names)
+        name = _table_name(target, cte_names, dialect)
         if name is None:
             raise _Unverifiable(f"a {node.key.upper()} of something other than a table")
         if node.args.get("using") or node.args.get("from_") or node.args.get("from"):

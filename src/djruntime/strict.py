@@ -248,7 +248,7 @@ def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) ->
                 run=lambda query, query_args: _run_unchecked(connection, query, query_args),
                 quote=connection.adapter.quote_identifier,
             )
-        except dj.DataJointError as error:
+        except (dj.DataJointError, rowcheck.Unverifiable) as error:
             violations.append(Violation("unverifiable", detail=str(error).splitlines()[0]))
         else:
             violations.extend(Violation("row", m.table, m) for m in mismatches)
