@@ -555,3 +555,62 @@ def test_base_spellings(tmp_path: Path, spelling: str) -> None:
     model = model_of(tmp_path, {"m.py": spelling + "\n\n@schema\nclass T(Base):\n    definition = 'x : int'\n"})
     assert model.tables["m.T"].tier == "Computed"
     assert codes(tmp_path) == [("m.py", 5 + spelling.count("\n"), "DJ101")]
+
+
+def test_star_imports_honour_all_and_conditional_branches(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/lab.py": LAB,
+        "pkg/public.py": 'from .lab import Subject, Session\n__all__ = ["Subject"]\n',
+        "pkg/use.py": '''
+            import sys
+            from .public import *
+            if sys.version_info >= (3, 10):
+                from .lab import Session as Current
+            else:
+                from .old_lab import Session as Current
+            lab = __import__("datajoint").create_virtual_module("lab", "lab")
+            ''',
+    })
+    assert model.resolve("pkg.use", "Subject").target == "pkg.lab.Subject"
+    assert model.resolve("pkg.use", "Session").kind == "unknown"       # not in public.__all__
+    assert model.resolve("pkg.use", "Current").target == "pkg.lab.Session"
+    virtual = model.resolve("pkg.use", "lab")
+    assert (virtual.kind, virtual.target, virtual.schema) == ("module", "pkg.lab", "lab")
+    assert model.resolve("pkg.use", "lab.Session.Note").target == "pkg.lab.Session.Note"
+    assert model.attribute(virtual, "Missing").kind == "unknown"
+
+
+def test_inherited_definition_and_template_bases(tmp_path: Path) -> None:
+    make_repo(tmp_path, {
+        "base.py": '''
+            import datajoint as dj
+
+            class TraceTemplate(dj.Computed):
+                definition = """
+                -> Scan
+                trace_id : int
+                """
+            ''',
+        "scan.py": '''
+            import datajoint as dj
+            from base import TraceTemplate
+            schema = dj.schema("scan")
+
+            @schema
+            class Scan(dj.Manual):
+                definition = "scan_id : int"
+
+            @schema
+            class Trace(TraceTemplate):
+                pass
+            ''',
+    })
+    result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
+    table = result.model.tables["scan.Trace"]
+    assert (table.tier, table.definition_path, table.bases) == ("Computed", "base.py", ["base.TraceTemplate"])
+    assert "base.TraceTemplate" not in result.model.tables
+    # datajoint declares the inherited definition in the decorating schema's context (scan.py), so
+    # 'Scan' resolves there; DJ101 is reported at the template's line
+    assert table.definition.foreign_keys[0].target == "scan.Scan"
+    assert [(d.path, d.line, d.code) for d in result.diagnostics] == [("base.py", 6, "DJ101")]
