@@ -146,3 +146,26 @@ def test_signal_to_the_parent_stops_children_and_leaves_nothing_reserved(pipelin
     assert statuses["pending"] + len(pipeline.Made()) == pipeline.items  # interrupted jobs back to pending
     assert len(pipeline.Made.Detail()) == 3 * len(pipeline.Made())  # rolled back, not half-made
     assert harness.wait_for(lambda: not any(harness.alive(pid) for _, pid in harness.calls(pipeline)), timeout=10)
+
+
+def test_children_stop_cleanly_when_the_parent_is_killed(pipeline):
+    process = harness.python(SIGNALLED_POOL, pipeline, {"DJRT_MAKE_SLEEP": "0.5"})
+    try:
+        assert harness.wait_for(lambda: len({pid for _, pid in harness.calls(pipeline)}) >= 2, timeout=60)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        harness.kill_quietly(process)
+    children = {pid for _, pid in harness.calls(pipeline)}
+    # orphaned children notice (within a second or so), roll their job back and exit
+    assert harness.wait_for(lambda: not any(harness.alive(pid) for pid in children), timeout=30)
+    statuses = harness.statuses(pipeline.Made)
+    assert statuses["reserved"] == 0
+    assert statuses["pending"] + len(pipeline.Made()) == pipeline.items
+    assert len(pipeline.Made.Detail()) == 3 * len(pipeline.Made())
+
+
+def test_progress_bar_in_the_parent(pipeline, capsys):
+    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, display_progress=True)
+    assert result["success_count"] == 12
+    assert "12/12" in capsys.readouterr().err
