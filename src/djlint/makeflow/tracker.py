@@ -326,7 +326,7 @@ class MakeRun:
         if isinstance(statement, cst.Assign):
             value = self.ev(statement.value, frame)
             for target in statement.targets:
-                self.bind(target.target, value, frame)
+                self.bind(target.target, value, frame, statement.value)
             return True
         if isinstance(statement, cst.AnnAssign):
             if statement.value is not None:
@@ -399,7 +399,7 @@ class MakeRun:
                 value = frozenset({Ext(f"{absolute}.{name}")})
             frame.env[local] = value
 
-    def bind(self, target: cst.CSTNode, value: Value, frame: Frame) -> None:
+    def bind(self, target: cst.CSTNode, value: Value, frame: Frame, source: cst.CSTNode | None = None) -> None:
         if isinstance(target, cst.Name):
             frame.env[target.value] = value
         elif isinstance(target, (cst.Tuple, cst.List)):
@@ -416,7 +416,8 @@ class MakeRun:
             if not current or field_name is None:
                 return
             self.ev(target, frame)  # the subscript itself
-            field = Field(field_name, value, frame.module.tree.code_for_node(target), self.loc(frame, target))
+            text = frame.module.tree.code_for_node(source if source is not None else target)
+            field = Field(field_name, value, text, self.loc(frame, target))
             changed = set()
             for atom in current:
                 if isinstance(atom, Row):
@@ -674,6 +675,8 @@ class MakeRun:
                     return frozenset({KeyField(literal.value)})
             if name == "copy":
                 return frozenset({Key()})
+            if name == "update":
+                self._row_update(receiver, node, positional, keywords, frame)
             return NOTHING
         if isinstance(receiver, Row):
             if name == "copy":
@@ -700,13 +703,13 @@ class MakeRun:
             self.consume(positional[0][0], positional[0][1], frame, "str.join()")
         return NOTHING
 
-    def _row_update(self, row: Row, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
+    def _row_update(self, row: Row | Key, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
                     keywords: dict[str, tuple[Value, cst.CSTNode]], frame: Frame) -> None:
         func = node.func
         if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
             return
         name = func.value.value
-        updated = row
+        updated = row if isinstance(row, Row) else Row((), True, False)   # key.update(...) changes the key
         for keyword, (value, arg) in keywords.items():
             updated = updated.with_field(Field(keyword, value, frame.module.tree.code_for_node(arg.value),
                                                self.loc(frame, arg)))
@@ -846,6 +849,8 @@ class MakeRun:
                   keywords: dict[str, tuple[Value, cst.CSTNode]], starred: list[tuple[Value, cst.CSTNode]],
                   frame: Frame) -> Value:
         spread, open_, fields = False, False, []
+        for value, arg in positional[:1]:
+            self.consume(value, arg, frame, "dict()")
         sources = [value for value, _ in positional[:1]] + [value for value, _ in starred]
         for value in sources:
             if any(isinstance(a, Key) for a in value):
@@ -971,8 +976,8 @@ class MakeRun:
         for target in node.comparisons:
             value = self.ev(target.comparator, frame)
             if isinstance(target.operator, (cst.In, cst.NotIn)):
-                self.read(value, target.comparator, frame, "in", through_seq=False)
-                self.consume(value, target.comparator, frame, "in")
+                self.read(value, target.comparator, frame, "`in` test", through_seq=False)
+                self.consume(value, target.comparator, frame, "an `in` test")
         return NOTHING
 
     def ev_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:

@@ -1,0 +1,225 @@
+"""Reads and writes reached through code make() calls: methods of the same class, mixins (also an
+inherited make()), functions of other modules several calls deep, Part helpers, tables and modules
+passed as arguments, methods of other table classes that write their own table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from makeflow_harness import check
+from test_makeflow_reads import LAB
+
+
+def test_helpers_across_modules_several_calls_deep(tmp_path: Path) -> None:
+    helpers = '''
+    from lab import Weather, Rig
+
+
+    def outer(key):
+        return middle(key)
+
+
+    def middle(key):
+        return inner(key) + 1
+
+
+    def inner(key):
+        return len(Weather & key)  # expect: DJ201
+
+
+    def recursive(n):
+        if n:
+            return recursive(n - 1)
+        return Rig.fetch()  # expect: DJ201
+
+
+    def not_called():
+        return Rig.fetch()
+    '''
+    analysis = '''
+    import datajoint as dj
+    from lab import Session
+    import helpers
+    from helpers import outer
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        def make(self, key):
+            total = outer(key) + len(helpers.recursive(3))
+            self.insert1(dict(key, total=float(total)))
+    '''
+    diagnostics = check(tmp_path, {"lab.py": LAB, "helpers.py": helpers, "analysis.py": analysis})
+    assert all(d.path == "helpers.py" for d in diagnostics)
+    assert "called from Summary.make()" in diagnostics[0].message
+
+
+def test_same_class_methods_mixins_and_inherited_make(tmp_path: Path) -> None:
+    mixins = '''
+    from lab import Weather, Rig
+
+
+    class Notifier:
+        def notify(self, key):
+            return Rig.fetch()  # expect: DJ201
+
+
+    class CountMixin:
+        def make(self, key):
+            n = len(Weather & key)  # expect: DJ201, DJ201
+            self.notify(key)
+            self.insert1(dict(key, total=float(n)))
+    '''
+    analysis = '''
+    import datajoint as dj
+    from lab import Session, Subject, Weather
+    from mixins import CountMixin, Notifier
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class BySession(CountMixin, Notifier, dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+
+    @schema
+    class BySubject(CountMixin, Notifier, dj.Computed):
+        definition = """
+        -> Subject
+        ---
+        total : float
+        """
+
+
+    @schema
+    class WithWeather(CountMixin, Notifier, dj.Computed):
+        definition = """
+        -> Session
+        -> Weather
+        ---
+        total : float
+        """
+
+
+    @schema
+    class Own(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        def make(self, key):
+            self.insert1(dict(key, total=self.helper(key)))
+
+        def helper(self, key):
+            return float(len(Weather()))  # expect: DJ201
+    '''
+    diagnostics = check(tmp_path, {"lab.py": LAB, "mixins.py": mixins, "analysis.py": analysis})
+    at_mixin = sorted(d.message for d in diagnostics if d.path == "mixins.py" and d.line == 11)
+    assert len(at_mixin) == 2
+    assert "BySession.make()" in at_mixin[0] and "BySubject.make()" in at_mixin[1]
+
+
+def test_part_helpers_and_tables_or_modules_passed_as_arguments(tmp_path: Path) -> None:
+    plots = '''
+    def plot_waveforms(module, key):
+        return module.Weather.fetch()  # expect: DJ201
+
+
+    def count(table, key):
+        return len(table & key)
+    '''
+    analysis = '''
+    import datajoint as dj
+    import lab
+    from lab import Session, Rig
+    from plots import plot_waveforms, count
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Units(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        class Unit(dj.Part):
+            definition = """
+            -> master
+            unit : int
+            """
+
+            def make(self, key):
+                rigs = Rig.fetch()  # expect: DJ201
+                self.insert1(dict(key, unit=0))
+
+        def make(self, key):
+            plot_waveforms(lab, key)
+            n = count(lab.Subject, key) + count(Rig, key)  # expect: DJ201
+            self.insert1(dict(key, total=float(n)))
+            self.Unit().make(key)
+    '''
+    check(tmp_path, {"lab.py": LAB, "plots.py": plots, "analysis.py": analysis})
+
+
+def test_writes_through_other_tables_methods(tmp_path: Path) -> None:
+    lab = LAB + '''
+
+@schema
+class Note(dj.Manual):
+    definition = """
+    note_id : int
+    ---
+    text : varchar(64)
+    """
+
+    def add(self, note_id, text):
+        self.insert1(dict(note_id=note_id, text=text))
+
+    @classmethod
+    def fill(cls):
+        cls.insert1(dict(note_id=0, text="x"), skip_duplicates=True)
+
+    def describe_rows(self):
+        return len(self)
+'''
+    analysis = '''
+    import datajoint as dj
+    from lab import Session, Note
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        def make(self, key):
+            Note().add(1, "a")  # expect: DJ301
+            Note.fill()  # expect: DJ301
+            n = Note().describe_rows()  # expect: DJ201
+            self.insert1(dict(key, total=0.0))
+    '''
+    diagnostics = check(tmp_path, {"lab.py": lab, "analysis.py": analysis})
+    assert any("writes Note (lab) (insert1)" in d.message for d in diagnostics)
