@@ -16,6 +16,8 @@ from datajoint.condition import AndList
 from datajoint.diagram import Diagram
 from datajoint.errors import DataJointError
 
+from . import context
+
 
 def trace_from_key(table, key: dict) -> Diagram:
     """A trace Diagram of ``table``'s ancestors restricted by ``key`` (``diagram[Parent]`` etc.)."""
@@ -72,7 +74,8 @@ def _upstream(self):
             "Outside make(), construct a trace explicitly: dj.Diagram.trace(self & key)."
         )
     if self._upstream is None:
-        self._upstream = trace_from_key(self, self._upstream_key)
+        with context.bookkeeping():  # dependency loading is the framework's, not make()'s reads
+            self._upstream = trace_from_key(self, self._upstream_key)
     return self._upstream
 
 
