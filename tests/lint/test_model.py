@@ -614,3 +614,21 @@ def test_inherited_definition_and_template_bases(tmp_path: Path) -> None:
     # 'Scan' resolves there; DJ101 is reported at the template's line
     assert table.definition.foreign_keys[0].target == "scan.Scan"
     assert [(d.path, d.line, d.code) for d in result.diagnostics] == [("base.py", 6, "DJ101")]
+
+
+def _build_in_child(root: str) -> list[str]:
+    model = build_model([Path(root)], Config(root=Path(root)), Path(root))
+    return sorted(model.tables)
+
+
+def test_parallel_processes_share_the_summary_cache(tmp_path: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    files = {f"pkg/m{i}.py": LAB.replace('"lab"', f'"lab{i}"') for i in range(12)}
+    repo = make_repo(tmp_path / "repo", {"pkg/__init__.py": "", **files})
+    with ProcessPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(_build_in_child, [str(repo)] * 8))
+    expected = sorted(f"pkg.m{i}.{name}" for i in range(12) for name in ("Subject", "Session", "Session.Note"))
+    assert all(result == expected for result in results)
+    entries = [p for p in (repo / ".djlint_cache").rglob("*") if p.is_file() and p.name != ".gitignore"]
+    assert len(entries) == 13 and not [p for p in entries if p.name.startswith(".tmp-")]
