@@ -317,6 +317,7 @@ class Model:
         self._schema_tables: dict[str, dict[str, str]] = {}
         self._schema_modules: dict[str, list[str]] = {}
         self._ancestry_unknown: dict[str, bool] = {}
+        self._linking_modules: dict[str, list[str]] = {}   # element module -> modules given as linking_module
         self._resolving: set[tuple[str, str]] = set()
 
     # -- public API --------------------------------------------------------------------------
@@ -475,6 +476,10 @@ class Model:
         star = self._from_stars(module, name)
         if star is not None:
             return star
+        for linking in self._linking_modules.get(module, ()):
+            found = self._lookup(linking, name, module_scope_only=True)
+            if found is not None and found.kind != "unknown":
+                return found
         if module_scope_only:
             return None
         if name in _BUILTINS:
@@ -631,6 +636,7 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
 
     model.diagnostics.extend(model.broken.values())
     _index_modules(model)
+    _link_activations(model)
     _classify_classes(model)
     _build_tables(model)
     _build_graph(model)
@@ -672,6 +678,27 @@ def _index_modules(model: Model) -> None:
                 model.functions.setdefault(function_id, FunctionInfo(
                     function_id, name, binding[1], binding[1], binding[2],
                     binding[3] if len(binding) > 3 else 1, None, model))
+
+
+def _link_activations(model: Model) -> None:
+    """``ephys.activate(..., linking_module=__name__)`` in the repo: unresolved names of ``ephys`` are
+    looked up in the linking module, as DataJoint Elements do at run time."""
+    for name, info in model.modules.items():
+        for receiver, kind, value, _line in info.summary.get("activations", []):
+            element = model.resolve(name, receiver)
+            if element is None or element.kind != "module" or element.target not in model.modules:
+                continue
+            if kind == "self":
+                linking: str | None = name
+            elif kind == "module":
+                linking = model._module_named(value, near=name)
+            else:
+                symbol = model.resolve(name, value)
+                linking = symbol.target if symbol is not None and symbol.kind == "module" else None
+            if linking and linking in model.modules and linking != element.target:
+                targets = model._linking_modules.setdefault(element.target, [])
+                if linking not in targets:
+                    targets.append(linking)
 
 
 def _datajoint_tier(symbol: Symbol | None) -> str | None:

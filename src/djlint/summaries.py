@@ -25,7 +25,7 @@ from typing import Any
 from djlint import __version__
 from djlint.definition import Definition, parse_definition
 
-SUMMARY_FORMAT = 3
+SUMMARY_FORMAT = 4
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -185,6 +185,7 @@ class _Summarizer:
         self.classes: list[dict[str, Any]] = []
         self.all: list[str] | None = None
         self.flags: set[str] = set()
+        self.activations: list[list[Any]] = []
 
     # -- module scope -------------------------------------------------------------------------
     def module(self, tree: ast.Module) -> None:
@@ -196,6 +197,24 @@ class _Summarizer:
                     self.flags.add("spawn")
                 elif name == "activate":
                     self.flags.add("activate")
+                    self.activation(node)
+
+    def activation(self, call: ast.Call) -> None:
+        """``element.activate(..., linking_module=__name__ | "pkg.mod" | module)``: Elements' run-time
+        injection of the linking module's names into the element module's namespace."""
+        receiver = dotted(call.func.value) if isinstance(call.func, ast.Attribute) else None
+        for keyword in call.keywords:
+            if keyword.arg != "linking_module" or receiver is None:
+                continue
+            value = keyword.value
+            if isinstance(value, ast.Subscript):   # sys.modules[__name__]
+                value = value.slice
+            if isinstance(value, ast.Name) and value.id == "__name__":
+                self.activations.append([receiver, "self", None, call.lineno])
+            elif _literal_str(value) is not None:
+                self.activations.append([receiver, "module", _literal_str(value), call.lineno])
+            elif dotted(value):
+                self.activations.append([receiver, "name", dotted(value), call.lineno])
 
     def statements(self, body: list[ast.stmt]) -> None:
         for stmt in body:
@@ -340,6 +359,7 @@ def summarize(data: bytes) -> dict[str, Any]:
         "classes": summarizer.classes,
         "all": summarizer.all,
         "flags": sorted(summarizer.flags),
+        "activations": summarizer.activations,
     }
 
 

@@ -632,3 +632,50 @@ def test_parallel_processes_share_the_summary_cache(tmp_path: Path) -> None:
     assert all(result == expected for result in results)
     entries = [p for p in (repo / ".djlint_cache").rglob("*") if p.is_file() and p.name != ".gitignore"]
     assert len(entries) == 13 and not [p for p in entries if p.name.startswith(".tmp-")]
+
+
+ELEMENT = '''
+import datajoint as dj
+
+schema = dj.schema()
+_linking_module = None
+
+
+def activate(schema_name, *, linking_module=None):
+    global _linking_module
+    _linking_module = linking_module
+    schema.activate(schema_name, add_objects=linking_module.__dict__)
+
+
+@schema
+class Recording(dj.Imported):
+    definition = """
+    -> Session
+    ---
+    -> [nullable] Rig
+    """
+'''
+
+
+@pytest.mark.parametrize("linking", ["__name__", '"workflow.pipeline"', "sys.modules[__name__]"])
+def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, linking: str) -> None:
+    model = model_of(tmp_path, {
+        "element/__init__.py": "", "element/ephys.py": ELEMENT,
+        "workflow/__init__.py": "", "workflow/lab.py": LAB,
+        "workflow/pipeline.py": f'''
+            import sys
+            from element import ephys
+            from .lab import Session
+            ephys.activate("ephys", linking_module={linking})
+            ''',
+    })
+    fks = model.tables["element.ephys.Recording"].definition.foreign_keys
+    assert [(f.target, f.unknown) for f in fks] == [("workflow.lab.Session", None), (None, "Rig")]
+    assert model.resolve("element.ephys", "Session").target == "workflow.lab.Session"
+    assert list(model.unknown_names) == ["Rig"]
+
+
+def test_elements_without_activation_in_the_repo_stay_unknown(tmp_path: Path) -> None:
+    model = model_of(tmp_path, {"element/__init__.py": "", "element/ephys.py": ELEMENT})
+    assert sorted(model.unknown_names) == ["Rig", "Session"]
+    assert model.ancestry_unknown("element.ephys.Recording")
