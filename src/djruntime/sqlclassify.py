@@ -290,8 +290,13 @@ def _write_targets(tree: exp.Expression) -> tuple[list[exp.Table], list[str]]:
     return targets, problems
 
 
+_REPLACE = re.compile(r"^(\s*)REPLACE(\s)", re.IGNORECASE)
+
+
 def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
     text = sql if shape_only else _to_named(sql)
+    # sqlglot reads MySQL's REPLACE INTO as an opaque command; for the gate it writes rows like INSERT
+    text = _REPLACE.sub(r"\1INSERT\2", text, count=1)
     try:
         trees = sqlglot.parse(text, read=dialect)
     except Exception as error:  # sqlglot raises ParseError, TokenError and, rarely, others

@@ -1,0 +1,257 @@
+"""The statement classifier: tables read and written, framework statements, fail-closed cases (no DB)."""
+
+from __future__ import annotations
+
+import pytest
+
+from djruntime import sqlclassify
+from djruntime.sqlclassify import Slot, classify
+
+M, P = "mysql", "postgresql"
+LAB_T, LAB_O, LAB_S = ("lab", "t"), ("lab", "other"), ("lab", "s")
+
+
+def reads(sql, backend=M):
+    return set(classify(sql, backend).reads)
+
+
+def writes(sql, backend=M):
+    return set(classify(sql, backend).writes)
+
+
+def kind(sql, backend=M):
+    return classify(sql, backend).kind
+
+
+# ------------------------------------------------------------------------------------------ reads
+@pytest.mark.parametrize(
+    "sql, backend, expected",
+    [
+        ("SELECT `a` FROM `lab`.`t` WHERE ((`a`=1))", M, {LAB_T}),
+        ('SELECT "a" FROM "lab"."t" WHERE (("a"=1))', P, {LAB_T}),
+        ("select * from lab.t", M, {LAB_T}),
+        ("SeLeCt * FrOm lab.t", P, {LAB_T}),
+        ("SELECT * FROM LAB.T", P, {LAB_T}),  # PostgreSQL folds unquoted names
+        ("SELECT * FROM LAB.T", M, {("LAB", "T")}),  # MySQL on Linux does not
+        ("SELECT `a` FROM `lab`.`t` WHERE (`a`) IN (SELECT `a` FROM `lab`.`other`)", M, {LAB_T, LAB_O}),
+        ("SELECT `a` FROM `lab`.`t` WHERE (`a`) NOT IN (SELECT `a` FROM `lab`.`other` WHERE `b`>2)", M,
+         {LAB_T, LAB_O}),
+        ("SELECT `a` FROM `lab`.`t` WHERE NOT EXISTS (SELECT 1 FROM `lab`.`other` o WHERE o.a = t.a)", M,
+         {LAB_T, LAB_O}),
+        ("SELECT * FROM `lab`.`t` NATURAL JOIN `lab`.`other`", M, {LAB_T, LAB_O}),
+        ("SELECT * FROM `lab`.`t` JOIN (SELECT `a`, count(*) AS n FROM `lab`.`other` GROUP BY `a`) AS x USING (`a`)",
+         M, {LAB_T, LAB_O}),
+        ("SELECT `a` FROM `lab`.`t` UNION SELECT `a` FROM `lab`.`other`", M, {LAB_T, LAB_O}),
+        ("(SELECT `a` FROM `lab`.`t`) UNION (SELECT `a` FROM `lab`.`other`)", M, {LAB_T, LAB_O}),
+        ("SELECT `a`, (SELECT count(*) FROM `lab`.`other`) AS `n` FROM `lab`.`t`", M, {LAB_T, LAB_O}),
+        ("SELECT count(DISTINCT `a`) FROM `lab`.`t`", M, {LAB_T}),
+        ("SELECT EXISTS(SELECT 1 FROM `lab`.`t` WHERE `a`=1)", M, {LAB_T}),
+        ("WITH x AS (SELECT * FROM lab.other) SELECT * FROM x JOIN lab.t USING (a)", M, {LAB_T, LAB_O}),
+        ("SELECT * FROM `lab`.`t` FOR UPDATE SKIP LOCKED", M, {LAB_T}),
+        ("SELECT * FROM `lab`.`t` LIMIT 10 OFFSET 5", M, {LAB_T}),
+        ('SELECT * FROM "lab"."t" WHERE "d" > %s AND "n" LIKE \'a%%\'', P, {LAB_T}),
+        ("SELECT * FROM `lab`.`t` WHERE `note` = 'it''s `lab`.`other`'", M, {LAB_T}),  # a name in a string
+        ("SELECT * FROM `lab`.`t` WHERE `note` = 'back\\' FROM lab.other'", M, {LAB_T}),
+        ("SELECT * FROM `lab`.`t` /* comment */ WHERE a = 1", M, {LAB_T}),
+        ("SELECT * FROM `lab`.`t` -- FROM lab.other\nWHERE a = 1", M, {LAB_T}),
+        ("SELECT * FROM lab.t WHERE note = E'it\\'s' AND a IN (SELECT a FROM lab.other)", P, {LAB_T, LAB_O}),
+        ("SELECT * FROM `lab`.`my table 1`", M, {("lab", "my table 1")}),
+        ("SELECT * FROM `lab`.`~lineage` JOIN `lab`.`t`", M, {LAB_T}),
+    ],
+)
+def test_reads(sql, backend, expected):
+    statement = classify(sql, backend)
+    assert statement.kind == "read"
+    assert set(statement.reads) == expected
+    assert not statement.writes
+
+
+def test_unqualified_tables_keep_an_empty_schema_and_ctes_are_not_tables():
+    assert reads("SELECT * FROM other") == {("", "other")}
+    assert reads("WITH other AS (SELECT 1 AS a) SELECT * FROM other") == set()
+
+
+# ------------------------------------------------------------------------------------------ framework
+@pytest.mark.parametrize(
+    "sql, backend",
+    [
+        ("SHOW FULL COLUMNS FROM `tbl` IN `db`", M),
+        ("SHOW TABLE STATUS FROM `db` WHERE name='tbl'", M),
+        ("SHOW KEYS FROM `db`.`tbl`", M),
+        ("SHOW DATABASES LIKE 'lab%%'", M),
+        ("DESCRIBE `lab`.`t`", M),
+        ("SELECT user()", M),
+        ("SELECT current_user", P),
+        ("SELECT CURRENT_TIMESTAMP", M),
+        ("SELECT @@version", M),
+        ("SELECT CONNECTION_ID()", M),
+        ("SELECT GET_LOCK('djruntime', 0)", M),
+        ("SELECT pg_backend_pid()", P),
+        ("SELECT 1", M),
+        ("START TRANSACTION WITH CONSISTENT SNAPSHOT", M),
+        ("BEGIN", P),
+        ("COMMIT", M),
+        ("ROLLBACK", P),
+        ("SAVEPOINT s1", P),
+        ("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", M),
+        ("SET NAMES utf8mb4", M),
+        ("SELECT table_name FROM information_schema.tables WHERE table_schema='lab' AND table_name = 'other'", M),
+        ("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s", P),
+        ("SELECT kcu.column_name FROM information_schema.key_column_usage kcu JOIN "
+         "information_schema.table_constraints tc USING (constraint_name) WHERE tc.table_name LIKE '~%%'", P),
+        ("SELECT conname FROM pg_constraint WHERE conrelid = '\"lab\".\"other\"'::regclass", P),
+        ("SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = '\"lab\".\"other\"'::regclass", P),
+        ("SELECT * FROM `lab`.`~lineage` WHERE table_name = 'other'", M),
+        ('SELECT * FROM "lab"."~lineage"', P),
+        ("SELECT * FROM `lab`.`~~analysis` WHERE status='pending'", M),
+    ],
+)
+def test_framework_statements_pass(sql, backend):
+    assert kind(sql, backend) == "pass", classify(sql, backend)
+
+
+# ------------------------------------------------------------------------------------------ writes
+def test_datajoint_insert_with_arguments():
+    statement = classify("INSERT INTO `lab`.`t`(`a`,`b`) VALUES (%s,%s),(%s,DEFAULT)")
+    assert statement.kind == "write" and statement.writes == {LAB_T} and not statement.reads
+    (insert,) = statement.inserts
+    assert insert.columns == ("a", "b")
+    assert insert.rows == ((Slot("arg", 0), Slot("arg", 1)), (Slot("arg", 2), Slot("default")))
+
+
+def test_on_duplicate_key_update_and_on_conflict():
+    statement = classify("INSERT INTO `lab`.`t`(`a`,`b`) VALUES (%s,%s) ON DUPLICATE KEY UPDATE `a`=`lab`.`t`.`a`")
+    assert statement.writes == {LAB_T}
+    assert statement.inserts[0].on_conflict == (("a", Slot("expr", "a")),)
+    statement = classify('INSERT INTO "lab"."t"("a","b") VALUES (%s,%s) ON CONFLICT ("a") DO NOTHING', P)
+    assert statement.writes == {LAB_T} and statement.inserts[0].rows == ((Slot("arg", 0), Slot("arg", 1)),)
+    statement = classify('INSERT INTO "lab"."t"("a") VALUES (%s) ON CONFLICT ("a") DO UPDATE SET a = %s', P)
+    assert statement.inserts[0].on_conflict == (("a", Slot("arg", 1)),)
+
+
+def test_replace_and_literal_values():
+    statement = classify("REPLACE INTO lab.t (a, b, c, d) VALUES (1, 'x', NULL, -2.5)")
+    assert statement.writes == {LAB_T}
+    (row,) = statement.inserts[0].rows
+    assert [s.kind for s in row] == ["literal"] * 4
+    assert row[1].value == "x" and row[2].value is None and float(row[3].value) == -2.5
+
+
+def test_insert_without_column_list_and_named_arguments():
+    statement = classify("INSERT INTO lab.t VALUES (%(a)s, %(b)s)")
+    assert statement.inserts[0].columns is None
+    assert statement.inserts[0].rows == ((Slot("arg", "a"), Slot("arg", "b")),)
+
+
+def test_insert_from_select_reads_the_source_and_names_its_columns():
+    statement = classify("INSERT INTO `lab`.`t` (`a`,`b`) SELECT `a`, `b` + 1 AS `b` FROM `lab`.`s` WHERE `x`=%s")
+    assert statement.writes == {LAB_T} and statement.reads == {LAB_S}
+    (insert,) = statement.inserts
+    assert insert.source_sql == "SELECT `a` AS `_djr_c0`, `b` + 1 AS `_djr_c1` FROM `lab`.`s` WHERE `x` = %s"
+    assert insert.source_args == (0,)
+    statement = classify("INSERT INTO lab.t SELECT * FROM lab.s", P)
+    assert statement.inserts[0].source_star
+
+
+def test_update_and_delete_carry_their_condition():
+    statement = classify("UPDATE `lab`.`t` SET `x`=%s WHERE ( (`a`=1) AND `b` IN (SELECT `b` FROM `lab`.`s`))")
+    assert statement.writes == {LAB_T} and statement.reads == {LAB_S}
+    (modify,) = statement.modifies
+    assert modify.verb == "update" and modify.assignments == (("x", Slot("arg", 0)),)
+    assert modify.target_sql == "`lab`.`t`" and "`a` = 1" in modify.where_sql
+    statement = classify('DELETE FROM "lab"."t" WHERE "a" = %s AND "b" = 2', P)
+    (modify,) = statement.modifies
+    assert modify.verb == "delete" and modify.where_args == (0,) and modify.where_sql.count("%s") == 1
+    assert classify("DELETE FROM lab.t").modifies[0].where_sql is None
+
+
+def test_placeholders_keep_their_positions_around_percent_signs():
+    statement = classify("UPDATE lab.t SET note = %s WHERE note LIKE 'a%%' AND a = %s")
+    (modify,) = statement.modifies
+    assert modify.assignments == (("note", Slot("arg", 0)),)
+    assert modify.where_args == (1,) and "'a%%'" in modify.where_sql
+
+
+@pytest.mark.parametrize(
+    "sql, backend, written",
+    [
+        ("DROP TABLE `lab`.`t`", M, {LAB_T}),
+        ("TRUNCATE TABLE lab.t", M, {LAB_T}),
+        ("ALTER TABLE lab.t ADD COLUMN z int", M, {LAB_T}),
+        ("CREATE TABLE lab.copy AS SELECT * FROM lab.t", M, {("lab", "copy"), LAB_T}),
+        ("SELECT * INTO lab.copy FROM lab.t", P, {("lab", "copy"), LAB_T}),
+    ],
+)
+def test_ddl(sql, backend, written):
+    statement = classify(sql, backend)
+    assert statement.kind == "ddl" and written <= set(statement.writes)
+
+
+def test_several_statements_in_one_call_are_all_seen():
+    statement = classify("COMMIT; DELETE FROM lab.other", P)
+    assert statement.kind == "write" and statement.writes == {LAB_O}
+    assert classify("SELECT 1; SELECT * FROM lab.other", P).reads == {LAB_O}
+
+
+def test_data_modifying_cte_is_a_write():
+    statement = classify("WITH gone AS (DELETE FROM lab.other RETURNING *) SELECT * FROM gone", P)
+    assert statement.writes == {LAB_O}
+
+
+# ------------------------------------------------------------------------------------------ fail closed
+@pytest.mark.parametrize(
+    "sql, backend",
+    [
+        ("CALL lab.refresh()", M),
+        ("PREPARE s FROM 'SELECT * FROM lab.other'", M),
+        ("EXECUTE s", M),
+        ("LOCK TABLES lab.t WRITE", M),
+        ("LOAD DATA INFILE '/tmp/x' INTO TABLE lab.t", M),
+        ("SELECT lab.reader(1)", M),
+        ("SELECT my_udf(a) FROM lab.t", M),
+        ("SELECT query_to_xml('select * from lab.other', true, true, '')", P),
+        ("DO $$ BEGIN DELETE FROM lab.other; END $$", P),
+        ("SELECT * FROM", M),
+        ("UPDATE lab.t JOIN lab.other USING (a) SET t.x = other.x", M),
+    ],
+)
+def test_unclassifiable_statements(sql, backend):
+    statement = classify(sql, backend)
+    assert statement.kind == "unclassifiable" and statement.reason
+
+
+# ------------------------------------------------------------------------------------------ cache
+def test_shape_mask_keeps_identifiers_and_masks_literals():
+    assert sqlclassify.mask("SELECT * FROM `lab`.`t1` WHERE `a 1` = 12 AND b = 'x''y' AND c = %s", "mysql") == (
+        "SELECT * FROM `lab`.`t1` WHERE `a 1` = 0 AND b = '' AND c = 0"
+    )
+    assert sqlclassify.mask('SELECT * FROM "lab"."t" WHERE "x" = \'it\'\'s\'', "postgres") == (
+        'SELECT * FROM "lab"."t" WHERE "x" = \'\''
+    )
+    assert sqlclassify.mask("SELECT 1 -- x", "mysql") is None
+    assert sqlclassify.mask("SELECT $$x$$", "postgres") is None
+    assert sqlclassify.mask("SELECT E'x'", "postgres") is None
+
+
+@pytest.mark.parametrize("backend", [M, P])
+def test_statements_differing_only_by_literals_share_one_parse(backend):
+    sqlclassify.cache_clear()
+    q = "`" if backend == M else '"'
+    for value in range(50):
+        statement = classify(f"SELECT * FROM {q}lab{q}.{q}t{q} WHERE {q}a{q} = {value} AND {q}n{q} = 'v{value}'",
+                             backend)
+        assert statement.reads == {LAB_T}
+    assert sqlclassify._classify_shape.cache_info().misses == 1
+
+
+def test_masked_and_exact_classification_agree():
+    statements = [
+        "SELECT `a` FROM `lab`.`t` WHERE ((`a`=1)) AND (`b`) IN (SELECT `b` FROM `lab`.`other` WHERE `c`='x')",
+        "SELECT * FROM `lab`.`t` WHERE `note` = 'FROM lab.other' AND `n` > 3.5e3",
+        "SELECT `a`, 'lab.other' AS `src` FROM `lab`.`t` UNION SELECT `a`, \"x\" FROM `lab`.`s`",
+        "SELECT * FROM `lab`.`t` WHERE `a` = 'x\\'y' OR `b` IN (SELECT `b` FROM `lab`.`s`)",
+    ]
+    for sql in statements:
+        exact = sqlclassify._analyse(sql, "mysql")
+        masked = sqlclassify._analyse(sqlclassify.mask(sql, "mysql"), "mysql", shape_only=True)
+        assert (exact.kind, exact.reads) == (masked.kind, masked.reads), sql
