@@ -597,7 +597,7 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
     cwd = cwd.resolve()
     model = Model(root, config)
     cache_dir = config.cache_dir if config.cache_dir is not None else root / ".djlint_cache"
-    cache = SummaryCache(Path(cache_dir)) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
+    cache = SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
 
     given = [(p if p.is_absolute() else cwd / p).resolve() for p in paths]
     model.covers_root = any(p == root or p in root.parents for p in given)
@@ -634,6 +634,8 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
         for i in range(1, len(pieces)):
             model._packages.add(".".join(pieces[:i]))
 
+    if cache is not None:
+        cache.flush()
     model.diagnostics.extend(model.broken.values())
     _index_modules(model)
     _link_activations(model)

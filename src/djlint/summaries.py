@@ -95,6 +95,41 @@ def _schema_arg(call: ast.Call, position: int, keyword: str) -> tuple[bool, str 
     return True, _literal_str(node)
 
 
+class _Token:
+    """The two fields of a tokenize token that the layout needs."""
+
+    __slots__ = ("string", "start")
+
+    def __init__(self, string: str, start: tuple[int, int]) -> None:
+        self.string = string
+        self.start = start
+
+
+def _string_tokens(fragment: str) -> list[Any]:
+    """The STRING tokens of ``fragment`` (the source of one string expression). The common case — one
+    literal, no implicit concatenation — is recognised without running the (slow, pure-Python) tokenizer."""
+    body = fragment.lstrip("rRuU")
+    prefix = len(fragment) - len(body)
+    for quote in ('"""', "'''", '"', "'"):
+        if body.startswith(quote):
+            inner = body[len(quote):-len(quote)] if len(body) >= 2 * len(quote) else None
+            if (inner is not None and body.endswith(quote) and quote not in inner and "\\" not in inner
+                    and (len(quote) == 3 or "\n" not in inner) and prefix <= 1):
+                return [_Token(fragment, (1, 1))]
+            break
+    return [t for t in tokenize.generate_tokens(io.StringIO("(" + fragment + ")").readline)
+            if t.type == tokenize.STRING]
+
+
+def _string_value(token: str) -> Any:
+    body = token.lstrip("rRuU")
+    if len(token) - len(body) <= 1 and "\\" not in body:
+        for quote in ('"""', "'''", '"', "'"):
+            if body.startswith(quote) and body.endswith(quote) and len(body) >= 2 * len(quote):
+                return body[len(quote):-len(quote)]
+    return ast.literal_eval(token)
+
+
 class _Lines:
     """Physical positions of the characters of a string literal (possibly concatenated)."""
 
@@ -114,10 +149,7 @@ class _Lines:
             else:
                 middle = self.source_lines[start : end - 1]
                 fragment = first[start_col:] + "".join(middle) + last[:end_col]
-            tokens = [
-                t for t in tokenize.generate_tokens(io.StringIO("(" + fragment + ")").readline)
-                if t.type == tokenize.STRING
-            ]
+            tokens = _string_tokens(fragment)
         except (tokenize.TokenError, SyntaxError, IndexError, ValueError):
             return None
         value_parts: list[str] = []
@@ -126,8 +158,8 @@ class _Lines:
         started = False
         for token in tokens:
             try:
-                value = ast.literal_eval(token.string)
-            except (SyntaxError, ValueError):
+                value = _string_value(token.string)
+            except (SyntaxError, ValueError, MemoryError, RecursionError):
                 return None
             if not isinstance(value, str):
                 return None
@@ -188,8 +220,10 @@ class _Summarizer:
         self.activations: list[list[Any]] = []
 
     # -- module scope -------------------------------------------------------------------------
-    def module(self, tree: ast.Module) -> None:
+    def module(self, tree: ast.Module, source: str) -> None:
         self.statements(tree.body)
+        if "spawn_missing_classes" not in source and "activate" not in source:
+            return   # walking every node is the costliest part of this pass; skip it when pointless
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 name = _call_name(node)
@@ -351,7 +385,7 @@ def summarize(data: bytes) -> dict[str, Any]:
         return {"error": {"line": 1, "column": 1, "message": f"{type(exc).__name__}: {exc}"}}
     summarizer = _Summarizer(text)
     try:
-        summarizer.module(tree)
+        summarizer.module(tree, text)
     except RecursionError as exc:
         return {"error": {"line": 1, "column": 1, "message": f"too deeply nested: {exc}"}}
     return {
@@ -364,60 +398,77 @@ def summarize(data: bytes) -> dict[str, Any]:
 
 
 class SummaryCache:
-    """One file per summary under ``<dir>/summaries-<format>-<version>-py<X.Y>/<hash[:2]>/<hash>``
-    (``marshal`` format: several times faster to load than JSON; Python-version specific, hence the
-    directory name).
+    """The summaries of one repository, in one ``marshal`` file per root:
+    ``<dir>/summaries-<format>-<version>-py<X.Y>-<root hash>.pack``, a dict content-hash -> summary.
 
-    Writes go to a temporary file in the same directory and are renamed into place
-    (``os.replace`` is atomic), so parallel processes never see half-written entries;
-    an unreadable or corrupt entry is ignored and rebuilt.
+    One file (not one per module) because opening and creating hundreds of small files costs more
+    than the whole warm analysis; ``marshal`` because it loads several times faster than JSON (it is
+    Python-version specific, hence the name). The pack is written only when something was added,
+    to a temporary file renamed into place (``os.replace`` is atomic), so parallel processes never
+    read a half-written pack (the last writer wins; every pack is complete and valid). An unreadable
+    or corrupt pack is ignored and rebuilt. Entries not used by the current run are kept up to a
+    bound, so alternating runs over parts of the repository stay warm.
     """
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(self, directory: Path | None, root: Path | None = None) -> None:
+        self.base = directory
         tag = f"summaries-{SUMMARY_FORMAT}-{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
-        self.directory = directory / tag if directory else None
-        self._ready = False
+        root_tag = digest(str(root).encode())[:12] if root is not None else "any"
+        self.path = directory / f"{tag}-{root_tag}.pack" if directory else None
+        self._entries: dict[str, dict[str, Any]] | None = None
+        self._used: dict[str, dict[str, Any]] = {}
+        self._dirty = False
 
-    def _path(self, key: str) -> Path | None:
-        return self.directory / key[:2] / key if self.directory else None
+    def _load(self) -> dict[str, dict[str, Any]]:
+        if self._entries is None:
+            self._entries = {}
+            if self.path is not None:
+                try:
+                    with open(self.path, "rb") as handle:
+                        value = marshal.loads(handle.read())
+                    if isinstance(value, dict):
+                        self._entries = value
+                except Exception:  # missing, unreadable or corrupt: rebuild
+                    self._entries = {}
+        return self._entries
 
     def get(self, key: str) -> dict[str, Any] | None:
-        path = self._path(key)
-        if path is None:
-            return None
-        try:
-            with open(path, "rb") as handle:
-                value = marshal.loads(handle.read())
-        except Exception:  # missing, unreadable or corrupt: rebuild
-            return None
-        return value if isinstance(value, dict) and value.get("key") == key else None
+        value = self._load().get(key)
+        if isinstance(value, dict):
+            self._used[key] = value
+            return value
+        return None
 
     def put(self, key: str, summary: dict[str, Any]) -> None:
-        path = self._path(key)
-        if path is None:
+        self._used[key] = summary
+        self._dirty = True
+
+    def flush(self, keep: int = 2000) -> None:
+        """Write the pack if this run added entries."""
+        if not self._dirty or self.path is None or self.base is None:
             return
+        old = self._load()
+        extra = [k for k in old if k not in self._used][-max(keep, len(self._used)):]
+        merged = {**{k: old[k] for k in extra}, **self._used}
         try:
-            if not self._ready:
-                base = self.directory.parent  # type: ignore[union-attr]
-                base.mkdir(parents=True, exist_ok=True)
-                ignore = base / ".gitignore"
-                if not ignore.exists():
-                    ignore.write_text("# created by djlint\n*\n")
-                self._ready = True
-            path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            self.base.mkdir(parents=True, exist_ok=True)
+            ignore = self.base / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# created by djlint\n*\n")
+            handle, temporary = tempfile.mkstemp(dir=self.base, prefix=".tmp-summaries-")
             try:
                 with os.fdopen(handle, "wb") as out:
-                    out.write(marshal.dumps({**summary, "key": key}))
-                os.replace(temporary, path)
+                    out.write(marshal.dumps(merged))
+                os.replace(temporary, self.path)
             except BaseException:
                 try:
                     os.unlink(temporary)
                 except OSError:
                     pass
                 raise
-        except OSError:
+        except (OSError, ValueError):
             pass  # a read-only or full disk only costs speed
+        self._dirty = False
 
 
 def load_summary(data: bytes, cache: SummaryCache | None) -> tuple[str, dict[str, Any]]:

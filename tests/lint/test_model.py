@@ -525,24 +525,43 @@ def test_module_names(tmp_path: Path) -> None:
     assert module_name(tmp_path / "src/ns/mod.py", tmp_path) == ("ns.mod", False)
 
 
+def _pack(repo: Path) -> Path:
+    packs = sorted((repo / ".djlint_cache").glob("summaries-*.pack"))
+    assert len(packs) == 1, packs
+    return packs[0]
+
+
 def test_summary_cache_is_used_and_corruption_ignored(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"lab.py": LAB, "pyproject.toml": "[project]\nname='x'\n"})
     first = analyze([repo], cwd=repo)
-    entries = sorted(p for p in (repo / ".djlint_cache").rglob("*") if p.is_file() and p.parent.name != ".djlint_cache"
-                     and p.parent.parent.name.startswith("summaries-"))
-    assert len(entries) == 1 and (repo / ".djlint_cache" / ".gitignore").read_text().strip().endswith("*")
-    assert marshal.loads(entries[0].read_bytes())["classes"][0]["name"] == "Subject"
-    entries[0].write_bytes(b"\x00garbage")
+    pack = _pack(repo)
+    assert (repo / ".djlint_cache" / ".gitignore").read_text().strip().endswith("*")
+    entries = marshal.loads(pack.read_bytes())
+    assert [summary["classes"][0]["name"] for summary in entries.values()] == ["Subject"]
+    written = pack.stat().st_mtime_ns
+    analyze([repo], cwd=repo)
+    assert pack.stat().st_mtime_ns == written          # nothing new: not rewritten
+    pack.write_bytes(b"\x00garbage")
     second = analyze([repo], cwd=repo)
     assert second.diagnostics == first.diagnostics and set(second.model.tables) == set(first.model.tables)
-    assert marshal.loads(entries[0].read_bytes())["classes"][0]["name"] == "Subject"   # rebuilt
+    assert list(marshal.loads(pack.read_bytes())) == list(entries)   # rebuilt
     # a cached entry is really read: plant a different (valid) summary under the same key
-    planted = marshal.loads(entries[0].read_bytes())
-    planted["classes"] = []
-    entries[0].write_bytes(marshal.dumps(planted))
+    planted = {key: {**value, "classes": []} for key, value in entries.items()}
+    pack.write_bytes(marshal.dumps(planted))
     assert analyze([repo], cwd=repo).model.tables == {}
     assert set(analyze([repo], cwd=repo, use_cache=False).model.tables) == {
         "lab.Subject", "lab.Session", "lab.Session.Note"}
+
+
+def test_cache_keeps_entries_of_other_runs_and_follows_edits(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", {"a.py": LAB, "b.py": LAB.replace('"lab"', '"b"')})
+    build_model([repo], Config(root=repo), repo)
+    build_model([repo / "a.py"], Config(root=repo), repo)
+    assert len(marshal.loads(_pack(repo).read_bytes())) == 2
+    (repo / "a.py").write_text(LAB.replace("class Subject", "class Animal").replace("-> Subject", "-> Animal"))
+    model = build_model([repo], Config(root=repo), repo)
+    assert "a.Animal" in model.tables and "a.Subject" not in model.tables and "b.Subject" in model.tables
+    assert len(marshal.loads(_pack(repo).read_bytes())) == 3
 
 
 @pytest.mark.parametrize("spelling", [
@@ -630,8 +649,8 @@ def test_parallel_processes_share_the_summary_cache(tmp_path: Path) -> None:
         results = list(pool.map(_build_in_child, [str(repo)] * 8))
     expected = sorted(f"pkg.m{i}.{name}" for i in range(12) for name in ("Subject", "Session", "Session.Note"))
     assert all(result == expected for result in results)
-    entries = [p for p in (repo / ".djlint_cache").rglob("*") if p.is_file() and p.name != ".gitignore"]
-    assert len(entries) == 13 and not [p for p in entries if p.name.startswith(".tmp-")]
+    assert len(marshal.loads(_pack(repo).read_bytes())) == 13
+    assert not list((repo / ".djlint_cache").glob(".tmp-*"))
 
 
 ELEMENT = '''
