@@ -316,7 +316,7 @@ class Model:
         self._packages: set[str] = set()
         self._schema_tables: dict[str, dict[str, str]] = {}
         self._schema_modules: dict[str, list[str]] = {}
-        self._ancestry_unknown: dict[str, bool] = {}
+        self._tainted: set[Any] | None = None
         self._linking_modules: dict[str, list[str]] = {}   # element module -> modules given as linking_module
         self._resolving: set[tuple[str, str]] = set()
 
@@ -389,16 +389,23 @@ class Model:
 
     def ancestry_unknown(self, table_id: str) -> bool:
         """True when an unknown node (unresolved name, table outside the repo, unreadable
-        definition) is among the entity ancestors of ``table_id`` (or its own entity)."""
-        cached = self._ancestry_unknown.get(table_id)
-        if cached is None:
-            if table_id not in self.graph:
-                cached = True
-            else:
-                cached = any(isinstance(n, str) and n.startswith(UNKNOWN_PREFIX)
-                             for n in self.allowed.reads(table_id))
-            self._ancestry_unknown[table_id] = cached
-        return cached
+        definition) is among the entity ancestors of ``table_id`` (or feeds its own entity)."""
+        if self._tainted is None:
+            # one multi-source traversal downstream of every unknown node, in the entity graph
+            entities = self.allowed.entities
+            tainted: set[Any] = set()
+            frontier = [n for n in entities if isinstance(n, str) and n.startswith(UNKNOWN_PREFIX)]
+            while frontier:
+                node = frontier.pop()
+                for child in entities.successors(node):
+                    if child not in tainted:
+                        tainted.add(child)
+                        frontier.append(child)
+            self._tainted = tainted
+        if table_id not in self.graph:
+            return True
+        master = self.tables[table_id].master if table_id in self.tables else None
+        return (master or table_id) in self._tainted
 
     def note_unknown(self, name: str, path: str, line: int, column: int = 1) -> None:
         """Record an unresolved name; one informational DJ001 per name is reported (earliest place)."""
