@@ -223,3 +223,85 @@ class Note(dj.Manual):
     '''
     diagnostics = check(tmp_path, {"lab.py": lab, "analysis.py": analysis})
     assert any("writes Note (lab) (insert1)" in d.message for d in diagnostics)
+
+
+def test_class_attributes_properties_and_star_args(tmp_path: Path) -> None:
+    helpers = '''
+    def count_each(*tables, key):
+        return [len(table & key) for table in tables]
+    '''
+    analysis = '''
+    import datajoint as dj
+    from lab import Session, Weather, Rig, Subject
+    from helpers import count_each
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        _source = Weather  # expect: DJ201
+        _label = "x"
+
+        @property
+        def _rigs(self):
+            return Rig & "rig = 'A'"  # expect: DJ201
+
+        @property
+        def _subjects(self):
+            return Subject.proj()
+
+        def make(self, key):
+            weather = (self._source & key).fetch()
+            rigs = self._rigs.fetch()
+            subjects = (self._subjects & key).fetch()
+            counts = count_each(Session, Weather, key=key)  # expect: DJ201
+            self.insert1(dict(key, total=float(sum(counts))))
+    '''
+    check(tmp_path, {"lab.py": LAB, "helpers.py": helpers, "analysis.py": analysis})
+
+
+def test_an_analysis_error_in_one_make_does_not_stop_the_others(tmp_path: Path, monkeypatch) -> None:
+    from djlint.makeflow import tracker
+
+    original = tracker.MakeRun.run_entry
+
+    def failing(self, module, function, class_id, qualname):
+        if self.owner.endswith("Broken"):
+            raise ValueError("boom")
+        return original(self, module, function, class_id, qualname)
+
+    monkeypatch.setattr(tracker.MakeRun, "run_entry", failing)
+    analysis = '''
+    import datajoint as dj
+    from lab import Session, Weather
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Broken(dj.Computed):
+        definition = """
+        -> Session
+        """
+
+        def make(self, key):
+            Weather.fetch()
+
+
+    @schema
+    class Fine(dj.Computed):
+        definition = """
+        -> Session
+        """
+
+        def make(self, key):
+            Weather.fetch()  # expect: DJ201
+    '''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})

@@ -128,7 +128,8 @@ def test_separate_connections(tmp_path: Path) -> None:
             a = psycopg2.connect("dbname=lab")  # expect: DJ501
             b = dj.Connection("db", "me", "secret")  # expect: DJ501
             c = dj.conn(reset=True)  # expect: DJ501
-            d = dj.conn(host="other")  # expect: DJ501
+            d = dj.conn("other", "me", "secret", reset=True)  # expect: DJ501
+            cached = dj.conn(host="other")  # returns the connection already open
             e = create_engine("mysql://db")  # expect: DJ501
             open_side_channel()
             same = dj.conn()
@@ -194,4 +195,27 @@ def test_code_that_is_not_make_is_never_reported(tmp_path: Path) -> None:
     Rig.insert(rows)
     Session.insert1({"subject_id": 1, "session": 2})
     '''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_loops_and_exception_handlers(tmp_path: Path) -> None:
+    analysis = HEAD + '''
+    def make(self, key):
+        ids = (i for i in range(3))
+        for shank in range(4):
+            self.Item.insert(dict(key, item=i) for i in ids)  # expect: DJ401
+        once = (i for i in range(3))
+        for shank in range(4):
+            self.Item.insert(dict(key, item=i) for i in once)
+            break
+        retried = (dict(key, item=i) for i in range(3))
+        try:
+            self.Item.insert(retried)
+        except dj.DataJointError:
+            self.Item.insert(retried, skip_duplicates=True)
+        per_iteration = [1, 2]
+        for shank in range(4):
+            fresh = iter(per_iteration)
+            total = sum(fresh)
+'''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})

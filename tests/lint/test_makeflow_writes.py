@@ -172,3 +172,31 @@ def test_rows_that_keep_the_make_key_are_silent(tmp_path: Path) -> None:
         return {"total": 1.0}
     '''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_key_source_override_limits_key_checks_to_fields_make_reads(tmp_path: Path) -> None:
+    analysis = '''
+    import datajoint as dj
+    from lab import Session
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        @property
+        def key_source(self):
+            return Session.proj(subject_id="subject_id")
+
+        def make(self, key):
+            subject = key["subject_id"]
+            self.insert1(dict(key, session=1, total=0.0))
+            self.insert1(dict(key, subject_id=key["session"], total=0.0))  # expect: DJ302
+    '''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})

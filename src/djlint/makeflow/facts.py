@@ -91,6 +91,8 @@ class MakeFacts:
     connections: list[Connect] = field(default_factory=list)
     # make() entry points analysed, as (table, "module.Class.method")
     entries: list[tuple[str, str]] = field(default_factory=list)
+    # make() analyses stopped by an internal error: (table, function, error)
+    failures: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, fact: Fact) -> None:
         bucket = {

@@ -27,7 +27,8 @@ from djlint.makeflow.values import (
     Super, Tab, Unk, Upstream, Value, gens_in, tables_in, unknowns_in,
 )
 
-MAX_DEPTH = 12
+MAX_DEPTH = 12       # calls followed below make()
+MAX_CALLS = 2000     # function bodies interpreted per make(): bounds pathological call graphs
 _ids = itertools.count(1)
 
 
@@ -153,13 +154,17 @@ class MakeRun:
         self.facts = facts
         self.own_entity = frozenset(self.model.allowed.own_entity(owner))
         self.key_attributes = set(key_attributes)
-        # one-shot consumption: ident -> (count, first location)
-        self.consumed: dict[int, tuple[int, Location]] = {}
+        # one-shot consumption: ident -> (count, first location, last location)
+        self.consumed: dict[int, tuple[int, Location, Location]] = {}
         self.manual: set[int] = set()
+        self.names: dict[int, str] = {}
+        self.class_values: dict[tuple[str, str], Value] = {}
+        self.consumers: dict[int, str] = {}
         self.active: set[Any] = set()
         self.done: dict[Any, Value] = {}
         self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
         self.depth = 0
+        self.budget = MAX_CALLS
 
     # ------------------------------------------------------------------ entry
     def run_entry(self, module: Any, function: cst.FunctionDef, class_id: str, qualname: str) -> None:
@@ -205,15 +210,17 @@ class MakeRun:
             if gen.ident in self.manual:
                 continue
             here = self.loc(frame, node)
+            text = frame.module.tree.code_for_node(node)
+            name = text if len(text) < 60 and "\n" not in text else "the iterable"
+            self.names.setdefault(gen.ident, name)
+            self.consumers[gen.ident] = how
             seen = self.consumed.get(gen.ident)
             if seen is None:
-                self.consumed[gen.ident] = (1, here)
+                self.consumed[gen.ident] = (1, here, here)
             else:
-                count, first = seen
-                self.consumed[gen.ident] = (count + 1, first)
+                count, first, _ = seen
+                self.consumed[gen.ident] = (count + 1, first, here)
                 if count == 1:
-                    text = frame.module.tree.code_for_node(node)
-                    name = text if len(text) < 60 and "\n" not in text else "the iterable"
                     self.facts.add(OneShotReuse(self.owner, here, how, name, first))
 
     # ------------------------------------------------------------------ statements
@@ -224,18 +231,18 @@ class MakeRun:
                 return False
         return True
 
-    def _snapshot(self, frame: Frame) -> tuple[dict[str, Value], dict[int, tuple[int, Location]]]:
+    def _snapshot(self, frame: Frame) -> tuple[dict[str, Value], dict[int, tuple[int, Location, Location]]]:
         return dict(frame.env), dict(self.consumed)
 
-    def _restore(self, frame: Frame, state: tuple[dict[str, Value], dict[int, tuple[int, Location]]]) -> None:
+    def _restore(self, frame: Frame, state: tuple[dict[str, Value], dict[int, tuple[int, Location, Location]]]) -> None:
         frame.env = dict(state[0])
         self.consumed = dict(state[1])
 
-    def _merge(self, frame: Frame, states: list[tuple[dict[str, Value], dict[int, tuple[int, Location]]]]) -> None:
+    def _merge(self, frame: Frame, states: list[tuple[dict[str, Value], dict[int, tuple[int, Location, Location]]]]) -> None:
         if not states:
             return
         env: dict[str, Value] = {}
-        consumed: dict[int, tuple[int, Location]] = {}
+        consumed: dict[int, tuple[int, Location, Location]] = {}
         for names, counts in states:
             for name, value in names.items():
                 env[name] = env.get(name, NOTHING) | value
@@ -261,6 +268,26 @@ class MakeRun:
         self._merge(frame, states)
         return True
 
+    def _loop(self, statement: cst.For | cst.While, frame: Frame) -> None:
+        """Run the body once (merged with skipping it). A one-shot iterable created before the loop
+        and consumed on the body's straight path is consumed again by the next iteration."""
+        start = self._snapshot(frame)
+        first_new = next(_ids)
+        completed = self.exec_block(_body(statement.body), frame)
+        if completed:
+            for ident, (count, first, last) in list(self.consumed.items()):
+                before = start[1].get(ident, (0, first, first))[0]
+                if ident < first_new and before == 0 and count == 1 and ident not in self.manual:
+                    self.consumed[ident] = (2, first, last)
+                    self.facts.add(OneShotReuse(self.owner, last, self.consumers.get(ident, "loop"),
+                                                self.names.get(ident, "the iterable"), first))
+        states = [start, self._snapshot(frame)] if completed else [start]
+        if statement.orelse is not None:
+            self._restore(frame, states[-1])
+            if self.exec_block(_body(statement.orelse.body), frame):
+                states.append(self._snapshot(frame))
+        self._merge(frame, states)
+
     def exec_stmt(self, statement: Any, frame: Frame) -> bool:
         if isinstance(statement, cst.SimpleStatementLine):
             return self.exec_block(statement.body, frame)
@@ -278,30 +305,35 @@ class MakeRun:
             self.read(iterable, statement.iter, frame, "iteration", through_seq=False)
             self.consume(iterable, statement.iter, frame, "for loop")
             self.bind(statement.target, self.element(iterable), frame)
-            blocks = [_body(statement.body)]
-            if statement.orelse is not None:
-                blocks.append(_body(statement.orelse.body))
-            self._branches(frame, blocks, fallthrough=True)
+            self._loop(statement, frame)
             return True
         if isinstance(statement, cst.While):
             self.truth(self.ev(statement.test, frame), statement.test, frame)
-            self._branches(frame, [_body(statement.body)], fallthrough=True)
+            self._loop(statement, frame)
             return True
         if isinstance(statement, (cst.Try, cst.TryStar)):
-            self.exec_block(_body(statement.body), frame)
-            blocks = []
+            # handlers run from the state before the try body (the body may have failed anywhere),
+            # the else-block after it; both outcomes merge
+            before = self._snapshot(frame)
+            completed = self.exec_block(_body(statement.body), frame)
+            if completed and statement.orelse is not None:
+                completed = self.exec_block(_body(statement.orelse.body), frame)
+            states = [self._snapshot(frame)] if completed else []
             for handler in statement.handlers:
+                self._restore(frame, before)
                 if handler.type is not None:
                     self.ev(handler.type, frame)
                 if handler.name is not None and isinstance(handler.name.name, cst.Name):
                     frame.env[handler.name.name.value] = NOTHING
-                blocks.append(_body(handler.body))
-            if statement.orelse is not None:
-                blocks.append(_body(statement.orelse.body))
-            self._branches(frame, blocks, fallthrough=True)
+                if self.exec_block(_body(handler.body), frame):
+                    states.append(self._snapshot(frame))
+            if states:
+                self._merge(frame, states)
+            else:
+                self._restore(frame, before)
             if statement.finalbody is not None:
                 self.exec_block(_body(statement.finalbody.body), frame)
-            return True
+            return bool(states)
         if isinstance(statement, cst.With):
             for item in statement.items:
                 value = self.ev(item.item, frame)
@@ -523,7 +555,8 @@ class MakeRun:
                 elif name in N.METADATA:
                     continue
                 else:
-                    result.add(Attr(atom, name))
+                    member = self.class_member(atom.table, atom, name, node, frame)
+                    result |= member if member is not None else {Attr(atom, name)}
             elif isinstance(atom, Mod):
                 module, _, schema = atom.name.partition("\0")
                 if schema:
@@ -546,6 +579,53 @@ class MakeRun:
             elif isinstance(atom, (Inst, Key, Row, Super, Const, Seq, Gen, Upstream)):
                 result.add(Attr(atom, name))
         return frozenset(result)
+
+    def class_member(self, class_id: str, receiver: Atom, name: str, node: cst.CSTNode,
+                     frame: Frame) -> Value | None:
+        """``obj.name`` when the repo class defines it as a property (run it) or as a class-level
+        assignment (its value, evaluated in the class's module); None for methods and the unknown."""
+        info = self.model.method_info(class_id, name)
+        if info is not None:
+            function = info.node
+            if function is None or not any(
+                    (_dotted(d.decorator) or "").rsplit(".", 1)[-1] in ("property", "cached_property")
+                    for d in function.decorators):
+                return None
+            return self.invoke(self.model.modules.get(info.module), function, info.class_id,
+                               frozenset({receiver}), [], {}, node, frame)
+        cls = self.model.classes.get(class_id)
+        if cls is None:
+            return None
+        for candidate in [cls.id, *cls.bases]:
+            owner = self.model.classes.get(candidate)
+            if owner is None or name not in owner.attributes:
+                continue
+            return self.class_attribute(owner, name)
+        return None
+
+    def class_attribute(self, owner: Any, name: str) -> Value:
+        key = (owner.id, name)
+        if key in self.class_values:
+            return self.class_values[key]
+        self.class_values[key] = NOTHING      # guards self-reference
+        module = self.model.modules.get(owner.module)
+        klass = module.definitions().get(owner.qualname) if module is not None else None
+        value: Value = NOTHING
+        if klass is not None:
+            frame = Frame(module, f"{owner.id}.{name}", owner.id, {}, entry=False)
+            for statement in _body(klass.body):
+                if not isinstance(statement, cst.SimpleStatementLine):
+                    continue
+                for small in statement.body:
+                    if isinstance(small, cst.Assign) and any(
+                            isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
+                        value = self.ev(small.value, frame)
+                    elif (isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name)
+                          and small.target.value == name and small.value is not None):
+                        value = self.ev(small.value, frame)
+        value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Const)))
+        self.class_values[key] = value
+        return value
 
     def _mod_symbol(self, module: str, schema: str) -> Any:
         from djlint.model import Symbol
@@ -783,12 +863,10 @@ class MakeRun:
             self.facts.add(Connect(self.owner, self.loc(frame, node), name))
             return NOTHING
         if name in N.DJ_CONN:
+            # dj.conn(host, user, ...) returns the connection already open; only reset=True opens another
             reset = keywords.get("reset")
-            opens = bool(positional) or bool(starred) or any(k != "reset" for k in keywords)
-            if reset is not None:
-                literal = _literal(reset[1].value)
-                opens = opens or literal is None or bool(literal.value)
-            if opens:
+            literal = _literal(reset[1].value) if reset is not None else None
+            if literal is not None and literal.value is True:
                 self.facts.add(Connect(self.owner, self.loc(frame, node), "datajoint.conn(...)"))
             return NOTHING
         if name.startswith("datajoint.") and name.rsplit(".", 1)[1] in ("Not", "AndList", "OrList", "U", "Top"):
@@ -1111,8 +1189,9 @@ class MakeRun:
     def invoke(self, module: Any, function: Any, class_id: str | None, self_value: Value | None,
                positional: list[tuple[Value, cst.CSTNode]], keywords: dict[str, tuple[Value, cst.CSTNode]],
                call_node: cst.CSTNode, caller: Frame, closure: dict[str, Value] | None = None) -> Value:
-        if module is None or function is None or self.depth >= MAX_DEPTH:
+        if module is None or function is None or self.depth >= MAX_DEPTH or self.budget <= 0:
             return NOTHING
+        self.budget -= 1
         if module.tree is None:
             return NOTHING
         env: dict[str, Value] = dict(closure) if closure is not None else {}
@@ -1122,6 +1201,13 @@ class MakeRun:
             params = params[1:]
         for param, (value, _) in zip(params, positional):
             env[param.name.value] = value
+        star = function.params.star_arg
+        if isinstance(star, cst.Param):
+            rest = positional[len(params):]
+            env[star.name.value] = frozenset({Seq(frozenset().union(*(v for v, _ in rest)) if rest else NOTHING)})
+        star_kwargs = function.params.star_kwarg
+        if isinstance(star_kwargs, cst.Param):
+            env[star_kwargs.name.value] = NOTHING
         named = {p.name.value: p for p in [*params, *function.params.kwonly_params]}
         for keyword, (value, _) in keywords.items():
             if keyword in named:
