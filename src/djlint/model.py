@@ -870,11 +870,12 @@ def _resolve_reference(model: Model, table: TableInfo, fk: ForeignKey) -> None:
 def _build_graph(model: Model) -> None:
     graph = model.graph
     for table in model.tables.values():
-        graph.add_node(table.id)
+        graph.add_node(table.id, tier=table.tier, master=table.master)
     for table in model.tables.values():
         definition = table.definition
         if definition is None or not definition.literal:
             placeholder = f"{UNKNOWN_PREFIX}{table.id}.definition"
+            graph.add_node(placeholder, tier=None, master=None, unknown=True)
             graph.add_edge(placeholder, table.id, primary=True, renames={})
             if definition is not None and not definition.literal:
                 model.diagnostics.append(Diagnostic(
@@ -887,6 +888,7 @@ def _build_graph(model: Model) -> None:
                 parent = fk.target
             else:
                 parent = f"{UNKNOWN_PREFIX}{fk.unknown}"
+                graph.add_node(parent, tier=None, master=None, unknown=True)
                 model.note_unknown(fk.unknown or fk.text, table.definition_path or table.path, fk.line, fk.column)
             if parent == table.id:
                 continue

@@ -141,6 +141,7 @@ def test_table_spellings_tiers_and_parts(tmp_path: Path) -> None:
         ("pipe.ephys.Kind", "pipe.ephys.D.Part"),
     }
     assert not any(model.ancestry_unknown(t) for t in model.tables)
+    assert model.graph.nodes["pipe.ephys.D.Part"] == {"tier": "Part", "master": "pipe.ephys.D"}
     assert model.allowed.reads("pipe.ephys.D") >= {"pipe.ephys.Kind", "pipe.lab.Session.Note", "pipe.lab.Subject"}
     assert model.diagnostics == []
 
@@ -275,7 +276,7 @@ def test_virtual_modules_and_unknown_names(tmp_path: Path) -> None:
                                                   "ephys.External", "lab.Session")} == {
         "ephys.Probe": True, "ephys.Insertion": True, "ephys.Clean": False, "ephys.External": True,
         "lab.Session": False}
-    assert model.graph.has_edge("?other.Rig", "ephys.Probe")
+    assert model.graph.has_edge("?other.Rig", "ephys.Probe") and model.graph.nodes["?other.Rig"]["unknown"]
     assert not model.graph.edges["?other.Rig", "ephys.Probe"]["primary"]
     # one DJ001 per unknown name, at its first occurrence
     assert model.unknown_names == {
