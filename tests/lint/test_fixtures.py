@@ -11,6 +11,8 @@ false alarm, one too few a missed break. See fixtures/README.md for what each fi
 from __future__ import annotations
 
 import ast
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -195,10 +197,31 @@ def test_expected_txt_parsing_and_bad_bytes_are_read(tmp_path: Path) -> None:
 # --- the real command line on the README example --------------------------------------------
 
 
-def test_cli_on_the_example_pipeline_is_silent_and_exits_zero() -> None:
+def test_cli_json_reports_exactly_the_annotations(fixture_copy: Path) -> None:
+    """The command line, run inside the fixture, prints the annotated diagnostics as JSON and exits 1
+    when anything but informational DJ001 is reported, 0 otherwise."""
     djlint = Path(sys.executable).parent / "djlint"
     assert djlint.is_file(), f"console script {djlint} is not installed"
     proc = subprocess.run(
-        [str(djlint), "fixtures/example"], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [str(djlint), "--format", "json", "."], cwd=fixture_copy, capture_output=True, text=True, timeout=300
+    )
+    want = expected_diagnostics(fixture_copy)
+    assert proc.returncode == (1 if any(code != "DJ001" for _, _, code in want) else 0), proc.stderr
+    got = {(d["path"], d["line"], d["code"]) for d in json.loads(proc.stdout or "[]")}
+    if got != want:
+        report = [f"fixture {fixture_copy.name}: `djlint --format json .` differs from the annotations"]
+        if want - got:
+            report.append("  missing:\n" + describe(want - got))
+        if got - want:
+            report.append("  unexpected:\n" + describe(got - want))
+        pytest.fail("\n".join(report), pytrace=False)
+
+
+def test_cli_on_the_example_pipeline_is_silent_and_exits_zero() -> None:
+    djlint = Path(sys.executable).parent / "djlint"
+    assert djlint.is_file(), f"console script {djlint} is not installed"
+    env = {**os.environ, "DJLINT_NO_CACHE": "1"}  # the README command, without a cache in the source tree
+    proc = subprocess.run(
+        [str(djlint), "fixtures/example"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
     )
     assert (proc.returncode, proc.stdout) == (0, ""), proc.stderr
