@@ -18,7 +18,7 @@ from djlint import __version__
 from djlint.diagnostics import Diagnostic
 
 PROJECT_URL = "https://github.com/datajoint-provenance/datajoint-provenance"
-RULES_URL = f"{PROJECT_URL}/blob/main/docs/rules.md"
+RULES_URL = f"{PROJECT_URL}/blob/main/src/djlint/rules"  # each rule module documents its code
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 # Informational codes say what djlint could not see; they never make the exit status 1.
@@ -39,6 +39,7 @@ class RuleDoc:
     why: str = ""
     bad: str = ""
     good: str = ""
+    module: str = ""  # file name of the rule module, e.g. dj201_sideways_read.py
 
     @classmethod
     def from_module(cls, code: str, module: object) -> RuleDoc:
@@ -53,6 +54,8 @@ class RuleDoc:
             why=text("WHY").strip("\n"),
             bad=text("BAD").strip("\n"),
             good=text("GOOD").strip("\n"),
+            module=str(getattr(module, "__name__", "")).rpartition(".")[2] + ".py"
+            if getattr(module, "__name__", "") else "",
         )
 
 
@@ -124,7 +127,7 @@ def _sarif_rule(doc: RuleDoc) -> dict[str, object]:
         "name": doc.name,
         "shortDescription": {"text": doc.summary or doc.code},
         "fullDescription": {"text": help_text or doc.code},
-        "helpUri": f"{RULES_URL}#{doc.code.lower()}",
+        "helpUri": f"{RULES_URL}/{doc.module}" if doc.module else f"{RULES_URL}/",
         "help": {"text": help_text or doc.code, "markdown": "\n".join(markdown)},
         "defaultConfiguration": {"level": _sarif_level(doc.code)},
         "properties": {"tags": ["datajoint", "provenance"]},
