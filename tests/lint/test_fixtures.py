@@ -181,7 +181,8 @@ def test_expected_txt_parsing_and_bad_bytes_are_read(tmp_path: Path) -> None:
     """The harness itself: annotations in .py/.toml, expected.txt entries, undecodable files."""
     (tmp_path / "pkg").mkdir()
     (tmp_path / "pkg" / "__init__.py").write_text("")
-    (tmp_path / "pkg" / "m.py").write_bytes(b"x = 1\n# caf\xe9  # expect: DJ000\ny = 2  # expect: DJ201, DJ301\n")
+    source = b"x = 1\n# caf\xe9  # expect: DJ000\ny = 2  # expect: DJ201, DJ301\n"
+    (tmp_path / "pkg" / "m.py").write_bytes(source)
     (tmp_path / "pyproject.toml").write_text('[tool.djlint.allow."a.B"]\nreads = ["x.Y"]  # expect: DJ003\n')
     (tmp_path / "expected.txt").write_text("# comment\npkg/m.py:7:DJ501\n")
     assert expected_diagnostics(tmp_path) == {
