@@ -354,7 +354,15 @@ class JobQueue(Job):
         backend, or marked ones whose worker lock is not held (a reused pid).
         """
         with context.bookkeeping():
-            return self._rescue_statement()
+            # READ COMMITTED: the scan neither locks nor waits for rows a live worker is finishing
+            self._begin_read_committed()
+            try:
+                rescued = self._rescue_statement()
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+        return rescued
 
     # ------------------------------------------------------------------ claim
     def claim(self, limit: int, restriction: Any = None, priority: int | None = None) -> list[Claim]:
