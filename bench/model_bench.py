@@ -41,18 +41,39 @@ def generate(root: Path, modules: int, per_module: int) -> None:
     (root / "pyproject.toml").write_text("[project]\nname = 'synthetic'\n")
     for m in range(modules):
         deps = sorted({random.randrange(m) for _ in range(2)}) if m else []
-        lines = ["import datajoint as dj", "import numpy as np", *(f"from . import mod{d:03d}" for d in deps),
-                 f"schema = dj.schema('synthetic_{m}')"]
+        lines = [
+            "import datajoint as dj",
+            "import numpy as np",
+            *(f"from . import mod{d:03d}" for d in deps),
+            f"schema = dj.schema('synthetic_{m}')",
+        ]
         for t in range(per_module):
-            parent = f"T{m}_{t - 1}" if t else (f"mod{deps[0]:03d}.T{deps[0]}_{per_module - 1}" if deps else None)
+            parent = (
+                f"T{m}_{t - 1}" if t else (f"mod{deps[0]:03d}.T{deps[0]}_{per_module - 1}" if deps else None)
+            )
             tier = "Computed" if parent else "Manual"
-            lines += ["", "", "@schema", f"class T{m}_{t}(dj.{tier}):", '    definition = """',
-                      f"    -> {parent}" if parent else "    item_id : int", "    ---",
-                      "    value : float  # a value", "    note = '' : varchar(64)", '    """']
+            lines += [
+                "",
+                "",
+                "@schema",
+                f"class T{m}_{t}(dj.{tier}):",
+                '    definition = """',
+                f"    -> {parent}" if parent else "    item_id : int",
+                "    ---",
+                "    value : float  # a value",
+                "    note = '' : varchar(64)",
+                '    """',
+            ]
             if parent:
-                lines += ["", "    def make(self, key):", f"        rows = ({parent} & key).fetch('value')",
-                          "        total = float(np.sum(rows))", "        for i in range(3):",
-                          "            total += i", "        self.insert1(dict(key, value=total, note='x'))"]
+                lines += [
+                    "",
+                    "    def make(self, key):",
+                    f"        rows = ({parent} & key).fetch('value')",
+                    "        total = float(np.sum(rows))",
+                    "        for i in range(3):",
+                    "            total += i",
+                    "        self.insert1(dict(key, value=total, note='x'))",
+                ]
         (package / f"mod{m:03d}.py").write_text("\n".join(lines) + "\n")
 
 
@@ -73,7 +94,7 @@ def main() -> None:
         files = sorted((root / "pipe").glob("*.py"))
         flake8 = timed([sys.executable, "-m", "flake8", "--select", "F", str(root / "pipe")])
         cold = timed([sys.executable, "-c", MODEL_ONLY, str(root), "0"])
-        timed([sys.executable, "-c", MODEL_ONLY, str(root), "1"])      # fill the summary cache
+        timed([sys.executable, "-c", MODEL_ONLY, str(root), "1"])  # fill the summary cache
         edited = files[len(files) // 2]
         edited.write_text(edited.read_text() + "\n# edited\n")
         warm = timed([sys.executable, "-c", MODEL_ONLY, str(root), "1"])
@@ -92,7 +113,10 @@ def main() -> None:
     print(f"flake8 --select F           {flake8:7.3f} s  (reference)")
     print(f"djlint model, cold          {cold:7.3f} s  ratio {cold / flake8:5.2f}")
     print(f"djlint model, warm (1 edit) {warm:7.3f} s  ratio {warm / flake8:5.2f}")
-    print(f"parse all files: ast {ast_time:.3f} s, libcst {libcst_time:.3f} s (libcst/ast {libcst_time / ast_time:.1f}x)")
+    print(
+        f"parse all files: ast {ast_time:.3f} s, libcst {libcst_time:.3f} s "
+        f"(libcst/ast {libcst_time / ast_time:.1f}x)"
+    )
 
 
 if __name__ == "__main__":

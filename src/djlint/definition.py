@@ -123,7 +123,9 @@ def _proj_renames(call_text: str) -> dict[str, str | None] | None:
         if keyword.arg is None:
             continue
         value = keyword.value
-        renames[keyword.arg] = value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+        renames[keyword.arg] = (
+            value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+        )
     return renames
 
 
@@ -144,7 +146,9 @@ def parse_foreign_key(body: str, line: int, column: int, primary: bool) -> tuple
     if opt:
         options = {o.strip().lower() for o in opt.group("options").split(",") if o.strip()}
         rest = opt.group("rest").strip()
-    fk = ForeignKey(text=text, ref=None, primary=primary, options=options, renames={}, line=line, column=column)
+    fk = ForeignKey(
+        text=text, ref=None, primary=primary, options=options, renames={}, line=line, column=column
+    )
     match = _REF.match(rest)
     if not match:
         return fk, f"cannot read the referenced table in {text!r}"
@@ -166,7 +170,7 @@ def parse_foreign_key(body: str, line: int, column: int, primary: bool) -> tuple
     elif tail.startswith("(") and new_names:
         old_names = [n.strip() for n in tail.strip("()").split(",") if n.strip()]
         if len(old_names) == len(new_names):
-            fk.renames = dict(zip(new_names, old_names))
+            fk.renames = dict(zip(new_names, old_names, strict=True))
         else:
             problem = f"renamed attributes do not match in {text!r}"
     elif tail and tail != "()":
@@ -191,8 +195,15 @@ def parse_attribute(body: str, line: int, column: int, in_key: bool) -> tuple[At
     name = name.strip()
     if not _ATTR_NAME.match(name):
         return None, f"bad attribute name in {body.strip()!r}"
-    return Attribute(name=name, type=type_.strip(), default=default, comment=comment, line=line,
-                     in_key=in_key, column=column), None
+    return Attribute(
+        name=name,
+        type=type_.strip(),
+        default=default,
+        comment=comment,
+        line=line,
+        in_key=in_key,
+        column=column,
+    ), None
 
 
 def parse_definition(

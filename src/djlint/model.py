@@ -25,11 +25,30 @@ from djlint.provenance import AllowedSets
 from djlint.summaries import SummaryCache, decode_source, load_summary
 
 TIERS = ("Manual", "Lookup", "Imported", "Computed", "Part")
-SKIPPED_DIRS = frozenset({
-    ".git", ".hg", ".svn", ".venv", "venv", "env", ".env", "build", "dist", "__pycache__", "node_modules",
-    ".tox", ".nox", "site-packages", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".djlint_cache",
-    ".eggs", ".ipynb_checkpoints",
-})
+SKIPPED_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "env",
+        ".env",
+        "build",
+        "dist",
+        "__pycache__",
+        "node_modules",
+        ".tox",
+        ".nox",
+        "site-packages",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        ".djlint_cache",
+        ".eggs",
+        ".ipynb_checkpoints",
+    }
+)
 _BUILTINS = frozenset(dir(builtins))
 UNKNOWN_PREFIX = "?"
 
@@ -57,7 +76,7 @@ class Symbol:
 
 @dataclass
 class FunctionInfo:
-    id: str                  # "module.qualname" (methods: "module.Class.method")
+    id: str  # "module.qualname" (methods: "module.Class.method")
     module: str
     qualname: str
     name: str
@@ -85,8 +104,8 @@ class ClassInfo:
     decorators: list[str | None]
     methods: dict[str, FunctionInfo]
     attributes: list[str]
-    parent: str | None = None        # enclosing class id (nested classes)
-    bases: list[str] = field(default_factory=list)   # repo class ids, MRO order (transitive)
+    parent: str | None = None  # enclosing class id (nested classes)
+    bases: list[str] = field(default_factory=list)  # repo class ids, MRO order (transitive)
     direct_bases: list[Symbol] = field(default_factory=list)
     nested: list[str] = field(default_factory=list)
     tier: str | None = None
@@ -98,7 +117,7 @@ class TableInfo:
     id: str
     module: str
     qualname: str
-    path: str                         # display path
+    path: str  # display path
     line: int
     column: int
     tier: str
@@ -107,15 +126,25 @@ class TableInfo:
     definition: Definition | None
     bases: list[str]
     schema: str | None
-    definition_path: str = ""         # display path of the file holding the definition (a base class's, if inherited)
+    definition_path: str = (
+        ""  # display path of the file holding the definition (a base class's, if inherited)
+    )
 
 
 class ModuleInfo:
     """One analysed file. ``tree`` (libcst.Module) and ``wrapper`` (MetadataWrapper over the same
     nodes) are built on first use; ``ast_tree`` likewise with Python's ast."""
 
-    def __init__(self, name: str, path: Path, display_path: str, source: str, digest: str,
-                 is_package: bool, summary: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        display_path: str,
+        source: str,
+        digest: str,
+        is_package: bool,
+        summary: dict[str, Any],
+    ) -> None:
         self.name = name
         self.path = path
         self.display_path = display_path
@@ -251,8 +280,10 @@ def discover(paths: Sequence[Path], config: Config) -> list[Path]:
             continue
         for directory, subdirs, files in os.walk(given):
             subdirs[:] = sorted(
-                d for d in subdirs
-                if d not in SKIPPED_DIRS and not d.endswith(".egg-info")
+                d
+                for d in subdirs
+                if d not in SKIPPED_DIRS
+                and not d.endswith(".egg-info")
                 and not _excluded(_relative(Path(directory, d), root), config.exclude)
             )
             for name in sorted(files):
@@ -305,9 +336,9 @@ class Model:
         self.graph: nx.DiGraph = nx.DiGraph()
         self.allowed: AllowedSets = AllowedSets(self.graph, lambda n: None)
         self.diagnostics: list[Diagnostic] = []
-        self.unknown_names: dict[str, tuple[str, int, int]] = {}   # name -> first (path, line, column)
+        self.unknown_names: dict[str, tuple[str, int, int]] = {}  # name -> first (path, line, column)
         self.files: list[str] = []
-        self.covers_root = True   # were all files under root analysed (policy names decidable)?
+        self.covers_root = True  # were all files under root analysed (policy names decidable)?
         self.broken: dict[str, Diagnostic] = {}
         self.by_path: dict[str, ModuleInfo] = {}
         self._bindings: dict[str, dict[str, list[list[Any]]]] = {}
@@ -317,7 +348,7 @@ class Model:
         self._schema_tables: dict[str, dict[str, str]] = {}
         self._schema_modules: dict[str, list[str]] = {}
         self._tainted: set[Any] | None = None
-        self._linking_modules: dict[str, list[str]] = {}   # element module -> modules given as linking_module
+        self._linking_modules: dict[str, list[str]] = {}  # element module -> modules given as linking_module
         self._resolving: set[tuple[str, str]] = set()
 
     # -- public API --------------------------------------------------------------------------
@@ -331,7 +362,12 @@ class Model:
             if symbol is None:
                 return None
             symbol = self.attribute(symbol, part, written=".".join(parts[: index + 1]))
-        if symbol is not None and symbol.kind == "unknown" and dotted in self.config.linking and "." in dotted:
+        if (
+            symbol is not None
+            and symbol.kind == "unknown"
+            and dotted in self.config.linking
+            and "." in dotted
+        ):
             return self._linked(dotted)
         return symbol
 
@@ -345,15 +381,21 @@ class Model:
         if symbol.kind == "module":
             if symbol.schema is not None:
                 table = self._schema_tables.get(symbol.schema, {}).get(name)
-                return Symbol("table", table, self.tables[table].module) if table else Symbol("unknown", written, written)
-            found = self._lookup(symbol.target, name, module_scope_only=True) if symbol.target in self.modules else None
+                return (
+                    Symbol("table", table, self.tables[table].module)
+                    if table
+                    else Symbol("unknown", written, written)
+                )
+            found = (
+                self._lookup(symbol.target, name, module_scope_only=True)
+                if symbol.target in self.modules
+                else None
+            )
             if found is not None and found.kind != "unknown":
                 return found
             sub = self._module_named(f"{symbol.target}.{name}")
             if sub is not None:
                 return Symbol("module", sub)
-            if found is not None:
-                return Symbol("unknown", written, written)
             return Symbol("unknown", written, written)
         if symbol.kind in ("table", "class"):
             cls = self.classes.get(symbol.target)
@@ -456,7 +498,7 @@ class Model:
 
     def _lookup(self, module: str, name: str, module_scope_only: bool = False) -> Symbol | None:
         key = (module, name)
-        if key in self._resolving or len(self._resolving) > 64:   # a cycle, or absurdly deep chains
+        if key in self._resolving or len(self._resolving) > 64:  # a cycle, or absurdly deep chains
             return Symbol("unknown", name, name)
         self._resolving.add(key)
         try:
@@ -468,7 +510,7 @@ class Model:
         bindings = self._bindings.get(module, {}).get(name)
         if bindings:
             best: Symbol | None = None
-            for binding in reversed(bindings):   # later bindings win; any branch may do
+            for binding in reversed(bindings):  # later bindings win; any branch may do
                 symbol = self._binding(module, binding)
                 if symbol is None:
                     continue
@@ -518,7 +560,8 @@ class Model:
             _, _, level, target, _line = star
             absolute = self._absolute(module, level, target)
             source = self._module_named(absolute, near=module) or (
-                self._module_named(self._sibling(module, absolute)) if level == 0 else None)
+                self._module_named(self._sibling(module, absolute)) if level == 0 else None
+            )
             if source is None or source not in self.modules:
                 if external_guess is None and level == 0:
                     external_guess = Symbol("external", f"{absolute}.{name}")
@@ -547,7 +590,9 @@ class Model:
             return Symbol("function", f"{module}.{binding[1]}", module)
         if kind == "import":
             target = binding[2]
-            found = self._module_named(target, near=module) or self._module_named(self._sibling(module, target))
+            found = self._module_named(target, near=module) or self._module_named(
+                self._sibling(module, target)
+            )
             return Symbol("module", found) if found else Symbol("external", target)
         if kind == "from":
             _, local, level, source, name, _line = binding
@@ -562,9 +607,7 @@ class Model:
                 sub = self._module_named(f"{owner}.{name}")
                 if sub:
                     return Symbol("module", sub)
-                if self.modules[owner].summary.get("flags") and "spawn" in self.modules[owner].summary["flags"]:
-                    return Symbol("unknown", local, local)
-                return Symbol("unknown", local, local)
+                return Symbol("unknown", local, local)  # e.g. made by spawn_missing_classes()
             sub = self._module_named(f"{absolute}.{name}", near=module)
             if sub:
                 return Symbol("module", sub)
@@ -604,7 +647,9 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
     cwd = cwd.resolve()
     model = Model(root, config)
     cache_dir = config.cache_dir if config.cache_dir is not None else root / ".djlint_cache"
-    cache = SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
+    cache = (
+        SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
+    )
 
     given = [(p if p.is_absolute() else cwd / p).resolve() for p in paths]
     model.covers_root = any(p == root or p in root.parents for p in given)
@@ -621,12 +666,17 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
         digest, summary = load_summary(data, cache)
         if "error" in summary:
             error = summary["error"]
-            model.broken[display] = Diagnostic(display, int(error.get("line") or 1), int(error.get("column") or 1),
-                                               "DJ000", f"cannot parse the file: {error.get('message')}")
+            model.broken[display] = Diagnostic(
+                display,
+                int(error.get("line") or 1),
+                int(error.get("column") or 1),
+                "DJ000",
+                f"cannot parse the file: {error.get('message')}",
+            )
             continue
         name, is_package = module_name(path, root, inits)
         plain = name
-        if name in taken:   # two separate trees with the same module name: keep both
+        if name in taken:  # two separate trees with the same module name: keep both
             name = _relative(path.with_suffix(""), root).replace("/", ".").lstrip(".")
             while name in taken:
                 name += "_"
@@ -669,13 +719,32 @@ def _index_modules(model: Model) -> None:
             class_id = f"{name}.{record['qualname']}"
             parent = f"{name}.{record['parent']}" if record.get("parent") else None
             methods = {
-                method: FunctionInfo(f"{class_id}.{method}", name, f"{record['qualname']}.{method}", method,
-                                     where[0], where[1], class_id, model)
+                method: FunctionInfo(
+                    f"{class_id}.{method}",
+                    name,
+                    f"{record['qualname']}.{method}",
+                    method,
+                    where[0],
+                    where[1],
+                    class_id,
+                    model,
+                )
                 for method, where in record.get("methods", {}).items()
             }
-            cls = ClassInfo(class_id, name, record["qualname"], record["name"], record["line"], record["column"],
-                            record.get("bases", []), record.get("decorators", []), methods,
-                            record.get("attributes", []), parent, definition_record=record.get("definition"))
+            cls = ClassInfo(
+                class_id,
+                name,
+                record["qualname"],
+                record["name"],
+                record["line"],
+                record["column"],
+                record.get("bases", []),
+                record.get("decorators", []),
+                methods,
+                record.get("attributes", []),
+                parent,
+                definition_record=record.get("definition"),
+            )
             model.classes.setdefault(class_id, cls)
             if parent and parent in model.classes:
                 model.classes[parent].nested.append(class_id)
@@ -684,9 +753,19 @@ def _index_modules(model: Model) -> None:
         for binding in info.summary.get("bindings", []):
             if binding[0] == "def":
                 function_id = f"{name}.{binding[1]}"
-                model.functions.setdefault(function_id, FunctionInfo(
-                    function_id, name, binding[1], binding[1], binding[2],
-                    binding[3] if len(binding) > 3 else 1, None, model))
+                model.functions.setdefault(
+                    function_id,
+                    FunctionInfo(
+                        function_id,
+                        name,
+                        binding[1],
+                        binding[1],
+                        binding[2],
+                        binding[3] if len(binding) > 3 else 1,
+                        None,
+                        model,
+                    ),
+                )
 
 
 def _link_activations(model: Model) -> None:
@@ -743,7 +822,11 @@ def _classify_classes(model: Model) -> None:
             direct_tier = _datajoint_tier(symbol)
             if direct_tier and tier is None:
                 tier = direct_tier
-            if symbol.kind in ("table", "class") and symbol.target in model.classes and symbol.target != class_id:
+            if (
+                symbol.kind in ("table", "class")
+                and symbol.target in model.classes
+                and symbol.target != class_id
+            ):
                 visit(symbol.target)
                 base = model.classes[symbol.target]
                 for candidate in [base.id, *base.bases]:
@@ -765,10 +848,16 @@ def _definition_from_record(record: dict[str, Any] | None) -> Definition | None:
     if not record.get("literal", True):
         return Definition(line=record.get("line", 1), literal=False)
     definition = Definition(line=record.get("line", 1), literal=True, comment=record.get("comment", ""))
-    definition.attributes = [Attribute(name=a[0], type=a[1], default=a[2], comment=a[3], line=a[4], in_key=a[5],
-                                       column=a[6]) for a in record.get("attributes", [])]
-    definition.foreign_keys = [ForeignKey(text=f[0], ref=f[1], primary=f[2], options=set(f[3]), renames=dict(f[4]),
-                                          line=f[5], column=f[6]) for f in record.get("foreign_keys", [])]
+    definition.attributes = [
+        Attribute(name=a[0], type=a[1], default=a[2], comment=a[3], line=a[4], in_key=a[5], column=a[6])
+        for a in record.get("attributes", [])
+    ]
+    definition.foreign_keys = [
+        ForeignKey(
+            text=f[0], ref=f[1], primary=f[2], options=set(f[3]), renames=dict(f[4]), line=f[5], column=f[6]
+        )
+        for f in record.get("foreign_keys", [])
+    ]
     definition.indexes = list(record.get("indexes", []))
     definition.problems = [tuple(p) for p in record.get("problems", [])]  # type: ignore[misc]
     return definition
@@ -780,9 +869,11 @@ def _build_tables(model: Model) -> None:
         if cls.tier is None:
             continue
         parent = model.classes.get(cls.parent) if cls.parent else None
-        is_part = cls.tier == "Part" or (parent is not None and parent.tier is not None and cls.tier == "Part")
+        is_part = cls.tier == "Part" or (
+            parent is not None and parent.tier is not None and cls.tier == "Part"
+        )
         if not (cls.decorators or is_part or cls.id not in used_as_base):
-            continue   # an undecorated template used as a base class: not a table itself
+            continue  # an undecorated template used as a base class: not a table itself
         if cls.tier == "Part" and parent is None:
             # a Part base outside a master is a template; keep it only when decorated
             if not cls.decorators:
@@ -803,15 +894,25 @@ def _build_tables(model: Model) -> None:
         info = model.modules[cls.module]
         master = cls.parent if cls.tier == "Part" and parent is not None else None
         model.tables[cls.id] = TableInfo(
-            id=cls.id, module=cls.module, qualname=cls.qualname, path=info.display_path, line=cls.line,
-            column=cls.column, tier=cls.tier, master=master, parts=[], definition=_definition_from_record(record),
-            bases=list(cls.bases), schema=schema, definition_path=model.modules[owner.module].display_path,
+            id=cls.id,
+            module=cls.module,
+            qualname=cls.qualname,
+            path=info.display_path,
+            line=cls.line,
+            column=cls.column,
+            tier=cls.tier,
+            master=master,
+            parts=[],
+            definition=_definition_from_record(record),
+            bases=list(cls.bases),
+            schema=schema,
+            definition_path=model.modules[owner.module].display_path,
         )
     for table in model.tables.values():
         if table.master and table.master in model.tables:
             model.tables[table.master].parts.append(table.id)
         elif table.master:
-            table.master = None   # master is not a table (e.g. a template): treat as standalone
+            table.master = None  # master is not a table (e.g. a template): treat as standalone
     for table in model.tables.values():
         if table.master and table.schema is None:
             table.schema = model.tables[table.master].schema
@@ -854,7 +955,7 @@ def _resolve_reference(model: Model, table: TableInfo, fk: ForeignKey) -> None:
             master = model.classes.get(table.master)
             head = ref.split(".")[0]
             if master is not None and head == master.name:
-                symbol = model.resolve(table.module, master.qualname + ref[len(head):])
+                symbol = model.resolve(table.module, master.qualname + ref[len(head) :])
             elif master is not None and f"{master.id}.{head}" in model.classes:
                 symbol = model.attribute(Symbol("table", master.id, master.module), head)
     if symbol is not None and symbol.kind == "table":
@@ -878,9 +979,15 @@ def _build_graph(model: Model) -> None:
             graph.add_node(placeholder, tier=None, master=None, unknown=True)
             graph.add_edge(placeholder, table.id, primary=True, renames={})
             if definition is not None and not definition.literal:
-                model.diagnostics.append(Diagnostic(
-                    table.definition_path or table.path, definition.line, 1, "DJ001",
-                    f"definition of {table.qualname} is not a literal; skipped (its ancestry is unknown)"))
+                model.diagnostics.append(
+                    Diagnostic(
+                        table.definition_path or table.path,
+                        definition.line,
+                        1,
+                        "DJ001",
+                        f"definition of {table.qualname} is not a literal; skipped (its ancestry is unknown)",
+                    )
+                )
             continue
         for fk in definition.foreign_keys:
             _resolve_reference(model, table, fk)
@@ -889,7 +996,9 @@ def _build_graph(model: Model) -> None:
             else:
                 parent = f"{UNKNOWN_PREFIX}{fk.unknown}"
                 graph.add_node(parent, tier=None, master=None, unknown=True)
-                model.note_unknown(fk.unknown or fk.text, table.definition_path or table.path, fk.line, fk.column)
+                model.note_unknown(
+                    fk.unknown or fk.text, table.definition_path or table.path, fk.line, fk.column
+                )
             if parent == table.id:
                 continue
             data = graph.get_edge_data(parent, table.id)
@@ -925,18 +1034,31 @@ def _check_policy(model: Model, cwd: Path) -> None:
     for table, entry in policy.allow.items():
         header = _toml_line(lines, table)
         start = header or 0
-        for role, names in (("table", [table]), ("reads", sorted(entry.reads)), ("writes", sorted(entry.writes))):
+        for role, names in (
+            ("table", [table]),
+            ("reads", sorted(entry.reads)),
+            ("writes", sorted(entry.writes)),
+        ):
             for name in names:
                 if name in model.tables:
                     continue
                 if not _policy_name_decidable(model, name, analysed):
                     continue
                 line = header if role == "table" else _toml_line(lines, name, max(start - 1, 0))
-                where = {"table": f'[tool.djlint.allow."{table}"]', "reads": f'allow."{table}".reads',
-                         "writes": f'allow."{table}".writes'}[role]
-                model.diagnostics.append(Diagnostic(
-                    display, line or 1, 1, "DJ003",
-                    f"{where} names {name!r}, which matches no table in the analysed code"))
+                where = {
+                    "table": f'[tool.djlint.allow."{table}"]',
+                    "reads": f'allow."{table}".reads',
+                    "writes": f'allow."{table}".writes',
+                }[role]
+                model.diagnostics.append(
+                    Diagnostic(
+                        display,
+                        line or 1,
+                        1,
+                        "DJ003",
+                        f"{where} names {name!r}, which matches no table in the analysed code",
+                    )
+                )
 
 
 def _policy_name_decidable(model: Model, name: str, analysed: set[str]) -> bool:

@@ -84,15 +84,13 @@ def _call_name(node: ast.AST) -> str | None:
     return None
 
 
-def _schema_arg(call: ast.Call, position: int, keyword: str) -> tuple[bool, str | None]:
-    """(given, literal value) of the schema-name argument of a schema / virtual-module call."""
+def _schema_arg(call: ast.Call, position: int, keyword: str) -> str | None:
+    """The literal schema name given to a schema / virtual-module call (None: absent or computed)."""
     node: ast.AST | None = call.args[position] if len(call.args) > position else None
     for kw in call.keywords:
         if kw.arg == keyword:
             node = kw.value
-    if node is None:
-        return False, None
-    return True, _literal_str(node)
+    return _literal_str(node)
 
 
 class _Token:
@@ -112,13 +110,22 @@ def _string_tokens(fragment: str) -> list[Any]:
     prefix = len(fragment) - len(body)
     for quote in ('"""', "'''", '"', "'"):
         if body.startswith(quote):
-            inner = body[len(quote):-len(quote)] if len(body) >= 2 * len(quote) else None
-            if (inner is not None and body.endswith(quote) and quote not in inner and "\\" not in inner
-                    and (len(quote) == 3 or "\n" not in inner) and prefix <= 1):
+            inner = body[len(quote) : -len(quote)] if len(body) >= 2 * len(quote) else None
+            if (
+                inner is not None
+                and body.endswith(quote)
+                and quote not in inner
+                and "\\" not in inner
+                and (len(quote) == 3 or "\n" not in inner)
+                and prefix <= 1
+            ):
                 return [_Token(fragment, (1, 1))]
             break
-    return [t for t in tokenize.generate_tokens(io.StringIO("(" + fragment + ")").readline)
-            if t.type == tokenize.STRING]
+    return [
+        t
+        for t in tokenize.generate_tokens(io.StringIO("(" + fragment + ")").readline)
+        if t.type == tokenize.STRING
+    ]
 
 
 def _string_value(token: str) -> Any:
@@ -126,7 +133,7 @@ def _string_value(token: str) -> Any:
     if len(token) - len(body) <= 1 and "\\" not in body:
         for quote in ('"""', "'''", '"', "'"):
             if body.startswith(quote) and body.endswith(quote) and len(body) >= 2 * len(quote):
-                return body[len(quote):-len(quote)]
+                return body[len(quote) : -len(quote)]
     return ast.literal_eval(token)
 
 
@@ -166,7 +173,7 @@ class _Lines:
             row = start + token.start[0] - 1
             col = token.start[1] + (start_col - 1 if token.start[0] == 1 else 0)
             prefix = len(token.string) - len(token.string.lstrip("rRbBuUfF"))
-            quote = 3 if token.string[prefix:prefix + 3] in ('"""', "'''") else 1
+            quote = 3 if token.string[prefix : prefix + 3] in ('"""', "'''") else 1
             raw_newlines = token.string.count("\n")
             segments = value.split("\n")
             one_to_one = raw_newlines == len(segments) - 1
@@ -183,10 +190,7 @@ class _Lines:
                 if not started and segment.strip():
                     started = True
                     physical = row + j if one_to_one else row
-                    if j == 0:
-                        column = col + 1 + prefix + quote
-                    else:
-                        column = 1 if not one_to_one else 1
+                    column = col + 1 + prefix + quote if j == 0 else 1
                     column += len(segment) - len(segment.lstrip())
                     lines[-1] = physical
                     columns[-1] = column
@@ -198,10 +202,13 @@ class _Lines:
 
 def definition_to_json(definition: Definition) -> dict[str, Any]:
     return {
-        "attributes": [[a.name, a.type, a.default, a.comment, a.line, a.in_key, a.column]
-                       for a in definition.attributes],
-        "foreign_keys": [[f.text, f.ref, f.primary, sorted(f.options), f.renames, f.line, f.column]
-                         for f in definition.foreign_keys],
+        "attributes": [
+            [a.name, a.type, a.default, a.comment, a.line, a.in_key, a.column] for a in definition.attributes
+        ],
+        "foreign_keys": [
+            [f.text, f.ref, f.primary, sorted(f.options), f.renames, f.line, f.column]
+            for f in definition.foreign_keys
+        ],
         "indexes": definition.indexes,
         "line": definition.line,
         "literal": definition.literal,
@@ -223,7 +230,7 @@ class _Summarizer:
     def module(self, tree: ast.Module, source: str) -> None:
         self.statements(tree.body)
         if "spawn_missing_classes" not in source and "activate" not in source:
-            return   # walking every node is the costliest part of this pass; skip it when pointless
+            return  # walking every node is the costliest part of this pass; skip it when pointless
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 name = _call_name(node)
@@ -241,7 +248,7 @@ class _Summarizer:
             if keyword.arg != "linking_module" or receiver is None:
                 continue
             value = keyword.value
-            if isinstance(value, ast.Subscript):   # sys.modules[__name__]
+            if isinstance(value, ast.Subscript):  # sys.modules[__name__]
                 value = value.slice
             if isinstance(value, ast.Name) and value.id == "__name__":
                 self.activations.append([receiver, "self", None, call.lineno])
@@ -268,8 +275,9 @@ class _Summarizer:
                 if alias.name == "*":
                     self.bindings.append(["star", "*", stmt.level, module, stmt.lineno])
                 else:
-                    self.bindings.append(["from", alias.asname or alias.name, stmt.level, module,
-                                          alias.name, stmt.lineno])
+                    self.bindings.append(
+                        ["from", alias.asname or alias.name, stmt.level, module, alias.name, stmt.lineno]
+                    )
         elif isinstance(stmt, ast.ClassDef):
             self.bindings.append(["class", stmt.name, stmt.lineno])
             self.klass(stmt, None)
@@ -309,11 +317,9 @@ class _Summarizer:
             return
         call_name = _call_name(value) if value is not None else None
         if isinstance(value, ast.Call) and call_name in _VIRTUAL_FACTORIES:
-            given, schema = _schema_arg(value, 1, "schema_name")
-            self.bindings.append(["virtual", name, schema, line])
+            self.bindings.append(["virtual", name, _schema_arg(value, 1, "schema_name"), line])
         elif isinstance(value, ast.Call) and call_name in _SCHEMA_FACTORIES:
-            given, schema = _schema_arg(value, 0, "schema_name")
-            self.bindings.append(["schema", name, schema, line])
+            self.bindings.append(["schema", name, _schema_arg(value, 0, "schema_name"), line])
         elif isinstance(value, (ast.Name, ast.Attribute)) and dotted(value):
             self.bindings.append(["alias", name, dotted(value), line])
         else:
@@ -344,7 +350,11 @@ class _Summarizer:
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 record["methods"][stmt.name] = [stmt.lineno, stmt.col_offset + 1]
                 if stmt.name == "definition":
-                    record["definition"] = {"literal": False, "line": stmt.lineno, "column": stmt.col_offset + 1}
+                    record["definition"] = {
+                        "literal": False,
+                        "line": stmt.lineno,
+                        "column": stmt.col_offset + 1,
+                    }
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
@@ -379,8 +389,13 @@ def summarize(data: bytes) -> dict[str, Any]:
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        return {"error": {"line": exc.lineno or 1, "column": max(exc.offset or 1, 1),
-                          "message": f"{type(exc).__name__}: {exc.msg}"}}
+        return {
+            "error": {
+                "line": exc.lineno or 1,
+                "column": max(exc.offset or 1, 1),
+                "message": f"{type(exc).__name__}: {exc.msg}",
+            }
+        }
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return {"error": {"line": 1, "column": 1, "message": f"{type(exc).__name__}: {exc}"}}
     summarizer = _Summarizer(text)
@@ -448,7 +463,7 @@ class SummaryCache:
         if not self._dirty or self.path is None or self.base is None:
             return
         old = self._load()
-        extra = [k for k in old if k not in self._used][-max(keep, len(self._used)):]
+        extra = [k for k in old if k not in self._used][-max(keep, len(self._used)) :]
         merged = {**{k: old[k] for k in extra}, **self._used}
         try:
             self.base.mkdir(parents=True, exist_ok=True)

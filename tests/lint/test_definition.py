@@ -15,7 +15,8 @@ from djlint.summaries import summarize
 
 
 def test_primary_and_secondary_attributes_with_defaults_and_comments() -> None:
-    d = parse_definition(textwrap.dedent("""
+    d = parse_definition(
+        textwrap.dedent("""
         # a table comment
         subject_id : int   # the id
         ---
@@ -24,7 +25,8 @@ def test_primary_and_secondary_attributes_with_defaults_and_comments() -> None:
         note = "a: b # c" : varchar(32)
         ts = CURRENT_TIMESTAMP : timestamp
         id2 : int auto_increment
-        """))
+        """)
+    )
     assert d.comment == "a table comment"
     assert [(a.name, a.type, a.default, a.comment, a.in_key, a.line) for a in d.attributes] == [
         ("subject_id", "int", None, "the id", True, 3),
@@ -38,7 +40,8 @@ def test_primary_and_secondary_attributes_with_defaults_and_comments() -> None:
 
 
 def test_foreign_key_forms() -> None:
-    d = parse_definition(textwrap.dedent("""
+    d = parse_definition(
+        textwrap.dedent("""
         -> master
         -> [nullable, unique] lab.Subject
         -> Probe.proj(probe='insertion', other="x")
@@ -49,7 +52,9 @@ def test_foreign_key_forms() -> None:
         -> Ref.proj()
         index(a, b)
         unique index (c)
-        """), start_line=10)
+        """),
+        start_line=10,
+    )
     fks = [(f.ref, f.primary, f.options, f.renames, f.line) for f in d.foreign_keys]
     assert fks == [
         ("master", True, set(), {}, 11),
@@ -97,10 +102,10 @@ def test_absolute_lines_of_triple_quoted_and_concatenated_strings() -> None:
         ''')
     assert [(a[0], a[4], a[6]) for a in concatenated["attributes"]] == [("unit", 4, 20), ("x", 6, 5)]
     assert concatenated["foreign_keys"][0][5] == 3
-    one_line = _summary_definition('''
+    one_line = _summary_definition("""
         class T:
             definition = "-> Session\\nunit : int"
-        ''')
+        """)
     assert [(a[0], a[4]) for a in one_line["attributes"]] == [("unit", 3)]
 
 
@@ -119,7 +124,9 @@ def test_bad_files_are_errors_not_crashes() -> None:
     assert "error" in summarize(b"x = 1\x00\n")
     assert "error" in summarize(b"# -*- coding: nonsense -*-\nx = 1\n")
     assert "error" in summarize(b"(" * 500 + b")" * 500)
-    latin = summarize("# -*- coding: latin-1 -*-\nclass T:\n    definition = 'n\xe9 : int'\n".encode("latin-1"))
+    latin = summarize(
+        "# -*- coding: latin-1 -*-\nclass T:\n    definition = 'n\xe9 : int'\n".encode("latin-1")
+    )
     assert latin["classes"][0]["definition"]["attributes"][0][:2] == ["n\xe9", "int"]
 
 
@@ -127,9 +134,32 @@ def test_bad_files_are_errors_not_crashes() -> None:
 _definition_lines = st.lists(
     st.one_of(
         st.text(max_size=40),
-        st.sampled_from(["---", "----", "___", "-> master", "-> [nullable] a.B", "(x) -> T(y)", "(x, y) -> T",
-                         "-> T.proj(a='b')", "-> T.proj(a=", "a = 1 : int # c", "index(a)", "unique index(", "# c",
-                         "x : enum('a', 'b#c')", "(", ")", "->", "-> [", "= :", "a=:", '"', "'"]),
+        st.sampled_from(
+            [
+                "---",
+                "----",
+                "___",
+                "-> master",
+                "-> [nullable] a.B",
+                "(x) -> T(y)",
+                "(x, y) -> T",
+                "-> T.proj(a='b')",
+                "-> T.proj(a=",
+                "a = 1 : int # c",
+                "index(a)",
+                "unique index(",
+                "# c",
+                "x : enum('a', 'b#c')",
+                "(",
+                ")",
+                "->",
+                "-> [",
+                "= :",
+                "a=:",
+                '"',
+                "'",
+            ]
+        ),
     ),
     max_size=20,
 )
@@ -156,22 +186,54 @@ def test_summary_never_raises_on_random_bytes(data: bytes) -> None:
 
 
 _source_pieces = st.lists(
-    st.sampled_from([
-        "import datajoint as dj\n", "from datajoint import Computed as C\n", "schema = dj.schema('s')\n",
-        "m = dj.create_virtual_module('m', 's')\n", "from .other import *\n", "from . import other\n",
-        "@schema\n", "class A(dj.Manual):\n", "class B(C):\n", "class P(dj.Part):\n", "class M(A):\n",
-        "    definition = '''\n", "    '''\n", "    definition = f'x'\n", "-> A\n", "-> master\n", "-> m.A\n",
-        "-> other.B\n", "x : int\n", "---\n", "    def make(self, key):\n", "        pass\n", "    pass\n",
-        "    class P(dj.Part):\n", "        definition = '-> master'\n", "try:\n", "except ImportError:\n",
-        "(\n", ")\n", '"""\n', "if x:\n", "__all__ = ['A']\n", "class C(B, A): pass\n", "\t\n", "\\\n",
-    ]),
+    st.sampled_from(
+        [
+            "import datajoint as dj\n",
+            "from datajoint import Computed as C\n",
+            "schema = dj.schema('s')\n",
+            "m = dj.create_virtual_module('m', 's')\n",
+            "from .other import *\n",
+            "from . import other\n",
+            "@schema\n",
+            "class A(dj.Manual):\n",
+            "class B(C):\n",
+            "class P(dj.Part):\n",
+            "class M(A):\n",
+            "    definition = '''\n",
+            "    '''\n",
+            "    definition = f'x'\n",
+            "-> A\n",
+            "-> master\n",
+            "-> m.A\n",
+            "-> other.B\n",
+            "x : int\n",
+            "---\n",
+            "    def make(self, key):\n",
+            "        pass\n",
+            "    pass\n",
+            "    class P(dj.Part):\n",
+            "        definition = '-> master'\n",
+            "try:\n",
+            "except ImportError:\n",
+            "(\n",
+            ")\n",
+            '"""\n',
+            "if x:\n",
+            "__all__ = ['A']\n",
+            "class C(B, A): pass\n",
+            "\t\n",
+            "\\\n",
+        ]
+    ),
     max_size=30,
 )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(_source_pieces, _source_pieces)
-def test_build_model_never_raises_on_garbled_sources(tmp_path: Path, first: list[str], second: list[str]) -> None:
+def test_build_model_never_raises_on_garbled_sources(
+    tmp_path: Path, first: list[str], second: list[str]
+) -> None:
     root = tmp_path / "repo"
     package = root / "pkg"
     package.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""The repository model: table discovery, name resolution, graph, unknowns, DJ000/DJ001/DJ003/DJ101, noqa, cache."""
+"""The repository model: tables, name resolution, graph, unknowns, DJ000/DJ001/DJ003/DJ101, noqa, cache."""
 
 from __future__ import annotations
 
@@ -60,10 +60,12 @@ class Session(dj.Manual):
 
 
 def test_table_spellings_tiers_and_parts(tmp_path: Path) -> None:
-    model = model_of(tmp_path, {
-        "pipe/__init__.py": "",
-        "pipe/lab.py": LAB,
-        "pipe/base.py": '''
+    model = model_of(
+        tmp_path,
+        {
+            "pipe/__init__.py": "",
+            "pipe/lab.py": LAB,
+            "pipe/base.py": """
             import datajoint
 
             class Base(datajoint.Computed):
@@ -73,8 +75,8 @@ def test_table_spellings_tiers_and_parts(tmp_path: Path) -> None:
             class Mixin:
                 def make(self, key):
                     pass
-            ''',
-        "pipe/ephys.py": '''
+            """,
+            "pipe/ephys.py": '''
             import datajoint
             import datajoint as dj
             from datajoint import Computed as C, Lookup
@@ -110,7 +112,8 @@ def test_table_spellings_tiers_and_parts(tmp_path: Path) -> None:
             class NotATable:
                 pass
             ''',
-    })
+        },
+    )
     tiers = {t: (model.tables[t].tier, model.tables[t].master, model.tables[t].schema) for t in model.tables}
     assert tiers == {
         "pipe.lab.Subject": ("Manual", None, "lab"),
@@ -142,23 +145,29 @@ def test_table_spellings_tiers_and_parts(tmp_path: Path) -> None:
     }
     assert not any(model.ancestry_unknown(t) for t in model.tables)
     assert model.graph.nodes["pipe.ephys.D.Part"] == {"tier": "Part", "master": "pipe.ephys.D"}
-    assert model.allowed.reads("pipe.ephys.D") >= {"pipe.ephys.Kind", "pipe.lab.Session.Note", "pipe.lab.Subject"}
+    assert model.allowed.reads("pipe.ephys.D") >= {
+        "pipe.ephys.Kind",
+        "pipe.lab.Session.Note",
+        "pipe.lab.Subject",
+    }
     assert model.diagnostics == []
 
 
 def test_resolution_forms(tmp_path: Path) -> None:
-    model = model_of(tmp_path, {
-        "src/pipeline/__init__.py": "",
-        "src/pipeline/lab/__init__.py": "",
-        "src/pipeline/lab/subject.py": LAB,
-        "src/pipeline/shared.py": '''
+    model = model_of(
+        tmp_path,
+        {
+            "src/pipeline/__init__.py": "",
+            "src/pipeline/lab/__init__.py": "",
+            "src/pipeline/lab/subject.py": LAB,
+            "src/pipeline/shared.py": """
             from .lab.subject import Subject, Session
             from .lab.subject import schema as _schema
             __all__ = ["Subject"]
-            ''',
-        "src/pipeline/reexport.py": "from .lab.subject import *\n",
-        "src/pipeline/analysis/__init__.py": "",
-        "src/pipeline/analysis/spikes.py": '''
+            """,
+            "src/pipeline/reexport.py": "from .lab.subject import *\n",
+            "src/pipeline/analysis/__init__.py": "",
+            "src/pipeline/analysis/spikes.py": '''
             import datajoint as dj
             import numpy as np
             import pipeline.lab.subject
@@ -184,10 +193,18 @@ def test_resolution_forms(tmp_path: Path) -> None:
                 -> shared.Session
                 """
             ''',
-    })
+        },
+    )
     mod = "pipeline.analysis.spikes"
-    assert set(model.modules) == {"pipeline", "pipeline.lab", "pipeline.lab.subject", "pipeline.shared",
-                                  "pipeline.reexport", "pipeline.analysis", mod}
+    assert set(model.modules) == {
+        "pipeline",
+        "pipeline.lab",
+        "pipeline.lab.subject",
+        "pipeline.shared",
+        "pipeline.reexport",
+        "pipeline.analysis",
+        mod,
+    }
     expect = {
         "Spikes": ("table", "pipeline.analysis.spikes.Spikes"),
         "pipeline.lab.subject.Session": ("table", "pipeline.lab.subject.Session"),
@@ -195,8 +212,8 @@ def test_resolution_forms(tmp_path: Path) -> None:
         "Sess.Note": ("table", "pipeline.lab.subject.Session.Note"),
         "Maybe": ("table", "pipeline.lab.subject.Subject"),
         "Alias": ("table", "pipeline.lab.subject.Session.Note"),
-        "Subject": ("table", "pipeline.lab.subject.Subject"),     # star import (shared's __all__)
-        "Session": ("table", "pipeline.lab.subject.Session"),     # star import via reexport (no __all__)
+        "Subject": ("table", "pipeline.lab.subject.Subject"),  # star import (shared's __all__)
+        "Session": ("table", "pipeline.lab.subject.Session"),  # star import via reexport (no __all__)
         "subj": ("module", "pipeline.lab.subject"),
         "pipeline.lab": ("module", "pipeline.lab"),
         "np.mean": ("external", "numpy.mean"),
@@ -214,15 +231,21 @@ def test_resolution_forms(tmp_path: Path) -> None:
     assert model.resolve(mod, "Sess.insert1") is None
     spikes = model.tables[f"{mod}.Spikes"].definition
     assert [fk.target for fk in spikes.foreign_keys] == [
-        "pipeline.lab.subject.Session", "pipeline.lab.subject.Subject", "pipeline.lab.subject.Session.Note",
-        "pipeline.lab.subject.Subject", "pipeline.lab.subject.Session"]
+        "pipeline.lab.subject.Session",
+        "pipeline.lab.subject.Subject",
+        "pipeline.lab.subject.Session.Note",
+        "pipeline.lab.subject.Subject",
+        "pipeline.lab.subject.Session",
+    ]
     assert model.unknown_names == {}
 
 
 def test_virtual_modules_and_unknown_names(tmp_path: Path) -> None:
-    model = model_of(tmp_path, {
-        "lab.py": LAB,
-        "ephys.py": '''
+    model = model_of(
+        tmp_path,
+        {
+            "lab.py": LAB,
+            "ephys.py": '''
             import datajoint as dj
             import element_animal.subject as animal
             from .config import db_prefix
@@ -263,19 +286,28 @@ def test_virtual_modules_and_unknown_names(tmp_path: Path) -> None:
                 -> Session
                 """
             ''',
-    })
-    fks = {t: [(f.target, f.unknown) for f in model.tables[t].definition.foreign_keys]
-           for t in ("ephys.Probe", "ephys.Insertion", "ephys.External")}
+        },
+    )
+    fks = {
+        t: [(f.target, f.unknown) for f in model.tables[t].definition.foreign_keys]
+        for t in ("ephys.Probe", "ephys.Insertion", "ephys.External")
+    }
     assert fks == {
         "ephys.Probe": [("lab.Session", None), ("lab.Session.Note", None), (None, "other.Rig")],
         "ephys.Insertion": [("ephys.Probe", None), (None, "dynamic.Subject"), (None, "Session")],
         "ephys.External": [(None, "element_animal.subject.Subject"), (None, "Session")],
     }
     assert model.tables["ephys.Probe"].schema is None
-    assert {t: model.ancestry_unknown(t) for t in ("ephys.Probe", "ephys.Insertion", "ephys.Clean",
-                                                  "ephys.External", "lab.Session")} == {
-        "ephys.Probe": True, "ephys.Insertion": True, "ephys.Clean": False, "ephys.External": True,
-        "lab.Session": False}
+    assert {
+        t: model.ancestry_unknown(t)
+        for t in ("ephys.Probe", "ephys.Insertion", "ephys.Clean", "ephys.External", "lab.Session")
+    } == {
+        "ephys.Probe": True,
+        "ephys.Insertion": True,
+        "ephys.Clean": False,
+        "ephys.External": True,
+        "lab.Session": False,
+    }
     assert model.graph.has_edge("?other.Rig", "ephys.Probe") and model.graph.nodes["?other.Rig"]["unknown"]
     assert not model.graph.edges["?other.Rig", "ephys.Probe"]["primary"]
     # one DJ001 per unknown name, at its first occurrence
@@ -286,7 +318,11 @@ def test_virtual_modules_and_unknown_names(tmp_path: Path) -> None:
         "element_animal.subject.Subject": ("ephys.py", 37, 5),
     }
     assert [c for c in codes(tmp_path) if c[2] == "DJ001"] == [
-        ("ephys.py", 17, "DJ001"), ("ephys.py", 24, "DJ001"), ("ephys.py", 25, "DJ001"), ("ephys.py", 37, "DJ001")]
+        ("ephys.py", 17, "DJ001"),
+        ("ephys.py", 24, "DJ001"),
+        ("ephys.py", 25, "DJ001"),
+        ("ephys.py", 37, "DJ001"),
+    ]
 
 
 def test_linking_config_resolves_elements_names(tmp_path: Path) -> None:
@@ -314,11 +350,14 @@ def test_linking_config_resolves_elements_names(tmp_path: Path) -> None:
 
 
 def test_aliased_same_named_modules_and_spawned_classes(tmp_path: Path) -> None:
-    model = model_of(tmp_path, {
-        "a/__init__.py": "", "b/__init__.py": "",
-        "a/utils.py": LAB,
-        "b/utils.py": LAB.replace('"lab"', '"lab_b"'),
-        "main.py": '''
+    model = model_of(
+        tmp_path,
+        {
+            "a/__init__.py": "",
+            "b/__init__.py": "",
+            "a/utils.py": LAB,
+            "b/utils.py": LAB.replace('"lab"', '"lab_b"'),
+            "main.py": '''
             import datajoint as dj
             from a import utils as a_utils
             from b import utils as b_utils
@@ -334,13 +373,20 @@ def test_aliased_same_named_modules_and_spawned_classes(tmp_path: Path) -> None:
                 -> Spawned
                 """
             ''',
-    })
+        },
+    )
     assert [(f.target, f.unknown) for f in model.tables["main.Pair"].definition.foreign_keys] == [
-        ("a.utils.Session", None), ("b.utils.Subject", None), (None, "Spawned")]
+        ("a.utils.Session", None),
+        ("b.utils.Subject", None),
+        (None, "Spawned"),
+    ]
 
 
 def test_part_naming_its_master_by_class_and_sibling_parts(tmp_path: Path) -> None:
-    model = model_of(tmp_path, {"seg.py": '''
+    model = model_of(
+        tmp_path,
+        {
+            "seg.py": '''
         import datajoint as dj
         schema = dj.schema("seg")
 
@@ -366,7 +412,9 @@ def test_part_naming_its_master_by_class_and_sibling_parts(tmp_path: Path) -> No
                 -> master.Mask
                 (other_mask) -> Mask(mask)
                 """
-        '''})
+        '''
+        },
+    )
     edges = {(a, b): d["renames"] for a, b, d in model.graph.edges(data=True)}
     assert edges == {
         ("seg.Segmentation", "seg.Segmentation.Mask"): {},
@@ -376,7 +424,10 @@ def test_part_naming_its_master_by_class_and_sibling_parts(tmp_path: Path) -> No
 
 
 def test_dj101_exact_lines_and_negatives(tmp_path: Path) -> None:
-    make_repo(tmp_path, {"pipe.py": '''
+    make_repo(
+        tmp_path,
+        {
+            "pipe.py": '''
         import datajoint as dj
         schema = dj.schema("p")
 
@@ -423,7 +474,9 @@ def test_dj101_exact_lines_and_negatives(tmp_path: Path) -> None:
             ---
             x : int
             """
-        '''})
+        '''
+        },
+    )
     assert codes(tmp_path) == [
         ("pipe.py", 14, "DJ101"),
         ("pipe.py", 28, "DJ001"),
@@ -435,12 +488,16 @@ def test_dj101_exact_lines_and_negatives(tmp_path: Path) -> None:
     assert (first.path, first.column) == (f"{tmp_path.name}/pipe.py", 5)
     assert "extra" in first.message and "Comp" in first.message
     ignored = Config(root=tmp_path, ignore=("DJ101",))
-    assert [d.code for d in analyze([tmp_path], ignored, cwd=tmp_path, use_cache=False).diagnostics] == ["DJ001"]
+    assert [d.code for d in analyze([tmp_path], ignored, cwd=tmp_path, use_cache=False).diagnostics] == [
+        "DJ001"
+    ]
 
 
 def test_non_literal_definitions_and_syntax_errors(tmp_path: Path) -> None:
-    make_repo(tmp_path, {
-        "ok.py": '''
+    make_repo(
+        tmp_path,
+        {
+            "ok.py": '''
             import datajoint as dj
             schema = dj.schema("ok")
             NAME = "x"
@@ -458,13 +515,17 @@ def test_non_literal_definitions_and_syntax_errors(tmp_path: Path) -> None:
                 -> Dynamic
                 """
             ''',
-        "broken.py": "import datajoint as dj\n\nclass A(dj.Manual:\n    pass\n",
-        "binary.py": b"x = '\xff'\n".decode("latin-1"),
-    })
+            "broken.py": "import datajoint as dj\n\nclass A(dj.Manual:\n    pass\n",
+            "binary.py": b"x = '\xff'\n".decode("latin-1"),
+        },
+    )
     (tmp_path / "binary.py").write_bytes(b"x = 1\ny = '\xff'\n")
     result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
     assert [(d.path, d.line, d.code) for d in result.diagnostics] == [
-        ("binary.py", 2, "DJ000"), ("broken.py", 3, "DJ000"), ("ok.py", 7, "DJ001")]
+        ("binary.py", 2, "DJ000"),
+        ("broken.py", 3, "DJ000"),
+        ("ok.py", 7, "DJ001"),
+    ]
     assert "not a literal" in result.diagnostics[2].message
     assert result.model.ancestry_unknown("ok.Child") and result.model.ancestry_unknown("ok.Dynamic")
     assert sorted(result.files) == ["binary.py", "broken.py", "ok.py"]
@@ -472,8 +533,10 @@ def test_non_literal_definitions_and_syntax_errors(tmp_path: Path) -> None:
 
 
 def test_policy_names_dj003(tmp_path: Path) -> None:
-    make_repo(tmp_path, {
-        "pyproject.toml": '''
+    make_repo(
+        tmp_path,
+        {
+            "pyproject.toml": """
             [project]
             name = "x"
 
@@ -483,13 +546,17 @@ def test_policy_names_dj003(tmp_path: Path) -> None:
 
             [tool.djlint.allow."pipe.lab.Nothing"]
             writes = ["other.Thing"]
-            ''',
-        "pipe/__init__.py": "",
-        "pipe/lab.py": LAB,
-    })
+            """,
+            "pipe/__init__.py": "",
+            "pipe/lab.py": LAB,
+        },
+    )
     result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
     assert [(d.path, d.line, d.code) for d in result.diagnostics] == [
-        ("pyproject.toml", 5, "DJ003"), ("pyproject.toml", 8, "DJ003"), ("pyproject.toml", 9, "DJ003")]
+        ("pyproject.toml", 5, "DJ003"),
+        ("pyproject.toml", 8, "DJ003"),
+        ("pyproject.toml", 9, "DJ003"),
+    ]
     assert "'pipe.lab.Sesion'" in result.diagnostics[0].message
     # a run over part of the repository only judges names of the modules it read
     partial = analyze([tmp_path / "pipe" / "lab.py"], cwd=tmp_path, use_cache=False)
@@ -498,12 +565,25 @@ def test_policy_names_dj003(tmp_path: Path) -> None:
 
 def test_exclusions(tmp_path: Path) -> None:
     bad = "def f(:\n"
-    make_repo(tmp_path, {
-        "pyproject.toml": '[tool.djlint]\nexclude = ["notebooks/*", "scratch.py"]\n',
-        "good.py": "x = 1\n", "notebooks/n.py": bad, "scratch.py": bad, ".venv/lib/x.py": bad,
-        "build/x.py": bad, "node_modules/x.py": bad, "a/__pycache__/x.py": bad, "a/site-packages/x.py": bad,
-        "dist/x.py": bad, ".tox/x.py": bad, "venv/x.py": bad, ".git/x.py": bad, "sub/kept.py": bad,
-    })
+    make_repo(
+        tmp_path,
+        {
+            "pyproject.toml": '[tool.djlint]\nexclude = ["notebooks/*", "scratch.py"]\n',
+            "good.py": "x = 1\n",
+            "notebooks/n.py": bad,
+            "scratch.py": bad,
+            ".venv/lib/x.py": bad,
+            "build/x.py": bad,
+            "node_modules/x.py": bad,
+            "a/__pycache__/x.py": bad,
+            "a/site-packages/x.py": bad,
+            "dist/x.py": bad,
+            ".tox/x.py": bad,
+            "venv/x.py": bad,
+            ".git/x.py": bad,
+            "sub/kept.py": bad,
+        },
+    )
     result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
     assert sorted(result.files) == ["good.py", "sub/kept.py"]
     assert [(d.path, d.code) for d in result.diagnostics] == [("sub/kept.py", "DJ000")]
@@ -517,8 +597,17 @@ def test_noqa_syntax() -> None:
 
 
 def test_module_names(tmp_path: Path) -> None:
-    make_repo(tmp_path, {"src/pkg/__init__.py": "", "src/pkg/sub/__init__.py": "", "src/pkg/sub/m.py": "",
-                         "scripts/run.py": "", "top.py": "", "src/ns/mod.py": ""})
+    make_repo(
+        tmp_path,
+        {
+            "src/pkg/__init__.py": "",
+            "src/pkg/sub/__init__.py": "",
+            "src/pkg/sub/m.py": "",
+            "scripts/run.py": "",
+            "top.py": "",
+            "src/ns/mod.py": "",
+        },
+    )
     assert module_name(tmp_path / "src/pkg/sub/m.py", tmp_path) == ("pkg.sub.m", False)
     assert module_name(tmp_path / "src/pkg/sub/__init__.py", tmp_path) == ("pkg.sub", True)
     assert module_name(tmp_path / "scripts/run.py", tmp_path) == ("scripts.run", False)
@@ -541,17 +630,20 @@ def test_summary_cache_is_used_and_corruption_ignored(tmp_path: Path) -> None:
     assert [summary["classes"][0]["name"] for summary in entries.values()] == ["Subject"]
     written = pack.stat().st_mtime_ns
     analyze([repo], cwd=repo)
-    assert pack.stat().st_mtime_ns == written          # nothing new: not rewritten
+    assert pack.stat().st_mtime_ns == written  # nothing new: not rewritten
     pack.write_bytes(b"\x00garbage")
     second = analyze([repo], cwd=repo)
     assert second.diagnostics == first.diagnostics and set(second.model.tables) == set(first.model.tables)
-    assert list(marshal.loads(pack.read_bytes())) == list(entries)   # rebuilt
+    assert list(marshal.loads(pack.read_bytes())) == list(entries)  # rebuilt
     # a cached entry is really read: plant a different (valid) summary under the same key
     planted = {key: {**value, "classes": []} for key, value in entries.items()}
     pack.write_bytes(marshal.dumps(planted))
     assert analyze([repo], cwd=repo).model.tables == {}
     assert set(analyze([repo], cwd=repo, use_cache=False).model.tables) == {
-        "lab.Subject", "lab.Session", "lab.Session.Note"}
+        "lab.Subject",
+        "lab.Session",
+        "lab.Session.Note",
+    }
 
 
 def test_cache_keeps_entries_of_other_runs_and_follows_edits(tmp_path: Path) -> None:
@@ -559,30 +651,39 @@ def test_cache_keeps_entries_of_other_runs_and_follows_edits(tmp_path: Path) -> 
     build_model([repo], Config(root=repo), repo)
     build_model([repo / "a.py"], Config(root=repo), repo)
     assert len(marshal.loads(_pack(repo).read_bytes())) == 2
-    (repo / "a.py").write_text(LAB.replace("class Subject", "class Animal").replace("-> Subject", "-> Animal"))
+    (repo / "a.py").write_text(
+        LAB.replace("class Subject", "class Animal").replace("-> Subject", "-> Animal")
+    )
     model = build_model([repo], Config(root=repo), repo)
     assert "a.Animal" in model.tables and "a.Subject" not in model.tables and "b.Subject" in model.tables
     assert len(marshal.loads(_pack(repo).read_bytes())) == 3
 
 
-@pytest.mark.parametrize("spelling", [
-    "import datajoint as dj\nBase = dj.Computed",
-    "import datajoint\nBase = datajoint.Computed",
-    "from datajoint import Computed as Base",
-    "from datajoint.user_tables import Computed as Base",
-])
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "import datajoint as dj\nBase = dj.Computed",
+        "import datajoint\nBase = datajoint.Computed",
+        "from datajoint import Computed as Base",
+        "from datajoint.user_tables import Computed as Base",
+    ],
+)
 def test_base_spellings(tmp_path: Path, spelling: str) -> None:
-    model = model_of(tmp_path, {"m.py": spelling + "\n\n@schema\nclass T(Base):\n    definition = 'x : int'\n"})
+    model = model_of(
+        tmp_path, {"m.py": spelling + "\n\n@schema\nclass T(Base):\n    definition = 'x : int'\n"}
+    )
     assert model.tables["m.T"].tier == "Computed"
     assert codes(tmp_path) == [("m.py", 5 + spelling.count("\n"), "DJ101")]
 
 
 def test_star_imports_honour_all_and_conditional_branches(tmp_path: Path) -> None:
-    model = model_of(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/lab.py": LAB,
-        "pkg/public.py": 'from .lab import Subject, Session\n__all__ = ["Subject"]\n',
-        "pkg/use.py": '''
+    model = model_of(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/lab.py": LAB,
+            "pkg/public.py": 'from .lab import Subject, Session\n__all__ = ["Subject"]\n',
+            "pkg/use.py": """
             import sys
             from .public import *
             if sys.version_info >= (3, 10):
@@ -590,10 +691,11 @@ def test_star_imports_honour_all_and_conditional_branches(tmp_path: Path) -> Non
             else:
                 from .old_lab import Session as Current
             lab = __import__("datajoint").create_virtual_module("lab", "lab")
-            ''',
-    })
+            """,
+        },
+    )
     assert model.resolve("pkg.use", "Subject").target == "pkg.lab.Subject"
-    assert model.resolve("pkg.use", "Session").kind == "unknown"       # not in public.__all__
+    assert model.resolve("pkg.use", "Session").kind == "unknown"  # not in public.__all__
     assert model.resolve("pkg.use", "Current").target == "pkg.lab.Session"
     virtual = model.resolve("pkg.use", "lab")
     assert (virtual.kind, virtual.target, virtual.schema) == ("module", "pkg.lab", "lab")
@@ -602,8 +704,10 @@ def test_star_imports_honour_all_and_conditional_branches(tmp_path: Path) -> Non
 
 
 def test_inherited_definition_and_template_bases(tmp_path: Path) -> None:
-    make_repo(tmp_path, {
-        "base.py": '''
+    make_repo(
+        tmp_path,
+        {
+            "base.py": '''
             import datajoint as dj
 
             class TraceTemplate(dj.Computed):
@@ -612,7 +716,7 @@ def test_inherited_definition_and_template_bases(tmp_path: Path) -> None:
                 trace_id : int
                 """
             ''',
-        "scan.py": '''
+            "scan.py": """
             import datajoint as dj
             from base import TraceTemplate
             schema = dj.schema("scan")
@@ -624,8 +728,9 @@ def test_inherited_definition_and_template_bases(tmp_path: Path) -> None:
             @schema
             class Trace(TraceTemplate):
                 pass
-            ''',
-    })
+            """,
+        },
+    )
     result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
     table = result.model.tables["scan.Trace"]
     assert (table.tier, table.definition_path, table.bases) == ("Computed", "base.py", ["base.TraceTemplate"])
@@ -648,7 +753,9 @@ def test_parallel_processes_share_the_summary_cache(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", {"pkg/__init__.py": "", **files})
     with ProcessPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(_build_in_child, [str(repo)] * 8))
-    expected = sorted(f"pkg.m{i}.{name}" for i in range(12) for name in ("Subject", "Session", "Session.Note"))
+    expected = sorted(
+        f"pkg.m{i}.{name}" for i in range(12) for name in ("Subject", "Session", "Session.Note")
+    )
     assert all(result == expected for result in results)
     assert len(marshal.loads(_pack(repo).read_bytes())) == 13
     assert not list((repo / ".djlint_cache").glob(".tmp-*"))
@@ -679,16 +786,21 @@ class Recording(dj.Imported):
 
 @pytest.mark.parametrize("linking", ["__name__", '"workflow.pipeline"', "sys.modules[__name__]"])
 def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, linking: str) -> None:
-    model = model_of(tmp_path, {
-        "element/__init__.py": "", "element/ephys.py": ELEMENT,
-        "workflow/__init__.py": "", "workflow/lab.py": LAB,
-        "workflow/pipeline.py": f'''
+    model = model_of(
+        tmp_path,
+        {
+            "element/__init__.py": "",
+            "element/ephys.py": ELEMENT,
+            "workflow/__init__.py": "",
+            "workflow/lab.py": LAB,
+            "workflow/pipeline.py": f"""
             import sys
             from element import ephys
             from .lab import Session
             ephys.activate("ephys", linking_module={linking})
-            ''',
-    })
+            """,
+        },
+    )
     fks = model.tables["element.ephys.Recording"].definition.foreign_keys
     assert [(f.target, f.unknown) for f in fks] == [("workflow.lab.Session", None), (None, "Rig")]
     assert model.resolve("element.ephys", "Session").target == "workflow.lab.Session"

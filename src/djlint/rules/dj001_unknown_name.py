@@ -9,8 +9,10 @@ from djlint.diagnostics import Diagnostic
 
 CODE = "DJ001"
 NAME = "unknown-name"
-SUMMARY = "A table name resolves to nothing in the analysed code (or a definition is not a literal); " \
-          "checks that depend on it are skipped."
+SUMMARY = (
+    "A table name resolves to nothing in the analysed code (or a definition is not a literal); "
+    "checks that depend on it are skipped."
+)
 WHY = """
 djlint never imports your code, so it only knows the tables it can read. Names injected at run time
 (DataJoint Elements' ``activate(..., linking_module=...)``, ``schema.spawn_missing_classes()``,
@@ -57,9 +59,17 @@ class Recording(dj.Imported):
 
 def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
     found = [d for d in model.diagnostics if d.code == CODE]
-    for name, (path, line, column) in sorted(model.unknown_names.items(), key=lambda item: (item[1], item[0])):
-        found.append(Diagnostic(
-            path, line, column, CODE,
-            f"'{name}' resolves to no table in the analysed code; sideways-read checks of the tables "
-            f"depending on it are skipped (map it with [tool.djlint] linking)"))
+    for name, (path, line, column) in sorted(
+        model.unknown_names.items(), key=lambda item: (item[1], item[0])
+    ):
+        found.append(
+            Diagnostic(
+                path,
+                line,
+                column,
+                CODE,
+                f"'{name}' resolves to no table in the analysed code; sideways-read checks of the tables "
+                f"depending on it are skipped (map it with [tool.djlint] linking)",
+            )
+        )
     return found

@@ -29,15 +29,15 @@ class Scan(dj.Manual):
     scan_id : int
     """
 '''
-PYPROJECT_BAD = '''
+PYPROJECT_BAD = """
 [tool.djlint.allow."pipeline.Scan"]
 reads = ["pipeline.Referense"]
-'''
+"""
 GOOD = BAD
-PYPROJECT_GOOD = '''
+PYPROJECT_GOOD = """
 [tool.djlint.allow."pipeline.Scan"]
 reads = []
-'''
+"""
 
 
 def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:

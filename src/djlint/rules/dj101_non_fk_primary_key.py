@@ -9,7 +9,9 @@ from djlint.diagnostics import Diagnostic
 
 CODE = "DJ101"
 NAME = "non-fk-primary-key"
-SUMMARY = "A Computed or Imported table declares a primary-key attribute that does not come from a foreign key."
+SUMMARY = (
+    "A Computed or Imported table declares a primary-key attribute that does not come from a foreign key."
+)
 WHY = """
 ``populate()`` calls ``make(key)`` once per row of the key source: the join of the table's primary-key
 parents. An auto-populated table's primary key must therefore be exactly what its parents determine.
@@ -89,6 +91,11 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
         for attribute in definition.attributes:
             if attribute.in_key:
                 yield Diagnostic(
-                    path, attribute.line, attribute.column, CODE,
+                    path,
+                    attribute.line,
+                    attribute.column,
+                    CODE,
                     f"primary-key attribute '{attribute.name}' of {table.tier} table {table.qualname} "
-                    f"does not come from a foreign key; make() invents it (use a Part table or move it below ---)")
+                    "does not come from a foreign key; make() invents it "
+                    "(use a Part table or move it below ---)",
+                )
