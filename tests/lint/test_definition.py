@@ -247,3 +247,19 @@ def test_build_model_never_raises_on_garbled_sources(
     for diagnostic in model.diagnostics:
         assert diagnostic.code in {"DJ000", "DJ001", "DJ003"}
         assert diagnostic.line >= 1
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=200), st.text(max_size=200))
+def test_each_file_is_a_module_or_exactly_one_dj000(tmp_path: Path, data: bytes, text: str) -> None:
+    root = tmp_path / "repo"
+    root.mkdir(exist_ok=True)
+    (root / "a.py").write_bytes(data)
+    (root / "b.py").write_text(text, encoding="utf-8", errors="surrogatepass")
+    (root / "c.py").write_text("import datajoint as dj\n\nclass T(dj.Manual):\n    definition = 'x : int'\n")
+    model = build_model([root], Config(root=root), root, use_cache=False)
+    for name in ("a", "b"):
+        broken = [d for d in model.diagnostics if d.path == f"{name}.py" and d.code == "DJ000"]
+        assert (name in model.modules) != (len(broken) == 1)
+        assert len(broken) <= 1
+    assert "c.T" in model.tables
