@@ -81,10 +81,19 @@ def expected_diagnostics(fixture: Path) -> set[Expectation]:
     return expected
 
 
-def describe(entries: set[Expectation], messages: dict[Expectation, str] | None = None) -> str:
+def describe(
+    entries: set[Expectation], messages: dict[Expectation, str] | None = None, root: Path | None = None
+) -> str:
+    """One line per entry; with ``messages`` the reported message, with ``root`` the source line."""
     lines = []
     for path, line, code in sorted(entries):
-        note = f"  {messages[(path, line, code)]}" if messages and (path, line, code) in messages else ""
+        note = ""
+        if messages and (path, line, code) in messages:
+            note = f"  {messages[(path, line, code)]}"
+        elif root is not None and (root / path).is_file():
+            source = read_text(root / path).split("\n")
+            if 0 < line <= len(source):
+                note = f"  | {source[line - 1].strip()[:140]}"
         lines.append(f"    {path}:{line}:{code}{note}")
     return "\n".join(lines)
 
@@ -108,9 +117,10 @@ def test_fixture_diagnostics_are_exactly_the_annotated_ones(fixture_copy: Path) 
     if got != want:
         report = [f"fixture {fixture_copy.name}: diagnostics differ from the annotations"]
         if want - got:
-            report.append("  missing (annotated, not reported):\n" + describe(want - got))
+            report.append("  missing (annotated, not reported):\n" + describe(want - got, root=fixture_copy))
         if got - want:
-            report.append("  unexpected (reported, not annotated):\n" + describe(got - want, messages))
+            unexpected = describe(got - want, messages, fixture_copy)
+            report.append("  unexpected (reported, not annotated):\n" + unexpected)
         pytest.fail("\n".join(report), pytrace=False)
 
 
@@ -211,9 +221,9 @@ def test_cli_json_reports_exactly_the_annotations(fixture_copy: Path) -> None:
     if got != want:
         report = [f"fixture {fixture_copy.name}: `djlint --format json .` differs from the annotations"]
         if want - got:
-            report.append("  missing:\n" + describe(want - got))
+            report.append("  missing:\n" + describe(want - got, root=fixture_copy))
         if got - want:
-            report.append("  unexpected:\n" + describe(got - want))
+            report.append("  unexpected:\n" + describe(got - want, root=fixture_copy))
         pytest.fail("\n".join(report), pytrace=False)
 
 
