@@ -74,27 +74,39 @@ _FIRST_WORD = re.compile(r"\s*\(*\s*([A-Za-z]+)")
 _DRIVER_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 _NAMED_PLACEHOLDER = re.compile(r":_([pk])_?(\w+?)\b|%\(_([pk])_?(\w+?)\)s")
 
-# One lexer per backend for the shape mask: quoted identifiers are kept, literals masked, and any
-# construct whose lexing could differ from the server's (comments, PostgreSQL dollar quoting and
-# escape strings) makes the statement skip the shape cache.
-_MYSQL_LEXER = re.compile(
-    r"""(?P<ident>`(?:[^`]|``)*`)"""
-    r"""|(?P<string>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")"""
-    r"""|(?P<bail>--|\#|/\*)"""
-    r"""|(?P<ph>%\(\w+\)s|%s)"""
-    r"""|(?P<word>[A-Za-z_$][\w$]*)"""
-    r"""|(?P<number>(?<![\w$.`])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$]))""",
+# The shape of a read: quoted identifiers are kept, each string literal is reduced to its opening
+# quote, numbers and ``%s`` arguments are dropped; keywords and unquoted names are untouched (a digit
+# inside a name is never taken for a number). Identifiers and keywords survive verbatim and in order,
+# so two statements of one shape read the same tables. Constructs whose lexing could differ from the
+# server's (comments; PostgreSQL dollar quoting, escape strings) are found on the shape, which is then
+# not used: the statement is parsed exactly.
+_MYSQL_SHAPE = re.compile(
+    r"""`(?:[^`]|``)*`|'(?:[^'\\]|\\.|'')*'"""
+    r'''|"(?:[^"\\]|\\.|"")*"'''
+    r"""|(?<![\w$.`])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$])|%\(\w+\)s|%s""",
     re.DOTALL,
 )
-_POSTGRES_LEXER = re.compile(
-    r"""(?P<ident>"(?:[^"]|"")*")"""
-    r"""|(?P<string>'(?:[^']|'')*')"""
-    r"""|(?P<bail>--|/\*|\$)"""
-    r"""|(?P<ph>%\(\w+\)s|%s)"""
-    r"""|(?P<word>[A-Za-z_][\w]*)"""
-    r"""|(?P<number>(?<![\w$."])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$]))""",
+_POSTGRES_SHAPE = re.compile(
+    r"""\"(?:[^"]|"")*"|'(?:[^']|'')*'"""
+    r"""|(?<![\w$."])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$])|%\(\w+\)s|%s""",
     re.DOTALL,
 )
+
+
+def _mysql_piece(match: re.Match) -> str:
+    text = match.group(0)
+    first = text[0]
+    return text if first == "`" else first if first in "'\"" else ""
+
+
+def _postgres_piece(match: re.Match) -> str:
+    text = match.group(0)
+    first = text[0]
+    return text if first == '"' else first if first == "'" else ""
+
+
+_MYSQL_COMMENT = re.compile(r"--|/\*|(?:`[^`]*`|[^`#])*+#")
+_POSTGRES_UNSAFE = re.compile(r"--|/\*|\$|[\w&]'")
 
 
 @dataclass(frozen=True)
@@ -155,9 +167,16 @@ def classify(sql: str, backend: str = "mysql") -> Statement:
     return _classify(sql, dialect_of(backend))
 
 
+_shapes: dict[tuple[str, str], Statement] = {}
+_SHAPES_KEPT = 8192
+parses = 0  # statements parsed by sqlglot since the last cache_clear() (bench and tests)
+
+
 def cache_clear() -> None:
+    global parses
     _classify.cache_clear()
-    _classify_shape.cache_clear()
+    _shapes.clear()
+    parses = 0
 
 
 @lru_cache(maxsize=8192)
@@ -166,38 +185,26 @@ def _classify(sql: str, dialect: str) -> Statement:
         return PASS
     first = _FIRST_WORD.match(sql)
     if first and first.group(1).upper() in ("SELECT", "WITH", "VALUES", "TABLE"):
-        shape = mask(sql, dialect)
+        shape = shape_of(sql, dialect)
         if shape is not None:
-            statement = _classify_shape(shape, dialect)
-            if statement.kind in ("pass", "read"):
-                return statement
+            statement = _shapes.get((shape, dialect))
+            if statement is None:
+                statement = _analyse(sql, dialect)
+                if statement.kind in ("pass", "read"):
+                    if len(_shapes) >= _SHAPES_KEPT:
+                        _shapes.clear()
+                    _shapes[(shape, dialect)] = statement
+            return statement
     return _analyse(sql, dialect)
 
 
-@lru_cache(maxsize=8192)
-def _classify_shape(shape: str, dialect: str) -> Statement:
-    return _analyse(shape, dialect, shape_only=True)
-
-
-def mask(sql: str, dialect: str) -> str | None:
-    """The statement with every literal and argument masked, or None when it must be parsed exactly."""
-    lexer = _POSTGRES_LEXER if dialect == "postgres" else _MYSQL_LEXER
-    pieces: list[str] = []
-    position = 0
-    for match in lexer.finditer(sql):
-        group = match.lastgroup
-        if group in ("ident", "word"):
-            continue
-        if group == "bail":
-            return None
-        start = match.start()
-        if group == "string" and dialect == "postgres" and start > 0 and sql[start - 1].isalnum():
-            return None  # E'…', U&'…', B'…', X'…': lexed differently
-        pieces.append(sql[position:start])
-        pieces.append("''" if group == "string" else "0")
-        position = match.end()
-    pieces.append(sql[position:])
-    return "".join(pieces)
+def shape_of(sql: str, dialect: str) -> str | None:
+    """The statement with its literals reduced (the shape-cache key), or None: parse it exactly."""
+    if dialect == "postgres":
+        shape = _POSTGRES_SHAPE.sub(_postgres_piece, sql)
+        return None if _POSTGRES_UNSAFE.search(shape) else shape
+    shape = _MYSQL_SHAPE.sub(_mysql_piece, sql)
+    return None if _MYSQL_COMMENT.match(shape) or "--" in shape or "/*" in shape else shape
 
 
 def _to_named(sql: str) -> str:
@@ -294,6 +301,8 @@ _REPLACE = re.compile(r"^(\s*)REPLACE(\s)", re.IGNORECASE)
 
 
 def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
+    global parses
+    parses += 1
     text = sql if shape_only else _to_named(sql)
     # sqlglot reads MySQL's REPLACE INTO as an opaque command; for the gate it writes rows like INSERT
     text = _REPLACE.sub(r"\1INSERT\2", text, count=1)

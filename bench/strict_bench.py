@@ -1,0 +1,178 @@
+"""Cost of strict provenance: populate() with the gate on vs off, and the gate's cost per statement.
+
+    python bench/strict_bench.py                 # 2,000 keys, 3 rounds, MariaDB at 127.0.0.1:3306
+    python bench/strict_bench.py --quick         # 200 keys, 1 round (checks the script runs)
+    python bench/strict_bench.py --backend postgresql
+
+Server from DJ_HOST/DJ_USER/DJ_PASS/DJ_PORT (PostgreSQL: DJ_PG_HOST/DJ_PG_USER/DJ_PG_PASS/DJ_PG_PORT),
+default the local root/postgres account. Each round populates the same keys twice, once with the gate
+off and once on (order alternating between rounds), each time from an empty target; the figure is the
+ratio of the median wall times measured in this run (target: <= 1.10). The per-statement figure times
+the gate alone (classification with a warm cache + allowed-set check), without the server, inside an
+open make() window, for the statements a typical make() sends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import datajoint as dj
+
+import djruntime
+from djruntime import context, sqlclassify, strict
+
+
+def connect(backend: str) -> dj.Connection:
+    if backend == "mysql":
+        host, port = os.environ.get("DJ_HOST", "127.0.0.1"), int(os.environ.get("DJ_PORT", "3306"))
+        user, password = os.environ.get("DJ_USER", "root"), os.environ.get("DJ_PASS", "")
+    else:
+        host, port = os.environ.get("DJ_PG_HOST", "127.0.0.1"), int(os.environ.get("DJ_PG_PORT", "5432"))
+        user, password = os.environ.get("DJ_PG_USER", "postgres"), os.environ.get("DJ_PG_PASS", "")
+    return dj.Connection(host, user, password, port=port, use_tls=False, backend=backend)
+
+
+def build(schema: dj.Schema):
+    @schema
+    class Subject(dj.Manual):
+        definition = """
+        subject_id: int32
+        ---
+        weight: float64
+        """
+
+    @schema
+    class Session(dj.Manual):
+        definition = """
+        -> Subject
+        session_id: int32
+        ---
+        duration: float64
+        """
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        score: float64
+        """
+
+        def make(self, key):  # three statements of its own: two reads, one insert
+            duration = (Session & key).fetch1("duration")
+            weight = (Subject & key).fetch1("weight")
+            self.insert1(dict(key, score=duration * weight))
+
+    return Subject, Session, Summary
+
+
+def populate_seconds(summary, mode: str, policy: Path) -> float:
+    djruntime.install(strict_provenance=mode, policy=policy)
+    (summary()).delete_quick()
+    start = time.perf_counter()
+    result = summary.populate()
+    elapsed = time.perf_counter() - start
+    assert not result["error_list"], result["error_list"][:1]
+    return elapsed
+
+
+def gate_microseconds(connection, summary, session, subject, repeats: int) -> dict[str, float]:
+    """Gate cost per statement (µs), warm caches, no server round trip."""
+    key = {"subject_id": 1, "session_id": 1}
+    table = summary()
+    template = (session & {"subject_id": 123456, "session_id": 1}).make_sql()
+    statements = {
+        # every text distinct (the key's literals differ), so each misses the exact cache
+        "read, new literals (shape cache)": [(template.replace("123456", str(i)), ()) for i in range(200)],
+        "read, same text (exact cache)": [((subject & key).make_sql(), ())] * 200,
+        "insert of one row (exact cache)": [
+            (f"INSERT INTO {summary.full_table_name}(`subject_id`,`session_id`,`score`) VALUES (%s,%s,%s)"
+             if connection.adapter.backend == "mysql" else
+             f'INSERT INTO {summary.full_table_name}("subject_id","session_id","score") VALUES (%s,%s,%s)',
+             ["1", "1", "2.5"])
+        ] * 200,
+    }
+    figures = {}
+    with context.make_window(table, key, connection):
+        for name, batch in statements.items():
+            for sql, args in batch:  # warm
+                strict._check(connection, context.current(connection), sql, args)
+            if name.startswith("read, new literals"):  # fresh texts for every timed call
+                batch = [(template.replace("123456", str(1000 + i)), ()) for i in range(repeats * len(batch))]
+                runs = 1
+            else:
+                runs = repeats
+            start = time.perf_counter()
+            for _ in range(runs):
+                for sql, args in batch:
+                    strict._check(connection, context.current(connection), sql, args)
+            figures[name] = (time.perf_counter() - start) / (runs * len(batch)) * 1e6
+    # the wrapper's cost for a statement outside any make() window (gate on, nothing to check)
+    start = time.perf_counter()
+    calls = repeats * 200
+    for _ in range(calls):
+        if context.current(connection) is None and not context.in_bookkeeping():
+            pass
+    figures["outside make() (window lookup)"] = (time.perf_counter() - start) / calls * 1e6
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="mysql", choices=["mysql", "postgresql"])
+    parser.add_argument("--keys", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="200 keys, 1 round")
+    options = parser.parse_args(argv)
+    if options.quick:
+        options.keys, options.rounds = 200, 1
+
+    connection = connect(options.backend)
+    schema = dj.Schema(f"djbench_strict_{uuid.uuid4().hex[:8]}", {}, connection=connection)
+    policy = Path(f"/tmp/djbench_strict_{os.getpid()}.toml")
+    policy.write_text('[project]\nname = "bench"\n')
+    try:
+        subject, session, summary = build(schema)
+        subjects = max(1, options.keys // 10)
+        subject.insert([{"subject_id": s, "weight": 1.0 + s} for s in range(1, subjects + 1)])
+        session.insert([{"subject_id": 1 + k // 10, "session_id": 1 + k % 10, "duration": 2.0}
+                        for k in range(options.keys)])
+        times: dict[str, list[float]] = {"off": [], "raise": []}
+        populate_seconds(summary, "off", policy)  # warm-up: heading loads, dependency graph
+        for round_ in range(options.rounds):
+            order = ("off", "raise") if round_ % 2 == 0 else ("raise", "off")
+            for mode in order:
+                times[mode].append(populate_seconds(summary, mode, policy))
+        off, on = statistics.median(times["off"]), statistics.median(times["raise"])
+        print(f"backend={options.backend} keys={options.keys} rounds={options.rounds}")
+        print(f"populate, strict off : {off:8.3f} s  ({off / options.keys * 1e3:.3f} ms/key)  runs {times['off']}")
+        print(f"populate, strict on  : {on:8.3f} s  ({on / options.keys * 1e3:.3f} ms/key)  runs {times['raise']}")
+        print(f"ratio on/off         : {on / off:8.3f}  (target <= 1.10)")
+
+        djruntime.install(strict_provenance=True, policy=policy)
+        sqlclassify.cache_clear()
+        figures = gate_microseconds(connection, summary, session, subject, repeats=20 if options.quick else 100)
+        print("gate cost per statement, warm cache (µs):")
+        for name, value in figures.items():
+            print(f"  {name:36s} {value:8.1f}")
+        per_key = 2 * figures["read, new literals (shape cache)"] + figures["insert of one row (exact cache)"]
+        print(f"gate time per key (2 reads + 1 insert): {per_key:.1f} µs = "
+              f"{per_key / (off / options.keys * 1e6) * 100:.2f} % of a key's populate time with the gate off")
+        info = sqlclassify._classify.cache_info()
+        print(f"exact cache: {info.hits} hits / {info.misses} misses; sqlglot parses: {sqlclassify.parses}")
+    finally:
+        djruntime.uninstall()
+        schema.drop(prompt=False)
+        policy.unlink(missing_ok=True)
+        connection.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
