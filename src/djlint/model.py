@@ -663,7 +663,7 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
         if data is None:
             model.broken[display] = Diagnostic(display, 1, 1, "DJ000", "cannot read the file")
             continue
-        digest, summary = load_summary(data, cache)
+        digest, summary, tree, text = load_summary(data, cache)
         if "error" in summary:
             error = summary["error"]
             model.broken[display] = Diagnostic(
@@ -681,9 +681,12 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
             while name in taken:
                 name += "_"
         taken.add(name)
-        text, _ = decode_source(data)
+        if text is None:
+            text, _ = decode_source(data)
         source = text if text is not None else data.decode("utf-8", "replace")
         info = ModuleInfo(name, path, display, source, digest, is_package, summary)
+        if tree is not None and _defines_make(summary):
+            info._ast = tree  # parsed by the cheap pass (cold run): make() analysis need not parse again
         model.modules[name] = info
         model.by_path[display] = info
         model._by_plain_name.setdefault(plain, []).append(name)
@@ -702,6 +705,13 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
     _check_policy(model, cwd)
     model.diagnostics.sort()
     return model
+
+
+_MAKE_NAMES = frozenset({"make", "_make_tuples", "make_fetch", "make_compute", "make_insert"})
+
+
+def _defines_make(summary: dict[str, Any]) -> bool:
+    return any(_MAKE_NAMES.intersection(record.get("methods", ())) for record in summary.get("classes", ()))
 
 
 def _index_modules(model: Model) -> None:

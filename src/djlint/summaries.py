@@ -383,33 +383,34 @@ class _Summarizer:
 
 def summarize(data: bytes) -> dict[str, Any]:
     """The summary of one file's bytes. Never raises: errors become {"error": {...}}."""
+    return parse_and_summarize(data)[0]
+
+
+def parse_and_summarize(data: bytes) -> tuple[dict[str, Any], ast.Module | None, str | None]:
+    """(summary, the ast tree, the decoded text); tree and text are None when the file is broken."""
     text, error = decode_source(data)
     if error is not None or text is None:
-        return {"error": error or {"line": 1, "column": 1, "message": "cannot decode"}}
+        return {"error": error or {"line": 1, "column": 1, "message": "cannot decode"}}, None, None
     try:
         tree = ast.parse(text)
     except SyntaxError as exc:
-        return {
-            "error": {
-                "line": exc.lineno or 1,
-                "column": max(exc.offset or 1, 1),
-                "message": f"{type(exc).__name__}: {exc.msg}",
-            }
-        }
+        where = {"line": exc.lineno or 1, "column": max(exc.offset or 1, 1)}
+        return {"error": {**where, "message": f"{type(exc).__name__}: {exc.msg}"}}, None, None
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return {"error": {"line": 1, "column": 1, "message": f"{type(exc).__name__}: {exc}"}}
+        return {"error": {"line": 1, "column": 1, "message": f"{type(exc).__name__}: {exc}"}}, None, None
     summarizer = _Summarizer(text)
     try:
         summarizer.module(tree, text)
     except RecursionError as exc:
-        return {"error": {"line": 1, "column": 1, "message": f"too deeply nested: {exc}"}}
-    return {
+        return {"error": {"line": 1, "column": 1, "message": f"too deeply nested: {exc}"}}, None, None
+    summary = {
         "bindings": summarizer.bindings,
         "classes": summarizer.classes,
         "all": summarizer.all,
         "flags": sorted(summarizer.flags),
         "activations": summarizer.activations,
     }
+    return summary, tree, text
 
 
 class SummaryCache:
@@ -486,13 +487,17 @@ class SummaryCache:
         self._dirty = False
 
 
-def load_summary(data: bytes, cache: SummaryCache | None) -> tuple[str, dict[str, Any]]:
+def load_summary(
+    data: bytes, cache: SummaryCache | None
+) -> tuple[str, dict[str, Any], ast.Module | None, str | None]:
+    """(content hash, summary, ast tree or None, decoded text or None): tree and text only when the
+    summary was computed now (a cache hit parses nothing)."""
     key = digest(data)
     if cache is not None:
         cached = cache.get(key)
         if cached is not None:
-            return key, cached
-    summary = summarize(data)
+            return key, cached, None, None
+    summary, tree, text = parse_and_summarize(data)
     if cache is not None:
         cache.put(key, summary)
-    return key, summary
+    return key, summary, tree, text
