@@ -17,10 +17,17 @@ A misspelt or stale name would silently sanction nothing — or, after a rename,
 pointing at a table that no longer exists. So a name that matches no table is an error, reported in
 ``pyproject.toml`` at the entry.
 """
-BAD = '''
+_PIPELINE = '''
 import datajoint as dj
 
 schema = dj.schema("lab")
+
+
+@schema
+class Reference(dj.Lookup):
+    definition = """
+    reference_id : int
+    """
 
 
 @schema
@@ -31,13 +38,23 @@ class Scan(dj.Manual):
 '''
 PYPROJECT_BAD = """
 [tool.djlint.allow."pipeline.Scan"]
-reads = ["pipeline.Referense"]
+reads = ["pipeline.Referense"]    # misspelt: sanctions nothing
 """
-GOOD = BAD
 PYPROJECT_GOOD = """
 [tool.djlint.allow."pipeline.Scan"]
-reads = []
+reads = ["pipeline.Reference"]
 """
+# The examples are pipeline.py; the policy they are checked with is shown (and used) as pyproject.toml.
+BAD = (
+    "# pyproject.toml:\n"
+    + "".join(f"#   {line}\n" for line in PYPROJECT_BAD.strip().splitlines())
+    + _PIPELINE
+)
+GOOD = (
+    "# pyproject.toml:\n"
+    + "".join(f"#   {line}\n" for line in PYPROJECT_GOOD.strip().splitlines())
+    + _PIPELINE
+)
 
 
 def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
