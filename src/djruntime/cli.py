@@ -210,6 +210,26 @@ def _declared_queue(table: type, jobs_of: Any, attempts: int = 4) -> Any:
     raise AssertionError("unreachable")
 
 
+def _rescue_own(tables: list[type], jobs_of: Any, patience: float = 3.0) -> None:
+    """After a stop signal: if the signal cut a query short, the engine could not return the job to
+    the queue on the broken session; once that session is closed its reservation is rescuable."""
+    import gc
+
+    gc.collect()  # the interrupted session lives only in the exception's frames: close it now
+    deadline = time.monotonic() + patience
+    for table in tables:
+        try:
+            queue = jobs_of(table)
+            while True:
+                queue.rescue()
+                mine = queue.reserved & {"pid": os.getpid()}
+                if not len(mine) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+        except Exception as error:  # the next worker's claim rescues them anyway
+            print(f"djruntime: could not check {table.__name__}'s queue after the stop: {error}", file=sys.stderr)
+
+
 def _terminate(signum, frame):
     raise SystemExit(EXIT_TERMINATED)
 
@@ -282,6 +302,8 @@ def run_worker(options: argparse.Namespace) -> int:
         signal.signal(signal.SIGTERM, previous_term)
         if bar is not None:
             bar.close()
+    if stopped:
+        _rescue_own(tables, jobs_of)
     print(summary(tally, time.monotonic() - began, stopped), file=sys.stderr)
     if code == 0 and tally.errors and not options.suppress_errors:
         code = EXIT_ERRORS

@@ -343,7 +343,7 @@ class _Pool:
         try:
             while child.pipe.poll():
                 self.handle(child, child.pipe.recv())
-        except (EOFError, OSError):
+        except (EOFError, OSError, pickle.UnpicklingError):  # the child is gone (or died mid-message)
             child.pipe.close()
 
     def handle(self, child: _Child, message: tuple) -> None:
@@ -410,8 +410,13 @@ class _Pool:
             return 0
 
     def stop(self) -> None:
-        """Forward one SIGTERM to every child, wait (bounded), then SIGKILL what is left."""
+        """Forward one SIGTERM to every child, wait (bounded), then SIGKILL what is left and rescue its jobs.
+
+        The pipes are closed first, unread: stop() runs when the populate is being abandoned (an
+        interrupt, or a child's error about to be re-raised), and a pipe read that an interrupt cut
+        short could leave a half-read message that blocks or garbles the next read."""
         for child in self.live():
+            child.pipe.close()
             if child.process.is_alive():
                 try:
                     os.kill(child.process.pid, signal.SIGTERM)
@@ -421,19 +426,23 @@ class _Pool:
         try:
             while self.live() and time.monotonic() < deadline:
                 for child in self.live():
-                    if not child.pipe.closed:
-                        self.receive(child)
                     child.process.join(timeout=0.1)
                     if not child.process.is_alive():
-                        if not child.pipe.closed:
-                            self.receive(child)
-                            child.pipe.close()
                         child.ended = True
         finally:
+            stragglers = [child for child in self.live() if child.process.is_alive()]
+            for child in stragglers:
+                logger.warning("populate worker %d did not stop in %.0f s: killed", child.process.pid,
+                               self.stop_timeout)
+                child.process.kill()
             for child in self.live():
-                if child.process.is_alive():
-                    logger.warning("populate worker %d did not stop in %.0f s: killed", child.process.pid,
-                                   self.stop_timeout)
-                    child.process.kill()
                 child.process.join(timeout=5)
                 child.ended = True
+            # Every child is gone now, and with it its connection. A child killed here, or one whose
+            # rollback failed because the signal cut a query short, may still hold a reservation:
+            # return those to pending before the populate call ends.
+            for child in self.children:
+                try:
+                    _rescue(self.table, child.process.pid, patience=2.0)
+                except Exception as error:
+                    logger.warning("could not rescue the jobs of worker %d: %s", child.process.pid, error)

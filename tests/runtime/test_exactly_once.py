@@ -106,8 +106,9 @@ def test_sigkill_mid_job_then_a_fresh_populate_makes_that_job_once(pipeline):
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGTERM, cli.EXIT_TERMINATED), (signal.SIGINT, cli.EXIT_INTERRUPTED)],
                          ids=["SIGTERM", "SIGINT"])
-def test_signal_to_a_worker_leaves_no_job_reserved(pipeline, signum, code):
-    worker = harness.cli(["worker", "pipelines.counting:Made"], pipeline, {"DJRT_MAKE_SLEEP": "2"})
+@pytest.mark.parametrize("waiting", ["DJRT_MAKE_SLEEP", "DJRT_SQL_SLEEP"], ids=["in-python", "in-a-query"])
+def test_signal_to_a_worker_leaves_no_job_reserved(pipeline, signum, code, waiting):
+    worker = harness.cli(["worker", "pipelines.counting:Made"], pipeline, {waiting: "2"})
     try:
         assert harness.wait_for(lambda: len(harness.calls(pipeline)) >= 2, timeout=90)  # inside a make()
         worker.send_signal(signum)
@@ -117,7 +118,7 @@ def test_signal_to_a_worker_leaves_no_job_reserved(pipeline, signum, code):
     assert returned == code, err
     assert "the running job was returned to the queue" in err
     statuses = harness.statuses(pipeline.Made)
-    assert statuses["reserved"] == 0 and statuses["error"] == 0
+    assert statuses["reserved"] == 0 and statuses["error"] == 0, (pipeline.Made.jobs.reserved.to_dicts(), err)
     assert statuses["pending"] == pipeline.items - len(pipeline.Made())  # the interrupted job is pending again
     assert len(pipeline.Made.Detail()) == 3 * len(pipeline.Made())  # rolled back, not half-made
     assert len(pipeline.Made()) == len(harness.calls(pipeline)) - 1  # only the interrupted call was undone

@@ -130,8 +130,9 @@ except BaseException as error:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_signal_to_the_parent_stops_children_and_leaves_nothing_reserved(pipeline, signum):
-    process = harness.python(SIGNALLED_POOL, pipeline, {"DJRT_MAKE_SLEEP": "0.5"})
+@pytest.mark.parametrize("waiting", ["DJRT_MAKE_SLEEP", "DJRT_SQL_SLEEP"], ids=["in-python", "in-a-query"])
+def test_signal_to_the_parent_stops_children_and_leaves_nothing_reserved(pipeline, signum, waiting):
+    process = harness.python(SIGNALLED_POOL, pipeline, {waiting: "0.5"})
     try:
         assert harness.wait_for(lambda: len(harness.calls(pipeline)) >= 2, timeout=60), process.stderr.read()
         process.send_signal(signum)
@@ -142,7 +143,7 @@ def test_signal_to_the_parent_stops_children_and_leaves_nothing_reserved(pipelin
     expected = "KeyboardInterrupt" if signum == signal.SIGINT else "SystemExit"
     assert f"raised {expected}" in out or expected in err, (out, err)
     statuses = harness.statuses(pipeline.Made)
-    assert statuses["reserved"] == 0
+    assert statuses["reserved"] == 0, (pipeline.Made.jobs.reserved.to_dicts(), harness.calls(pipeline), err)
     assert statuses["pending"] + len(pipeline.Made()) == pipeline.items  # interrupted jobs back to pending
     assert len(pipeline.Made.Detail()) == 3 * len(pipeline.Made())  # rolled back, not half-made
     assert harness.wait_for(lambda: not any(harness.alive(pid) for _, pid in harness.calls(pipeline)), timeout=10)

@@ -14,6 +14,8 @@ make() is steered by environment variables, read at each call so a test can set 
   to the call log and sleeps ``DJRT_HANG_SECONDS`` (default 600) — a job to kill mid-transaction.
   Only the first call hangs (claimed through ``DJRT_HANG_MARKER``, created with ``O_EXCL``).
 - ``DJRT_FAIL_ITEM``: this item's make() raises ``ValueError``.
+- ``DJRT_SQL_SLEEP``: seconds each make() waits *on the server* (``SLEEP``/``pg_sleep``) after its master
+  row, so that a signal lands in the middle of a query.
 """
 
 from __future__ import annotations
@@ -86,6 +88,10 @@ def build(schema: dj.Schema) -> SimpleNamespace:
             if str(item) == os.environ.get("DJRT_HANG_ITEM") and _first_hang():
                 _log(f"{item} {os.getpid()} hang\n")
                 time.sleep(float(os.environ.get("DJRT_HANG_SECONDS", "600")))
+            server_pause = float(os.environ.get("DJRT_SQL_SLEEP", "0") or 0)
+            if server_pause:
+                sleep = "SLEEP" if self.connection.adapter.backend == "mysql" else "pg_sleep"
+                self.connection.query(f"SELECT {sleep}({server_pause})").fetchall()
             pause = float(os.environ.get("DJRT_MAKE_SLEEP", "0") or 0)
             if pause:
                 time.sleep(pause)
