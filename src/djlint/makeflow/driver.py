@@ -44,15 +44,10 @@ def analyze_makes(model: Any) -> MakeFacts:
         if info.tier not in POPULATED_TIERS:
             continue
         for name in MAKE_METHODS:
-            function_info = model.method_info(table_id, name)
-            if function_info is None:
-                continue
-            found = model.method(table_id, name)
+            found = shared.sources.method(table_id, name)
             if found is None:
                 continue
-            module, function = found
-            if module.tree is None:
-                continue
+            module, function, function_info = found
             facts.entries.append((table_id, function_info.id))
             run = MakeRun(shared, table_id, facts, _make_key(model, keys, table_id))
             try:

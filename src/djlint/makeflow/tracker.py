@@ -6,21 +6,21 @@ One ``MakeRun`` analyses one make() entry point (``make``, ``make_fetch``/``make
 functions and methods of the repository are followed (arguments bound to parameters, a visited set
 stops recursion). Statements run in order; both arms of a branch run and their states merge; loop
 bodies run once. A name we know nothing about holds the empty value, which never raises an alarm.
+The code is read as Python ``ast`` (see ``source.py`` for why not libcst).
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any
-
-import libcst as cst
-from libcst.metadata import PositionProvider
 
 from djlint.makeflow import names as N
 from djlint.makeflow.facts import (
     Connect, KeyMismatch, Location, MakeFacts, OneShotReuse, Read, UpstreamIndex, Write,
 )
+from djlint.makeflow.source import FunctionNode, Sources, is_generator
 from djlint.makeflow.sql import classify
 from djlint.makeflow.values import (
     NOTHING, Atom, Attr, Cls, Const, Ext, Field, Fn, Gen, Inst, Key, KeyField, LocalFn, Mod, Row, Seq,
@@ -30,6 +30,11 @@ from djlint.makeflow.values import (
 MAX_DEPTH = 12       # calls followed below make()
 MAX_CALLS = 2000     # function bodies interpreted per make(): bounds pathological call graphs
 _ids = itertools.count(1)
+UNPLACED = Location("", 0, 0)   # origin of a table imported inside a function: placed where used
+
+Args = list[tuple[Value, ast.AST]]
+Kwargs = dict[str, tuple[Value, ast.AST]]
+State = tuple[dict[str, Value], dict[int, tuple[int, Location, Location]]]
 
 
 class Frame:
@@ -47,23 +52,17 @@ class Frame:
 
 
 class Shared:
-    """Per-model caches shared by every run: positions, resolved symbols, generator-ness."""
+    """Per-model caches shared by every run: sources, resolved symbols, generator-ness."""
 
     def __init__(self, model: Any) -> None:
         self.model = model
-        self._positions: dict[str, Any] = {}
+        self.sources = Sources(model)
         self._symbols: dict[tuple[str, str], Any] = {}
         self._generator: dict[int, bool] = {}
 
-    def location(self, module: Any, node: cst.CSTNode) -> Location:
-        positions = self._positions.get(module.name)
-        if positions is None:
-            positions = module.wrapper.resolve(PositionProvider)
-            self._positions[module.name] = positions
-        where = positions.get(node)
-        if where is None:
-            return Location(module.display_path, 1, 1)
-        return Location(module.display_path, where.start.line, where.start.column + 1)
+    @staticmethod
+    def location(module: Any, node: ast.AST) -> Location:
+        return Location(module.display_path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
 
     def resolve(self, module: str, dotted: str) -> Any:
         key = (module, dotted)
@@ -74,74 +73,48 @@ class Shared:
                 self._symbols[key] = None
         return self._symbols[key]
 
-    def is_generator(self, function: cst.CSTNode) -> bool:
+    def is_generator(self, function: ast.AST) -> bool:
         cached = self._generator.get(id(function))
         if cached is None:
-            finder = _YieldFinder()
-            body = getattr(function, "body", None)
-            if isinstance(body, cst.CSTNode):
-                body.visit(finder)
-            cached = finder.found
+            cached = is_generator(function)
             self._generator[id(function)] = cached
         return cached
 
 
-class _YieldFinder(cst.CSTVisitor):
-    def __init__(self) -> None:
-        self.found = False
-
-    def visit_Yield(self, node: cst.Yield) -> bool:
-        self.found = True
-        return False
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
-        return False
-
-    def visit_Lambda(self, node: cst.Lambda) -> bool:
-        return False
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> bool:
-        return False
-
-
-def _literal(node: cst.CSTNode) -> Const | None:
-    try:
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
-            value = node.evaluated_value
-            if value is None and isinstance(node, cst.ConcatenatedString):
-                return None
-            return Const(value, repr(value))
-        if isinstance(node, cst.Name) and node.value in ("True", "False", "None"):
-            return Const({"True": True, "False": False, "None": None}[node.value], node.value)
-        if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-            inner = _literal(node.expression)
-            if inner is not None and isinstance(inner.value, (int, float)):
-                return Const(-inner.value, repr(-inner.value))
-    except Exception:
-        return None
+def _literal(node: ast.AST) -> Const | None:
+    if isinstance(node, ast.Constant) and not isinstance(node.value, (bytes, type(...))):
+        return Const(node.value, repr(node.value))
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _literal(node.operand)
+        if inner is not None and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
+            return Const(-inner.value, repr(-inner.value))
     return None
 
 
-def _dotted(node: cst.CSTNode) -> str | None:
-    if isinstance(node, cst.Name):
-        return node.value
-    if isinstance(node, cst.Attribute):
+def _dotted(node: ast.AST) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
         head = _dotted(node.value)
-        return f"{head}.{node.attr.value}" if head else None
+        return f"{head}.{node.attr}" if head else None
     return None
 
 
-def _root_name(node: cst.CSTNode) -> str | None:
-    while isinstance(node, cst.Attribute):
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Attribute):
         node = node.value
-    return node.value if isinstance(node, cst.Name) else None
+    return node.id if isinstance(node, ast.Name) else None
 
 
-def _body(node: Any) -> Sequence[Any]:
-    body = getattr(node, "body", None)
-    if isinstance(body, (list, tuple)):
-        return body
-    return ()
+def _text(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except Exception:
+        return "?"
+
+
+def _decorated(function: ast.AST, *names: str) -> bool:
+    return any((_dotted(d) or "").rsplit(".", 1)[-1] in names for d in getattr(function, "decorator_list", []))
 
 
 class MakeRun:
@@ -150,6 +123,7 @@ class MakeRun:
     def __init__(self, shared: Shared, owner: str, facts: MakeFacts, key_attributes: frozenset[str]) -> None:
         self.shared = shared
         self.model = shared.model
+        self.sources = shared.sources
         self.owner = owner
         self.facts = facts
         self.own_entity = frozenset(self.model.allowed.own_entity(owner))
@@ -158,8 +132,8 @@ class MakeRun:
         self.consumed: dict[int, tuple[int, Location, Location]] = {}
         self.manual: set[int] = set()
         self.names: dict[int, str] = {}
-        self.class_values: dict[tuple[str, str], Value] = {}
         self.consumers: dict[int, str] = {}
+        self.class_values: dict[tuple[str, str], Value] = {}
         self.active: set[Any] = set()
         self.done: dict[Any, Value] = {}
         self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
@@ -167,25 +141,25 @@ class MakeRun:
         self.budget = MAX_CALLS
 
     # ------------------------------------------------------------------ entry
-    def run_entry(self, module: Any, function: cst.FunctionDef, class_id: str, qualname: str) -> None:
+    def run_entry(self, module: Any, function: ast.AST, class_id: str, qualname: str) -> None:
         self_value = frozenset({Tab(self.owner, None)})
         params = self._positional_params(function)
         env: dict[str, Value] = {}
         if params:
-            env[params[0].name.value] = self_value
+            env[params[0].arg] = self_value
         if len(params) > 1:
-            env[params[1].name.value] = frozenset({Key()})
+            env[params[1].arg] = frozenset({Key()})
         frame = Frame(module, qualname, class_id, env, entry=True)
-        self.exec_block(_body(function.body), frame)
+        self.exec_block(function.body, frame)
 
     # ------------------------------------------------------------------ reporting
-    def loc(self, frame: Frame, node: cst.CSTNode) -> Location:
+    def loc(self, frame: Frame, node: ast.AST) -> Location:
         return self.shared.location(frame.module, node)
 
     def _via(self, frame: Frame) -> str | None:
         return None if frame.entry else frame.function
 
-    def read(self, value: Value, node: cst.CSTNode, frame: Frame, how: str, *, through_seq: bool = True) -> None:
+    def read(self, value: Value, node: ast.AST, frame: Frame, how: str, *, through_seq: bool = True) -> None:
         for tab in tables_in(value, through_seq=through_seq):
             where = tab.origin or self.loc(frame, node)
             self.facts.add(Read(self.owner, where, how, tab.table, self._via(frame)))
@@ -200,17 +174,17 @@ class MakeRun:
                     where = unknown.location
                     note(unknown.name, where.path, where.line, where.column)
 
-    def write(self, tab: Tab, node: cst.CSTNode, frame: Frame, how: str) -> None:
+    def write(self, tab: Tab, node: ast.AST, frame: Frame, how: str) -> None:
         where = tab.origin or self.loc(frame, node)
         self.facts.add(Write(self.owner, where, how, tab.table, self._via(frame)))
 
-    def consume(self, value: Value, node: cst.CSTNode, frame: Frame, how: str) -> None:
+    def consume(self, value: Value, node: ast.AST, frame: Frame, how: str) -> None:
         """A one-shot iterable in ``value`` is iterated to the end here."""
         for gen in gens_in(value):
             if gen.ident in self.manual:
                 continue
             here = self.loc(frame, node)
-            text = frame.module.tree.code_for_node(node)
+            text = _text(node)
             name = text if len(text) < 60 and "\n" not in text else "the iterable"
             self.names.setdefault(gen.ident, name)
             self.consumers[gen.ident] = how
@@ -224,21 +198,21 @@ class MakeRun:
                     self.facts.add(OneShotReuse(self.owner, here, how, name, first))
 
     # ------------------------------------------------------------------ statements
-    def exec_block(self, statements: Iterable[Any], frame: Frame) -> bool:
+    def exec_block(self, statements: Iterable[ast.stmt], frame: Frame) -> bool:
         """Run statements in order; False once a return/raise/continue/break ends the path."""
         for statement in statements:
             if not self.exec_stmt(statement, frame):
                 return False
         return True
 
-    def _snapshot(self, frame: Frame) -> tuple[dict[str, Value], dict[int, tuple[int, Location, Location]]]:
+    def _snapshot(self, frame: Frame) -> State:
         return dict(frame.env), dict(self.consumed)
 
-    def _restore(self, frame: Frame, state: tuple[dict[str, Value], dict[int, tuple[int, Location, Location]]]) -> None:
+    def _restore(self, frame: Frame, state: State) -> None:
         frame.env = dict(state[0])
         self.consumed = dict(state[1])
 
-    def _merge(self, frame: Frame, states: list[tuple[dict[str, Value], dict[int, tuple[int, Location, Location]]]]) -> None:
+    def _merge(self, frame: Frame, states: list[State]) -> None:
         if not states:
             return
         env: dict[str, Value] = {}
@@ -252,7 +226,7 @@ class MakeRun:
         frame.env = env
         self.consumed = consumed
 
-    def _branches(self, frame: Frame, blocks: list[Sequence[Any]], fallthrough: bool) -> bool:
+    def _branches(self, frame: Frame, blocks: list[Sequence[ast.stmt]], fallthrough: bool) -> bool:
         """Run alternative blocks from the same state; merge the states of the arms that continue."""
         start = self._snapshot(frame)
         states = []
@@ -268,12 +242,12 @@ class MakeRun:
         self._merge(frame, states)
         return True
 
-    def _loop(self, statement: cst.For | cst.While, frame: Frame) -> None:
+    def _loop(self, statement: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> None:
         """Run the body once (merged with skipping it). A one-shot iterable created before the loop
         and consumed on the body's straight path is consumed again by the next iteration."""
         start = self._snapshot(frame)
         first_new = next(_ids)
-        completed = self.exec_block(_body(statement.body), frame)
+        completed = self.exec_block(statement.body, frame)
         if completed:
             for ident, (count, first, last) in list(self.consumed.items()):
                 before = start[1].get(ident, (0, first, first))[0]
@@ -282,174 +256,192 @@ class MakeRun:
                     self.facts.add(OneShotReuse(self.owner, last, self.consumers.get(ident, "loop"),
                                                 self.names.get(ident, "the iterable"), first))
         states = [start, self._snapshot(frame)] if completed else [start]
-        if statement.orelse is not None:
+        if statement.orelse:
             self._restore(frame, states[-1])
-            if self.exec_block(_body(statement.orelse.body), frame):
+            if self.exec_block(statement.orelse, frame):
                 states.append(self._snapshot(frame))
         self._merge(frame, states)
 
-    def exec_stmt(self, statement: Any, frame: Frame) -> bool:
-        if isinstance(statement, cst.SimpleStatementLine):
-            return self.exec_block(statement.body, frame)
-        if isinstance(statement, cst.If):
-            self.truth(self.ev(statement.test, frame), statement.test, frame)
-            blocks = [_body(statement.body)]
-            orelse = statement.orelse
-            if isinstance(orelse, cst.If):
-                blocks.append([orelse])
-            elif isinstance(orelse, cst.Else):
-                blocks.append(_body(orelse.body))
-            return self._branches(frame, blocks, fallthrough=orelse is None)
-        if isinstance(statement, cst.For):
-            iterable = self.ev(statement.iter, frame)
-            self.read(iterable, statement.iter, frame, "iteration", through_seq=False)
-            self.consume(iterable, statement.iter, frame, "for loop")
-            self.bind(statement.target, self.element(iterable), frame)
-            self._loop(statement, frame)
+    def exec_stmt(self, statement: ast.stmt, frame: Frame) -> bool:
+        method = getattr(self, "st_" + type(statement).__name__, None)
+        if method is None:
             return True
-        if isinstance(statement, cst.While):
-            self.truth(self.ev(statement.test, frame), statement.test, frame)
-            self._loop(statement, frame)
-            return True
-        if isinstance(statement, (cst.Try, cst.TryStar)):
-            # handlers run from the state before the try body (the body may have failed anywhere),
-            # the else-block after it; both outcomes merge
-            before = self._snapshot(frame)
-            completed = self.exec_block(_body(statement.body), frame)
-            if completed and statement.orelse is not None:
-                completed = self.exec_block(_body(statement.orelse.body), frame)
-            states = [self._snapshot(frame)] if completed else []
-            for handler in statement.handlers:
-                self._restore(frame, before)
-                if handler.type is not None:
-                    self.ev(handler.type, frame)
-                if handler.name is not None and isinstance(handler.name.name, cst.Name):
-                    frame.env[handler.name.name.value] = NOTHING
-                if self.exec_block(_body(handler.body), frame):
-                    states.append(self._snapshot(frame))
-            if states:
-                self._merge(frame, states)
-            else:
-                self._restore(frame, before)
-            if statement.finalbody is not None:
-                self.exec_block(_body(statement.finalbody.body), frame)
-            return bool(states)
-        if isinstance(statement, cst.With):
-            for item in statement.items:
-                value = self.ev(item.item, frame)
-                if item.asname is not None:
-                    self.bind(item.asname.name, value, frame)
-            return self.exec_block(_body(statement.body), frame)
-        if isinstance(statement, cst.FunctionDef):
-            index = len(self.local_functions)
-            self.local_functions.append((statement, frame.module, frame.env, frame.class_id))
-            frame.env[statement.name.value] = frozenset({LocalFn(index)})
-            return True
-        if isinstance(statement, cst.ClassDef):
-            return True
-        if isinstance(statement, cst.Match):
-            self.ev(statement.subject, frame)
-            self._branches(frame, [_body(case.body) for case in statement.cases], fallthrough=True)
-            return True
-        # small statements
-        if isinstance(statement, cst.Expr):
-            self.ev(statement.value, frame)
-            return True
-        if isinstance(statement, cst.Assign):
-            value = self.ev(statement.value, frame)
-            for target in statement.targets:
-                self.bind(target.target, value, frame, statement.value)
-            return True
-        if isinstance(statement, cst.AnnAssign):
-            if statement.value is not None:
-                self.bind(statement.target, self.ev(statement.value, frame), frame)
-            return True
-        if isinstance(statement, cst.AugAssign):
-            value = self.ev(statement.value, frame)
-            if isinstance(statement.target, cst.Name):
-                name = statement.target.value
-                frame.env[name] = frame.env.get(name, NOTHING) | frozenset(
-                    a for a in value if isinstance(a, (Seq, Row)))
-            return True
-        if isinstance(statement, cst.Return):
-            if statement.value is not None:
-                frame.returns.append(self.ev(statement.value, frame))
-            return False
-        if isinstance(statement, cst.Raise):
-            if statement.exc is not None:
-                self.ev(statement.exc, frame)
-            return False
-        if isinstance(statement, (cst.Continue, cst.Break)):
-            return False
-        if isinstance(statement, cst.Assert):
-            self.truth(self.ev(statement.test, frame), statement.test, frame)
-            return True
-        if isinstance(statement, cst.Del):
-            return True
-        if isinstance(statement, cst.Import):
-            for alias in statement.names:
-                dotted = _dotted(alias.name) or ""
-                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
-                    frame.env[alias.asname.name.value] = self._module_value(frame, dotted)
-                else:
-                    root = dotted.split(".")[0]
-                    frame.env[root] = self._module_value(frame, root)
-            return True
-        if isinstance(statement, cst.ImportFrom):
-            self._import_from(statement, frame)
-            return True
+        return method(statement, frame)
+
+    def st_If(self, statement: ast.If, frame: Frame) -> bool:
+        self.truth(self.ev(statement.test, frame), statement.test, frame)
+        blocks = [statement.body]
+        if statement.orelse:
+            blocks.append(statement.orelse)
+        return self._branches(frame, blocks, fallthrough=not statement.orelse)
+
+    def st_For(self, statement: ast.For, frame: Frame) -> bool:
+        iterable = self.ev(statement.iter, frame)
+        self.read(iterable, statement.iter, frame, "iteration", through_seq=False)
+        self.consume(iterable, statement.iter, frame, "for loop")
+        self.bind(statement.target, self.element(iterable), frame)
+        self._loop(statement, frame)
         return True
 
-    def _module_value(self, frame: Frame, dotted: str) -> Value:
+    st_AsyncFor = st_For
+
+    def st_While(self, statement: ast.While, frame: Frame) -> bool:
+        self.truth(self.ev(statement.test, frame), statement.test, frame)
+        self._loop(statement, frame)
+        return True
+
+    def st_Try(self, statement: ast.Try, frame: Frame) -> bool:
+        # handlers run from the state before the try body (the body may have failed anywhere),
+        # the else-block after it; both outcomes merge
+        before = self._snapshot(frame)
+        completed = self.exec_block(statement.body, frame)
+        if completed and statement.orelse:
+            completed = self.exec_block(statement.orelse, frame)
+        states = [self._snapshot(frame)] if completed else []
+        for handler in statement.handlers:
+            self._restore(frame, before)
+            if handler.type is not None:
+                self.ev(handler.type, frame)
+            if handler.name:
+                frame.env[handler.name] = NOTHING
+            if self.exec_block(handler.body, frame):
+                states.append(self._snapshot(frame))
+        if states:
+            self._merge(frame, states)
+        else:
+            self._restore(frame, before)
+        if statement.finalbody:
+            self.exec_block(statement.finalbody, frame)
+        return bool(states)
+
+    st_TryStar = st_Try
+
+    def st_With(self, statement: ast.With, frame: Frame) -> bool:
+        for item in statement.items:
+            value = self.ev(item.context_expr, frame)
+            if item.optional_vars is not None:
+                self.bind(item.optional_vars, value, frame)
+        return self.exec_block(statement.body, frame)
+
+    st_AsyncWith = st_With
+
+    def st_FunctionDef(self, statement: ast.FunctionDef, frame: Frame) -> bool:
+        index = len(self.local_functions)
+        self.local_functions.append((statement, frame.module, frame.env, frame.class_id))
+        frame.env[statement.name] = frozenset({LocalFn(index)})
+        return True
+
+    st_AsyncFunctionDef = st_FunctionDef
+
+    def st_ClassDef(self, statement: ast.ClassDef, frame: Frame) -> bool:
+        frame.env[statement.name] = NOTHING
+        return True
+
+    def st_Match(self, statement: Any, frame: Frame) -> bool:
+        self.ev(statement.subject, frame)
+        self._branches(frame, [case.body for case in statement.cases], fallthrough=True)
+        return True
+
+    def st_Expr(self, statement: ast.Expr, frame: Frame) -> bool:
+        self.ev(statement.value, frame)
+        return True
+
+    def st_Assign(self, statement: ast.Assign, frame: Frame) -> bool:
+        value = self.ev(statement.value, frame)
+        for target in statement.targets:
+            self.bind(target, value, frame, statement.value)
+        return True
+
+    def st_AnnAssign(self, statement: ast.AnnAssign, frame: Frame) -> bool:
+        if statement.value is not None:
+            self.bind(statement.target, self.ev(statement.value, frame), frame, statement.value)
+        return True
+
+    def st_AugAssign(self, statement: ast.AugAssign, frame: Frame) -> bool:
+        value = self.ev(statement.value, frame)
+        if isinstance(statement.target, ast.Name):
+            name = statement.target.id
+            frame.env[name] = frame.env.get(name, NOTHING) | frozenset(
+                a for a in value if isinstance(a, (Seq, Row)))
+        return True
+
+    def st_Return(self, statement: ast.Return, frame: Frame) -> bool:
+        if statement.value is not None:
+            frame.returns.append(self.ev(statement.value, frame))
+        return False
+
+    def st_Raise(self, statement: ast.Raise, frame: Frame) -> bool:
+        if statement.exc is not None:
+            self.ev(statement.exc, frame)
+        return False
+
+    def st_Continue(self, statement: ast.stmt, frame: Frame) -> bool:
+        return False
+
+    st_Break = st_Continue
+
+    def st_Assert(self, statement: ast.Assert, frame: Frame) -> bool:
+        self.truth(self.ev(statement.test, frame), statement.test, frame)
+        return True
+
+    def st_Import(self, statement: ast.Import, frame: Frame) -> bool:
+        for alias in statement.names:
+            if alias.asname:
+                frame.env[alias.asname] = self._module_value(alias.name)
+            else:
+                root = alias.name.split(".")[0]
+                frame.env[root] = self._module_value(root)
+        return True
+
+    def _module_value(self, dotted: str) -> Value:
         if dotted in self.model.modules:
             return frozenset({Mod(dotted)})
         return frozenset({Ext(dotted)})
 
-    def _import_from(self, statement: cst.ImportFrom, frame: Frame) -> None:
-        if isinstance(statement.names, cst.ImportStar):
-            return
-        level = len(statement.relative)
-        source = _dotted(statement.module) if statement.module is not None else ""
-        absolute = source or ""
+    def st_ImportFrom(self, statement: ast.ImportFrom, frame: Frame) -> bool:
+        level = statement.level or 0
+        source = statement.module or ""
+        absolute = source
         if level:
             try:
-                absolute = self.model._absolute(frame.module.name, level, source or "")
+                absolute = self.model._absolute(frame.module.name, level, source)
             except Exception:
-                absolute = source or ""
+                absolute = source
         for alias in statement.names:
-            name = _dotted(alias.name) or ""
-            local = alias.asname.name.value if alias.asname is not None and isinstance(
-                alias.asname.name, cst.Name) else name
+            if alias.name == "*":
+                continue
+            name = alias.name
             value: Value = NOTHING
             if absolute in self.model.modules:
-                value = self._symbol_value(self.shared.resolve(absolute, name), None)
+                value = self._symbol_value(self.shared.resolve(absolute, name), UNPLACED)
                 if not value and f"{absolute}.{name}" in self.model.modules:
                     value = frozenset({Mod(f"{absolute}.{name}")})
             elif f"{absolute}.{name}" in self.model.modules:
                 value = frozenset({Mod(f"{absolute}.{name}")})
             elif not level:
                 value = frozenset({Ext(f"{absolute}.{name}")})
-            frame.env[local] = value
+            frame.env[alias.asname or name] = value
+        return True
 
-    def bind(self, target: cst.CSTNode, value: Value, frame: Frame, source: cst.CSTNode | None = None) -> None:
-        if isinstance(target, cst.Name):
-            frame.env[target.value] = value
-        elif isinstance(target, (cst.Tuple, cst.List)):
+    def bind(self, target: ast.AST, value: Value, frame: Frame, source: ast.AST | None = None) -> None:
+        if isinstance(target, ast.Name):
+            frame.env[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
             element = self.element(value)
-            for item in target.elements:
-                self.bind(item.value, element, frame)
-        elif isinstance(target, cst.StarredElement):
+            for item in target.elts:
+                self.bind(item, element, frame)
+        elif isinstance(target, ast.Starred):
             self.bind(target.value, NOTHING, frame)
-        elif isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             # row['attr'] = v  (also key['attr'] = v: the key dict itself is changed)
-            name = target.value.value
+            name = target.value.id
             current = frame.env.get(name)
-            field_name = self._subscript_literal(target)
+            literal = _literal(target.slice)
+            field_name = literal.value if literal is not None and isinstance(literal.value, str) else None
             if not current or field_name is None:
                 return
-            self.ev(target, frame)  # the subscript itself
-            text = frame.module.tree.code_for_node(source if source is not None else target)
-            field = Field(field_name, value, text, self.loc(frame, target))
+            field = Field(field_name, value, _text(source if source is not None else target),
+                          self.loc(frame, target))
             changed = set()
             for atom in current:
                 if isinstance(atom, Row):
@@ -460,13 +452,6 @@ class MakeRun:
                     changed.add(atom)
             frame.env[name] = frozenset(changed)
 
-    @staticmethod
-    def _subscript_literal(node: cst.Subscript) -> str | None:
-        if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
-            return None
-        literal = _literal(node.slice[0].slice.value)
-        return literal.value if literal is not None and isinstance(literal.value, str) else None
-
     def element(self, value: Value) -> Value:
         """What iterating ``value`` yields, when known (items of literal lists, of generators)."""
         items: set[Atom] = set()
@@ -476,33 +461,40 @@ class MakeRun:
         return frozenset(items)
 
     # ------------------------------------------------------------------ contexts
-    def truth(self, value: Value, node: cst.CSTNode, frame: Frame) -> None:
+    def truth(self, value: Value, node: ast.AST, frame: Frame) -> None:
         self.read(value, node, frame, "truth value", through_seq=False)
 
     # ------------------------------------------------------------------ expressions
-    def ev(self, node: cst.CSTNode, frame: Frame, *, write_receiver: bool = False) -> Value:
+    def ev(self, node: ast.AST, frame: Frame, *, write_receiver: bool = False) -> Value:
         method = getattr(self, "ev_" + type(node).__name__, None)
         if method is None:
-            self._children(node, frame)
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self.ev(child, frame)
             return NOTHING
-        if write_receiver and isinstance(node, cst.BinaryOperation):
-            return method(node, frame, write_receiver=True)
+        if write_receiver and isinstance(node, ast.BinOp):
+            return self.ev_BinOp(node, frame, write_receiver=True)
         return method(node, frame)
 
-    def _children(self, node: cst.CSTNode, frame: Frame) -> None:
-        for child in node.children:
-            if isinstance(child, cst.BaseExpression):
-                self.ev(child, frame)
-
-    def ev_Name(self, node: cst.Name, frame: Frame) -> Value:
+    def ev_Constant(self, node: ast.Constant, frame: Frame) -> Value:
         literal = _literal(node)
-        if literal is not None:
-            return frozenset({literal})
-        if node.value in frame.env:
-            return frame.env[node.value]
-        return self._global(frame, node.value, node)
+        return frozenset({literal}) if literal is not None else NOTHING
 
-    def _global(self, frame: Frame, dotted: str, node: cst.CSTNode) -> Value:
+    def ev_Name(self, node: ast.Name, frame: Frame) -> Value:
+        if node.id in frame.env:
+            value = frame.env[node.id]
+            if any(isinstance(a, Tab) and a.origin == UNPLACED or isinstance(a, Unk) and a.location == UNPLACED
+                   for a in value):
+                # a table imported inside the function: it is named where it is used
+                here = self.loc(frame, node)
+                value = frozenset(
+                    Tab(a.table, here) if isinstance(a, Tab) and a.origin == UNPLACED
+                    else Unk(a.name, here) if isinstance(a, Unk) and a.location == UNPLACED else a
+                    for a in value)
+            return value
+        return self._global(frame, node.id, node)
+
+    def _global(self, frame: Frame, dotted: str, node: ast.AST) -> Value:
         symbol = self.shared.resolve(frame.module.name, dotted)
         return self._symbol_value(symbol, self.loc(frame, node) if symbol is not None else None)
 
@@ -526,21 +518,18 @@ class MakeRun:
             return frozenset({Unk(symbol.target, where)})
         return NOTHING
 
-    def ev_Attribute(self, node: cst.Attribute, frame: Frame) -> Value:
+    def ev_Attribute(self, node: ast.Attribute, frame: Frame) -> Value:
         root = _root_name(node)
         dotted = _dotted(node)
-        if dotted is not None and root is not None and root not in frame.env and root != "self":
+        if dotted is not None and root is not None and root not in frame.env:
             symbol = self.shared.resolve(frame.module.name, dotted)
-            if symbol is not None and symbol.kind != "unknown":
-                if symbol.kind == "function" and "." in dotted:
-                    # a method reached through a class: keep the receiver for binding self
-                    pass
-                else:
-                    return self._symbol_value(symbol, self.loc(frame, node))
+            # methods reached through a class are looked up step by step, keeping the receiver
+            if symbol is not None and symbol.kind not in ("unknown", "function"):
+                return self._symbol_value(symbol, self.loc(frame, node))
         base = self.ev(node.value, frame)
-        return self.attribute(base, node.attr.value, node, frame)
+        return self.attribute(base, node.attr, node, frame)
 
-    def attribute(self, base: Value, name: str, node: cst.CSTNode, frame: Frame) -> Value:
+    def attribute(self, base: Value, name: str, node: ast.AST, frame: Frame) -> Value:
         result: set[Atom] = set()
         for atom in base:
             if isinstance(atom, Tab):
@@ -557,6 +546,8 @@ class MakeRun:
                 else:
                     member = self.class_member(atom.table, atom, name, node, frame)
                     result |= member if member is not None else {Attr(atom, name)}
+            elif isinstance(atom, Unk):
+                result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
             elif isinstance(atom, Mod):
                 module, _, schema = atom.name.partition("\0")
                 if schema:
@@ -574,33 +565,32 @@ class MakeRun:
                     result.add(Cls(nested))
                 else:
                     result.add(Attr(atom, name))
-            elif isinstance(atom, Unk):
-                result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
-            elif isinstance(atom, (Inst, Key, Row, Super, Const, Seq, Gen, Upstream)):
+            elif isinstance(atom, Inst):
+                member = self.class_member(atom.class_id, atom, name, node, frame)
+                result |= member if member is not None else {Attr(atom, name)}
+            elif isinstance(atom, (Key, Row, Super, Const, Seq, Gen, Upstream)):
                 result.add(Attr(atom, name))
         return frozenset(result)
 
-    def class_member(self, class_id: str, receiver: Atom, name: str, node: cst.CSTNode,
+    def class_member(self, class_id: str, receiver: Atom, name: str, node: ast.AST,
                      frame: Frame) -> Value | None:
         """``obj.name`` when the repo class defines it as a property (run it) or as a class-level
         assignment (its value, evaluated in the class's module); None for methods and the unknown."""
-        info = self.model.method_info(class_id, name)
-        if info is not None:
-            function = info.node
-            if function is None or not any(
-                    (_dotted(d.decorator) or "").rsplit(".", 1)[-1] in ("property", "cached_property")
-                    for d in function.decorators):
+        found = self.sources.method(class_id, name)
+        if found is not None:
+            module, function, info = found
+            if not _decorated(function, "property", "cached_property"):
                 return None
-            return self.invoke(self.model.modules.get(info.module), function, info.class_id,
-                               frozenset({receiver}), [], {}, node, frame)
+            return self.invoke(module, function, info.class_id, frozenset({receiver}), [], {}, node, frame)
+        if self.model.method_info(class_id, name) is not None:
+            return None
         cls = self.model.classes.get(class_id)
         if cls is None:
             return None
         for candidate in [cls.id, *cls.bases]:
             owner = self.model.classes.get(candidate)
-            if owner is None or name not in owner.attributes:
-                continue
-            return self.class_attribute(owner, name)
+            if owner is not None and name in owner.attributes:
+                return self.class_attribute(owner, name)
         return None
 
     def class_attribute(self, owner: Any, name: str) -> Value:
@@ -608,21 +598,18 @@ class MakeRun:
         if key in self.class_values:
             return self.class_values[key]
         self.class_values[key] = NOTHING      # guards self-reference
-        module = self.model.modules.get(owner.module)
-        klass = module.definitions().get(owner.qualname) if module is not None else None
+        found = self.sources.klass(owner)
         value: Value = NOTHING
-        if klass is not None:
+        if found is not None:
+            module, klass = found
             frame = Frame(module, f"{owner.id}.{name}", owner.id, {}, entry=False)
-            for statement in _body(klass.body):
-                if not isinstance(statement, cst.SimpleStatementLine):
-                    continue
-                for small in statement.body:
-                    if isinstance(small, cst.Assign) and any(
-                            isinstance(t.target, cst.Name) and t.target.value == name for t in small.targets):
-                        value = self.ev(small.value, frame)
-                    elif (isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name)
-                          and small.target.value == name and small.value is not None):
-                        value = self.ev(small.value, frame)
+            for statement in klass.body:
+                if isinstance(statement, ast.Assign) and any(
+                        isinstance(t, ast.Name) and t.id == name for t in statement.targets):
+                    value = self.ev(statement.value, frame)
+                elif (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                      and statement.target.id == name and statement.value is not None):
+                    value = self.ev(statement.value, frame)
         value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Const)))
         self.class_values[key] = value
         return value
@@ -632,93 +619,88 @@ class MakeRun:
 
         return Symbol("module", module, schema=schema)
 
-    def ev_Subscript(self, node: cst.Subscript, frame: Frame) -> Value:
+    def ev_Subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         base = self.ev(node.value, frame)
-        index: Value = NOTHING
-        index_node: cst.CSTNode | None = None
-        for element in node.slice:
-            if isinstance(element.slice, cst.Index):
-                index_node = element.slice.value
-                index = self.ev(index_node, frame)
-            else:
-                self._children(element.slice, frame)
+        index_node = node.slice
+        index = self.ev(index_node, frame)
+        literal = _literal(index_node)
+        field_name = literal.value if literal is not None and isinstance(literal.value, str) else None
         result: set[Atom] = set()
         for atom in base:
-            if isinstance(atom, Upstream) and index_node is not None:
+            if isinstance(atom, Upstream):
                 for tab in tables_in(index, through_seq=False):
                     where = tab.origin or self.loc(frame, index_node)
                     self.facts.add(UpstreamIndex(self.owner, where, "self.upstream[...]", tab.table))
                     result.add(tab)
             elif isinstance(atom, Key):
-                name = self._subscript_literal(node)
-                if name is not None:
-                    self.key_attributes.add(name)
-                    result.add(KeyField(name))
+                if field_name is not None:
+                    self.key_attributes.add(field_name)
+                    result.add(KeyField(field_name))
             elif isinstance(atom, Row):
-                name = self._subscript_literal(node)
                 for field in atom.fields:
-                    if field.name == name:
+                    if field.name == field_name:
                         result |= field.value
-                if atom.spread_key and name is not None and not any(f.name == name for f in atom.fields):
-                    result.add(KeyField(name))
+                if atom.spread_key and field_name is not None and not any(f.name == field_name for f in atom.fields):
+                    result.add(KeyField(field_name))
             elif isinstance(atom, Seq):
                 result |= atom.items
         return frozenset(result)
 
-    def ev_Call(self, node: cst.Call, frame: Frame) -> Value:
+    def ev_Call(self, node: ast.Call, frame: Frame) -> Value:
         func = node.func
-        write_method = isinstance(func, cst.Attribute) and func.attr.value in N.WRITE_METHODS
-        if write_method:
+        if isinstance(func, ast.Attribute) and func.attr in N.WRITE_METHODS:
             receiver = self.ev(func.value, frame, write_receiver=True)
-            callee = self.attribute(receiver, func.attr.value, func, frame)
+            callee = self.attribute(receiver, func.attr, func, frame)
         else:
             callee = self.ev(func, frame)
-        positional: list[tuple[Value, cst.CSTNode]] = []
-        keywords: dict[str, tuple[Value, cst.CSTNode]] = {}
-        starred: list[tuple[Value, cst.CSTNode]] = []
+        positional: Args = []
+        keywords: Kwargs = {}
+        starred: Args = []
         for arg in node.args:
-            value = self.ev(arg.value, frame)
-            if arg.star == "*":
+            if isinstance(arg, ast.Starred):
+                value = self.ev(arg.value, frame)
                 starred.append((value, arg.value))
                 self.consume(value, arg.value, frame, "* unpacking")
-            elif arg.star == "**":
-                starred.append((value, arg.value))
-            elif arg.keyword is not None:
-                keywords[arg.keyword.value] = (value, arg)
             else:
-                positional.append((value, arg.value))
-        if isinstance(func, cst.Attribute) and func.attr.value == "query" and positional:
+                positional.append((self.ev(arg, frame), arg))
+        for keyword in node.keywords:
+            value = self.ev(keyword.value, frame)
+            if keyword.arg is None:
+                starred.append((value, keyword.value))
+            else:
+                keywords[keyword.arg] = (value, keyword.value)
+        if isinstance(func, ast.Attribute) and func.attr == "query" and positional:
             self.raw_sql(positional[0][0], positional[0][1], frame)   # dj.conn().query("INSERT ...")
         result: set[Atom] = set()
         for atom in callee:
             result |= self.call(atom, node, positional, keywords, starred, frame)
         return frozenset(result)
 
-    def call(self, atom: Atom, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
-             keywords: dict[str, tuple[Value, cst.CSTNode]], starred: list[tuple[Value, cst.CSTNode]],
+    def call(self, atom: Atom, node: ast.AST, positional: Args, keywords: Kwargs, starred: Args,
              frame: Frame) -> Value:
         if isinstance(atom, (Tab, Unk)):
             return frozenset({atom})          # Table() -> an instance of the same table
         if isinstance(atom, Cls):
-            init = self.model.method(atom.class_id, "__init__")
             instance = frozenset({Inst(atom.class_id)})
-            if init is not None:
-                self.invoke(init[0], init[1], self._definer(atom.class_id, "__init__"), instance,
-                            positional, keywords, node, frame)
+            found = self.sources.method(atom.class_id, "__init__")
+            if found is not None:
+                module, function, info = found
+                self.invoke(module, function, info.class_id, instance, positional, keywords, node, frame)
             return instance
         if isinstance(atom, Fn):
             info = self.model.functions.get(atom.function_id)
-            if info is None or info.node is None:
+            found = self.sources.function(info)
+            if found is None:
                 return NOTHING
-            module = self.model.modules.get(info.module)
+            module, function = found
             self_value = None
-            if info.class_id is not None and not self._is_static(info.node):
+            if info.class_id is not None and not _decorated(function, "staticmethod"):
                 # Class.method(obj, ...) called through the class: first argument is self
                 if positional:
                     self_value, positional = positional[0][0], positional[1:]
                 else:
                     self_value = NOTHING
-            return self.invoke(module, info.node, info.class_id, self_value, positional, keywords, node, frame)
+            return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
         if isinstance(atom, LocalFn):
             function, module, closure, class_id = self.local_functions[atom.index]
             return self.invoke(module, function, class_id, None, positional, keywords, node, frame,
@@ -726,20 +708,11 @@ class MakeRun:
         if isinstance(atom, Ext):
             return self.call_external(atom.name, node, positional, keywords, starred, frame)
         if isinstance(atom, Attr):
-            return self.call_method(atom.receiver, atom.name, node, positional, keywords, starred, frame)
+            return self.call_method(atom.receiver, atom.name, node, positional, keywords, frame)
         return NOTHING
 
-    @staticmethod
-    def _is_static(function: cst.FunctionDef) -> bool:
-        return any(_dotted(d.decorator) in ("staticmethod",) for d in function.decorators)
-
-    def _definer(self, class_id: str, name: str) -> str | None:
-        info = self.model.method_info(class_id, name) if hasattr(self.model, "method_info") else None
-        return info.class_id if info is not None else class_id
-
     # ------------------------------------------------------------------ methods of values
-    def call_method(self, receiver: Atom, name: str, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
-                    keywords: dict[str, tuple[Value, cst.CSTNode]], starred: list[tuple[Value, cst.CSTNode]],
+    def call_method(self, receiver: Atom, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
                     frame: Frame) -> Value:
         if isinstance(receiver, Tab):
             return self.table_method(receiver, name, node, positional, keywords, frame)
@@ -770,29 +743,27 @@ class MakeRun:
                         return field.value
             return NOTHING
         if isinstance(receiver, (Inst, Cls)):
-            found = self.model.method(receiver.class_id, name)
+            found = self.sources.method(receiver.class_id, name)
             if found is None:
                 return NOTHING
-            module, function = found
-            self_value = None if self._is_static(function) else frozenset({receiver})
-            return self.invoke(module, function, self._definer(receiver.class_id, name), self_value,
-                               positional, keywords, node, frame)
+            module, function, info = found
+            self_value = None if _decorated(function, "staticmethod") else frozenset({receiver})
+            return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
         if isinstance(receiver, Super):
             return self.call_super(receiver, name, node, positional, keywords, frame)
         if isinstance(receiver, Const) and name == "join" and positional:
             self.consume(positional[0][0], positional[0][1], frame, "str.join()")
         return NOTHING
 
-    def _row_update(self, row: Row | Key, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
-                    keywords: dict[str, tuple[Value, cst.CSTNode]], frame: Frame) -> None:
-        func = node.func
-        if not (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name)):
+    def _row_update(self, row: Row | Key, node: ast.AST, positional: Args, keywords: Kwargs,
+                    frame: Frame) -> None:
+        func = getattr(node, "func", None)
+        if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
             return
-        name = func.value.value
+        name = func.value.id
         updated = row if isinstance(row, Row) else Row((), True, False)   # key.update(...) changes the key
         for keyword, (value, arg) in keywords.items():
-            updated = updated.with_field(Field(keyword, value, frame.module.tree.code_for_node(arg.value),
-                                               self.loc(frame, arg)))
+            updated = updated.with_field(Field(keyword, value, _text(arg), self.loc(frame, arg)))
         for value, _ in positional:
             for atom in value:
                 if isinstance(atom, Row):
@@ -801,11 +772,11 @@ class MakeRun:
         current = frame.env.get(name, NOTHING)
         frame.env[name] = frozenset(updated if a == row else a for a in current)
 
-    def table_method(self, tab: Tab, name: str, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
-                     keywords: dict[str, tuple[Value, cst.CSTNode]], frame: Frame) -> Value:
+    def table_method(self, tab: Tab, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
+                     frame: Frame) -> Value:
         if name in N.WRITE_METHODS:
             self.write(tab, node, frame, name)
-            for value, arg in positional + [(v, a) for v, a in keywords.values()]:
+            for value, arg in positional + list(keywords.values()):
                 self.read(value, arg, frame, f"argument of {name}()", through_seq=False)
             if positional:
                 self.consume(positional[0][0], positional[0][1], frame, f"{name}()")
@@ -826,16 +797,15 @@ class MakeRun:
             return frozenset(result)
         if name in N.METADATA:
             return NOTHING
-        found = self.model.method(tab.table, name)
+        found = self.sources.method(tab.table, name)
         if found is None:
             return NOTHING
-        module, function = found
-        self_value = None if self._is_static(function) else frozenset({tab})
-        return self.invoke(module, function, self._definer(tab.table, name), self_value, positional, keywords,
-                           node, frame)
+        module, function, info = found
+        self_value = None if _decorated(function, "staticmethod") else frozenset({tab})
+        return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
 
-    def call_super(self, receiver: Super, name: str, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
-                   keywords: dict[str, tuple[Value, cst.CSTNode]], frame: Frame) -> Value:
+    def call_super(self, receiver: Super, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
+                   frame: Frame) -> Value:
         owners = [a.table if isinstance(a, Tab) else a.class_id for a in receiver.self_value
                   if isinstance(a, (Tab, Inst))]
         for owner in owners:
@@ -848,16 +818,14 @@ class MakeRun:
             for candidate in order:
                 info = self.model.classes.get(candidate)
                 if info is not None and name in info.methods:
-                    function = info.methods[name].node
-                    if function is not None:
-                        module = self.model.modules[info.module]
-                        return self.invoke(module, function, candidate, receiver.self_value, positional,
+                    found = self.sources.function(info.methods[name])
+                    if found is not None:
+                        return self.invoke(found[0], found[1], candidate, receiver.self_value, positional,
                                            keywords, node, frame)
         return NOTHING
 
     # ------------------------------------------------------------------ external callables
-    def call_external(self, name: str, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
-                      keywords: dict[str, tuple[Value, cst.CSTNode]], starred: list[tuple[Value, cst.CSTNode]],
+    def call_external(self, name: str, node: ast.AST, positional: Args, keywords: Kwargs, starred: Args,
                       frame: Frame) -> Value:
         if name in N.CONNECTION_OPENERS:
             self.facts.add(Connect(self.owner, self.loc(frame, node), name))
@@ -865,9 +833,9 @@ class MakeRun:
         if name in N.DJ_CONN:
             # dj.conn(host, user, ...) returns the connection already open; only reset=True opens another
             reset = keywords.get("reset")
-            literal = _literal(reset[1].value) if reset is not None else None
+            literal = _literal(reset[1]) if reset is not None else None
             if literal is not None and literal.value is True:
-                self.facts.add(Connect(self.owner, self.loc(frame, node), "datajoint.conn(...)"))
+                self.facts.add(Connect(self.owner, self.loc(frame, node), "datajoint.conn(..., reset=True)"))
             return NOTHING
         if name.startswith("datajoint.") and name.rsplit(".", 1)[1] in ("Not", "AndList", "OrList", "U", "Top"):
             for value, arg in positional:
@@ -882,10 +850,9 @@ class MakeRun:
             return NOTHING
         builtin = name[len("builtins."):]
         if builtin == "super":
-            self_value = frame.env.get("self", NOTHING)
             if frame.class_id is None:
                 return NOTHING
-            return frozenset({Super(frame.class_id, self_value)})
+            return frozenset({Super(frame.class_id, frame.env.get("self", NOTHING))})
         if builtin == "next":
             for value, _ in positional[:1]:
                 self.manual.update(g.ident for g in gens_in(value))
@@ -910,7 +877,7 @@ class MakeRun:
             return frozenset({Gen(next(_ids), self.loc(frame, node), frozenset(items))})
         if builtin in N.CONSUMING_BUILTINS or builtin in N.TRUTH_BUILTINS:
             if builtin == "dict":
-                return self.dict_call(node, positional, keywords, starred, frame)
+                return self.dict_call(positional, keywords, starred, frame)
             items = set()
             for value, arg in positional[:1]:
                 how = f"{builtin}()"
@@ -923,9 +890,7 @@ class MakeRun:
             return NOTHING
         return NOTHING
 
-    def dict_call(self, node: cst.Call, positional: list[tuple[Value, cst.CSTNode]],
-                  keywords: dict[str, tuple[Value, cst.CSTNode]], starred: list[tuple[Value, cst.CSTNode]],
-                  frame: Frame) -> Value:
+    def dict_call(self, positional: Args, keywords: Kwargs, starred: Args, frame: Frame) -> Value:
         spread, open_, fields = False, False, []
         for value, arg in positional[:1]:
             self.consume(value, arg, frame, "dict()")
@@ -942,12 +907,11 @@ class MakeRun:
                 open_ = True
         row = Row(tuple(fields), spread, open_)
         for keyword, (value, arg) in keywords.items():
-            row = row.with_field(Field(keyword, value, frame.module.tree.code_for_node(arg.value),
-                                       self.loc(frame, arg)))
+            row = row.with_field(Field(keyword, value, _text(arg), self.loc(frame, arg)))
         return frozenset({row})
 
     # ------------------------------------------------------------------ raw SQL
-    def raw_sql(self, value: Value, node: cst.CSTNode, frame: Frame) -> None:
+    def raw_sql(self, value: Value, node: ast.AST, frame: Frame) -> None:
         for atom in value:
             if not (isinstance(atom, Const) and isinstance(atom.value, str)):
                 continue
@@ -987,9 +951,7 @@ class MakeRun:
                 stack.extend(atom.items)
             elif isinstance(atom, Row):
                 for field in atom.fields:
-                    if field.name not in self.key_attributes:
-                        continue
-                    if self._mismatch(field.name, field.value):
+                    if field.name in self.key_attributes and self._mismatch(field.name, field.value):
                         self.facts.add(KeyMismatch(self.owner, field.location, how, tab.table, field.name,
                                                    field.text))
 
@@ -1007,12 +969,12 @@ class MakeRun:
         return True
 
     # ------------------------------------------------------------------ operators
-    def ev_BinaryOperation(self, node: cst.BinaryOperation, frame: Frame, *, write_receiver: bool = False) -> Value:
-        operator = node.operator
+    _SYMBOLS = {ast.BitAnd: "&", ast.Sub: "-", ast.Mult: "*", ast.Add: "+"}
+
+    def ev_BinOp(self, node: ast.BinOp, frame: Frame, *, write_receiver: bool = False) -> Value:
         left = self.ev(node.left, frame, write_receiver=write_receiver)
         right = self.ev(node.right, frame)
-        symbols = {cst.BitAnd: "&", cst.Subtract: "-", cst.Multiply: "*", cst.Add: "+"}
-        symbol = next((s for t, s in symbols.items() if isinstance(operator, t)), None)
+        symbol = self._SYMBOLS.get(type(node.op))
         if symbol is None:
             return NOTHING
         left_tables = tables_in(left, through_seq=False)
@@ -1023,7 +985,7 @@ class MakeRun:
         if not left_tables and not right_tables:
             if left_unknown and symbol in "&-":
                 return frozenset(left_unknown)
-            if symbol == "+" and all(isinstance(a, Seq) for a in left | right) and (left or right):
+            if symbol == "+" and left and right and all(isinstance(a, Seq) for a in left | right):
                 return frozenset({Seq(frozenset().union(*(a.items for a in left | right)))})
             return NOTHING
         how = f"operand of {symbol}"
@@ -1034,220 +996,200 @@ class MakeRun:
             return frozenset(left_tables or right_tables)
         return frozenset(left_tables + right_tables)
 
-    def ev_BooleanOperation(self, node: cst.BooleanOperation, frame: Frame) -> Value:
-        left = self.ev(node.left, frame)
-        self.truth(left, node.left, frame)
-        right = self.ev(node.right, frame)
-        return left | right
+    def ev_BoolOp(self, node: ast.BoolOp, frame: Frame) -> Value:
+        result: set[Atom] = set()
+        for operand in node.values:
+            value = self.ev(operand, frame)
+            self.truth(value, operand, frame)
+            result |= value
+        return frozenset(result)
 
-    def ev_UnaryOperation(self, node: cst.UnaryOperation, frame: Frame) -> Value:
+    def ev_UnaryOp(self, node: ast.UnaryOp, frame: Frame) -> Value:
         literal = _literal(node)
         if literal is not None:
             return frozenset({literal})
-        value = self.ev(node.expression, frame)
-        if isinstance(node.operator, cst.Not):
-            self.truth(value, node.expression, frame)
+        value = self.ev(node.operand, frame)
+        if isinstance(node.op, ast.Not):
+            self.truth(value, node.operand, frame)
         return NOTHING
 
-    def ev_Comparison(self, node: cst.Comparison, frame: Frame) -> Value:
+    def ev_Compare(self, node: ast.Compare, frame: Frame) -> Value:
         self.ev(node.left, frame)
-        for target in node.comparisons:
-            value = self.ev(target.comparator, frame)
-            if isinstance(target.operator, (cst.In, cst.NotIn)):
-                self.read(value, target.comparator, frame, "`in` test", through_seq=False)
-                self.consume(value, target.comparator, frame, "an `in` test")
+        for operator, comparator in zip(node.ops, node.comparators):
+            value = self.ev(comparator, frame)
+            if isinstance(operator, (ast.In, ast.NotIn)):
+                self.read(value, comparator, frame, "`in` test", through_seq=False)
+                self.consume(value, comparator, frame, "an `in` test")
         return NOTHING
 
-    def ev_IfExp(self, node: cst.IfExp, frame: Frame) -> Value:
+    def ev_IfExp(self, node: ast.IfExp, frame: Frame) -> Value:
         self.truth(self.ev(node.test, frame), node.test, frame)
         return self.ev(node.body, frame) | self.ev(node.orelse, frame)
 
-    def ev_NamedExpr(self, node: cst.NamedExpr, frame: Frame) -> Value:
+    def ev_NamedExpr(self, node: ast.NamedExpr, frame: Frame) -> Value:
         value = self.ev(node.value, frame)
         self.bind(node.target, value, frame)
         return value
 
-    def ev_Await(self, node: cst.Await, frame: Frame) -> Value:
-        return self.ev(node.expression, frame)
+    def ev_Await(self, node: ast.Await, frame: Frame) -> Value:
+        return self.ev(node.value, frame)
 
-    def ev_Yield(self, node: cst.Yield, frame: Frame) -> Value:
-        if isinstance(node.value, cst.From):
-            value = self.ev(node.value.item, frame)
-            self.read(value, node.value.item, frame, "yield from", through_seq=False)
-            self.consume(value, node.value.item, frame, "yield from")
-            frame.yields.append(self.element(value))
-        elif node.value is not None:
+    def ev_Yield(self, node: ast.Yield, frame: Frame) -> Value:
+        if node.value is not None:
             frame.yields.append(self.ev(node.value, frame))
         return NOTHING
 
-    # ------------------------------------------------------------------ literals
-    def ev_SimpleString(self, node: cst.SimpleString, frame: Frame) -> Value:
-        literal = _literal(node)
-        return frozenset({literal}) if literal is not None else NOTHING
-
-    ev_Integer = ev_SimpleString
-    ev_Float = ev_SimpleString
-
-    def ev_ConcatenatedString(self, node: cst.ConcatenatedString, frame: Frame) -> Value:
-        literal = _literal(node)
-        if literal is not None:
-            return frozenset({literal})
-        self._children(node, frame)
+    def ev_YieldFrom(self, node: ast.YieldFrom, frame: Frame) -> Value:
+        value = self.ev(node.value, frame)
+        self.read(value, node.value, frame, "yield from", through_seq=False)
+        self.consume(value, node.value, frame, "yield from")
+        frame.yields.append(self.element(value))
         return NOTHING
 
-    def ev_FormattedString(self, node: cst.FormattedString, frame: Frame) -> Value:
-        for part in node.parts:
-            if isinstance(part, cst.FormattedStringExpression):
-                self.ev(part.expression, frame)
+    def ev_JoinedStr(self, node: ast.JoinedStr, frame: Frame) -> Value:
+        for part in node.values:
+            if isinstance(part, ast.FormattedValue):
+                self.ev(part.value, frame)
         return NOTHING
 
-    def _elements(self, elements: Sequence[Any], frame: Frame) -> frozenset:
+    def _elements(self, elements: Sequence[ast.expr], frame: Frame) -> frozenset:
         items: set[Atom] = set()
         for element in elements:
-            value = self.ev(element.value, frame)
-            if isinstance(element, cst.StarredElement):
+            if isinstance(element, ast.Starred):
+                value = self.ev(element.value, frame)
                 self.consume(value, element.value, frame, "* unpacking")
                 items |= self.element(value)
             else:
-                items |= value
+                items |= self.ev(element, frame)
         return frozenset(items)
 
-    def ev_List(self, node: cst.List, frame: Frame) -> Value:
-        return frozenset({Seq(self._elements(node.elements, frame))})
+    def ev_List(self, node: ast.List, frame: Frame) -> Value:
+        return frozenset({Seq(self._elements(node.elts, frame))})
 
     ev_Tuple = ev_List
     ev_Set = ev_List
 
-    def ev_Dict(self, node: cst.Dict, frame: Frame) -> Value:
+    def ev_Dict(self, node: ast.Dict, frame: Frame) -> Value:
         row = Row((), False, False)
-        for element in node.elements:
-            if isinstance(element, cst.DictElement):
-                value = self.ev(element.value, frame)
-                key = _literal(element.key)
-                if key is not None and isinstance(key.value, str):
-                    row = row.with_field(Field(key.value, value, frame.module.tree.code_for_node(element.value),
-                                               self.loc(frame, element)))
+        for key, value_node in zip(node.keys, node.values):
+            value = self.ev(value_node, frame)
+            if key is not None:
+                literal = _literal(key)
+                if literal is not None and isinstance(literal.value, str):
+                    row = row.with_field(Field(literal.value, value, _text(value_node), self.loc(frame, key)))
                 else:
-                    self.ev(element.key, frame)
+                    self.ev(key, frame)
                     row = Row(row.fields, row.spread_key, True)
+            elif any(isinstance(a, Key) for a in value):
+                row = Row((), True, row.open)   # the key's values override what came before
             else:
-                value = self.ev(element.value, frame)
-                if any(isinstance(a, Key) for a in value):
-                    row = Row((), True, row.open)   # key's values override what came before
+                rows = [a for a in value if isinstance(a, Row)]
+                if rows:
+                    merged = row
+                    for field in rows[0].fields:
+                        merged = merged.with_field(field)
+                    row = Row(merged.fields, row.spread_key or rows[0].spread_key, row.open or rows[0].open)
                 else:
-                    rows = [a for a in value if isinstance(a, Row)]
-                    if rows:
-                        merged = row
-                        for field in rows[0].fields:
-                            merged = merged.with_field(field)
-                        row = Row(merged.fields, row.spread_key or rows[0].spread_key, row.open or rows[0].open)
-                    else:
-                        row = Row(row.fields, row.spread_key, True)
+                    row = Row(row.fields, row.spread_key, True)
         return frozenset({row})
 
     # ------------------------------------------------------------------ comprehensions and lambdas
-    def _comprehension(self, node: Any, frame: Frame, elements: Sequence[cst.CSTNode]) -> Value:
+    def _comprehension(self, node: Any, frame: Frame, elements: Sequence[ast.expr]) -> Value:
         inner = Frame(frame.module, frame.function, frame.class_id, dict(frame.env), frame.entry)
-        clause = node.for_in
-        while clause is not None:
+        for clause in node.generators:
             iterable = self.ev(clause.iter, inner)
             self.read(iterable, clause.iter, inner, "iteration", through_seq=False)
             self.consume(iterable, clause.iter, inner, "comprehension")
             self.bind(clause.target, self.element(iterable), inner)
             for condition in clause.ifs:
-                self.truth(self.ev(condition.test, inner), condition.test, inner)
-            clause = clause.inner_for_in
+                self.truth(self.ev(condition, inner), condition, inner)
         items: set[Atom] = set()
         for element in elements:
             items |= self.ev(element, inner)
         return frozenset(items)
 
-    def ev_ListComp(self, node: cst.ListComp, frame: Frame) -> Value:
+    def ev_ListComp(self, node: ast.ListComp, frame: Frame) -> Value:
         return frozenset({Seq(self._comprehension(node, frame, [node.elt]))})
 
     ev_SetComp = ev_ListComp
 
-    def ev_DictComp(self, node: cst.DictComp, frame: Frame) -> Value:
+    def ev_DictComp(self, node: ast.DictComp, frame: Frame) -> Value:
         self._comprehension(node, frame, [node.key, node.value])
         return NOTHING
 
-    def ev_GeneratorExp(self, node: cst.GeneratorExp, frame: Frame) -> Value:
+    def ev_GeneratorExp(self, node: ast.GeneratorExp, frame: Frame) -> Value:
         items = self._comprehension(node, frame, [node.elt])
         return frozenset({Gen(next(_ids), self.loc(frame, node), items)})
 
-    def ev_Lambda(self, node: cst.Lambda, frame: Frame) -> Value:
+    def ev_Lambda(self, node: ast.Lambda, frame: Frame) -> Value:
         index = len(self.local_functions)
         self.local_functions.append((node, frame.module, frame.env, frame.class_id))
         return frozenset({LocalFn(index)})
 
     # ------------------------------------------------------------------ following calls
     @staticmethod
-    def _positional_params(function: Any) -> list[cst.Param]:
-        params = function.params
-        return [*params.posonly_params, *params.params]
+    def _positional_params(function: Any) -> list[ast.arg]:
+        arguments = function.args
+        return [*arguments.posonlyargs, *arguments.args]
 
     def invoke(self, module: Any, function: Any, class_id: str | None, self_value: Value | None,
-               positional: list[tuple[Value, cst.CSTNode]], keywords: dict[str, tuple[Value, cst.CSTNode]],
-               call_node: cst.CSTNode, caller: Frame, closure: dict[str, Value] | None = None) -> Value:
+               positional: Args, keywords: Kwargs, call_node: ast.AST, caller: Frame,
+               closure: dict[str, Value] | None = None) -> Value:
         if module is None or function is None or self.depth >= MAX_DEPTH or self.budget <= 0:
             return NOTHING
         self.budget -= 1
-        if module.tree is None:
-            return NOTHING
         env: dict[str, Value] = dict(closure) if closure is not None else {}
+        arguments = function.args
         params = self._positional_params(function)
         if self_value is not None and params:
-            env[params[0].name.value] = self_value
+            env[params[0].arg] = self_value
             params = params[1:]
         for param, (value, _) in zip(params, positional):
-            env[param.name.value] = value
-        star = function.params.star_arg
-        if isinstance(star, cst.Param):
+            env[param.arg] = value
+        if arguments.vararg is not None:
             rest = positional[len(params):]
-            env[star.name.value] = frozenset({Seq(frozenset().union(*(v for v, _ in rest)) if rest else NOTHING)})
-        star_kwargs = function.params.star_kwarg
-        if isinstance(star_kwargs, cst.Param):
-            env[star_kwargs.name.value] = NOTHING
-        named = {p.name.value: p for p in [*params, *function.params.kwonly_params]}
+            env[arguments.vararg.arg] = frozenset({Seq(frozenset().union(*(v for v, _ in rest)) if rest else NOTHING)})
+        if arguments.kwarg is not None:
+            env[arguments.kwarg.arg] = NOTHING
+        named = {p.arg for p in [*params, *arguments.kwonlyargs]}
         for keyword, (value, _) in keywords.items():
             if keyword in named:
                 env[keyword] = value
-        for param in [*params, *function.params.kwonly_params]:
-            env.setdefault(param.name.value, NOTHING)
-        arguments = tuple(sorted(((k, v) for k, v in env.items()), key=lambda kv: kv[0]))
-        signature = (id(function), arguments)
-        has_gen = any(gens_in(v) for _, v in arguments)
+        for param in [*params, *arguments.kwonlyargs]:
+            env.setdefault(param.arg, NOTHING)
+        bound = tuple(sorted(env.items(), key=lambda item: item[0]))
+        signature = (id(function), bound)
+        generator = isinstance(function, FunctionNode) and self.shared.is_generator(function)
         if signature in self.active:
             return NOTHING
-        if signature in self.done and not has_gen:
+        if signature in self.done and not any(gens_in(v) for _, v in bound):
             result = self.done[signature]
-            if isinstance(function, cst.FunctionDef) and self.shared.is_generator(function):
+            if generator:
                 return frozenset({Gen(next(_ids), self.loc(caller, call_node), self.element(result))})
             return result
-        qualname = self._qualname(module, function, class_id)
-        frame = Frame(module, qualname, class_id, env, entry=False)
+        frame = Frame(module, self._qualname(module, function, class_id), class_id, env, entry=False)
         self.active.add(signature)
         self.depth += 1
         try:
-            if isinstance(function, cst.Lambda):
-                value = self.ev(function.body, frame)
-                frame.returns.append(value)
+            if isinstance(function, ast.Lambda):
+                frame.returns.append(self.ev(function.body, frame))
             else:
-                self.exec_block(_body(function.body), frame)
+                self.exec_block(function.body, frame)
         finally:
             self.depth -= 1
             self.active.discard(signature)
         returned = frozenset().union(*frame.returns) if frame.returns else NOTHING
-        if isinstance(function, cst.FunctionDef) and self.shared.is_generator(function):
+        if generator:
             yielded = frozenset().union(*frame.yields) if frame.yields else NOTHING
             self.done[signature] = frozenset({Seq(yielded)})
             return frozenset({Gen(next(_ids), self.loc(caller, call_node), yielded)})
         self.done[signature] = returned
         return returned
 
-    def _qualname(self, module: Any, function: Any, class_id: str | None) -> str:
-        if isinstance(function, cst.Lambda):
+    @staticmethod
+    def _qualname(module: Any, function: Any, class_id: str | None) -> str:
+        if isinstance(function, ast.Lambda):
             return f"{module.name}.<lambda>"
         if class_id is not None:
-            return f"{class_id}.{function.name.value}"
-        return f"{module.name}.{function.name.value}"
+            return f"{class_id}.{function.name}"
+        return f"{module.name}.{function.name}"
