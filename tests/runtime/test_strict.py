@@ -619,3 +619,39 @@ def test_query_from_another_thread_during_make_is_gated(any_pipe):
     assert outcome["allowed"] == 4
     assert "forbidden" not in outcome and "Other" in str(outcome["error"])
     assert len(p.Other()) == 2  # after make(), the same thread's query passes
+
+
+@pytest.mark.usefixtures("strict_on")
+@pytest.mark.parametrize("form", ["update1 of another key", "delete_quick of another key", "insert from query",
+                                  "raw update of key attribute"])
+def test_update_delete_and_insert_select_checks_on_both_backends(any_pipe, form):
+    body = MISMATCHES[form]
+    if form == "raw update of key attribute" and any_pipe.server.backend != "mysql":
+        def body(self, key):  # PostgreSQL quotes with double quotes
+            insert_own(self, key)
+            self.connection.query(f'UPDATE {self.full_table_name} SET "subject_id" = 2 WHERE "subject_id" = 1 '
+                                  'AND "session_id" = 1 AND "param_id" = 1')
+    assert_blocked(any_pipe, body, "must agree with its key")
+
+
+@pytest.mark.usefixtures("strict_on")
+def test_own_key_updates_deletes_replaces_and_insert_select_pass_on_both_backends(any_pipe):
+    p = any_pipe
+
+    def body(self, key):
+        self.insert1(dict(key, result=1.0))
+        if p.server.backend == "mysql":  # datajoint 2.3.5 sends REPLACE, which PostgreSQL lacks
+            self.insert1(dict(key, result=4.0), replace=True)
+        self.Item.insert((p.Session.Epoch * p.Param & key).proj(item="epoch", value="threshold"))
+        self.Item.insert1(dict(key, item=1, value=9.0), skip_duplicates=True)
+        self.update1(dict(key, result=5.0))
+        (self.Item & key & "item=2").delete_quick()
+
+    run_make(p.Analysis, KEY, body)
+    assert (p.Analysis & KEY).fetch1("result") == 5.0
+    assert (p.Analysis.Item & KEY).to_arrays("value").tolist() == [0.5]
+
+    def replace_other(self, key):
+        self.insert1(dict(OTHER_KEY, result=9.0), replace=True)
+
+    assert_blocked(p, replace_other, "param_id", key=dict(KEY, param_id=2))
