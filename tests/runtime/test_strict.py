@@ -659,3 +659,30 @@ def test_own_key_updates_deletes_replaces_and_insert_select_pass_on_both_backend
         self.insert1(dict(OTHER_KEY, result=9.0), replace=True)
 
     assert_blocked(p, replace_other, "param_id", key=dict(KEY, param_id=2))
+
+
+@pytest.mark.usefixtures("strict_on")
+def test_a_violation_never_reaches_the_server(pipe, monkeypatch):
+    sent = []
+    original = strict._original_query
+
+    def recording(self, query, args=(), **kwargs):
+        if context.current(self) is not None:  # statements sent during make()
+            sent.append(query)
+        return original(self, query, args, **kwargs)
+
+    monkeypatch.setattr(strict, "_original_query", recording)
+    table = pipe.Other.full_table_name
+    assert_blocked(pipe, lambda self, key: (insert_own(self, key), pipe.Other.insert1({"other_id": 7})), "Other")
+    assert_blocked(pipe, lambda self, key: len(pipe.Other()), "Other")
+    assert sent and not [q for q in sent if table in q]
+
+
+@pytest.mark.usefixtures("strict_on")
+def test_a_second_datajoint_connection_in_make_is_gated_too(pipe):
+    second = pipe.server.connect()
+    try:
+        name = pipe.Other.full_table_name
+        assert_blocked(pipe, lambda self, key: second.query(f"SELECT * FROM {name}").fetchall(), "Other")
+    finally:
+        second.close()
