@@ -149,6 +149,63 @@ def test_messages_name_the_table_as_written_on_the_line(fixture_copy: Path) -> N
     assert not unnamed, "messages that do not name the table written on their line:\n" + "\n".join(unnamed)
 
 
+BREAKING_MODULE = '''
+import datajoint as dj
+
+schema = dj.Schema("intruder")
+
+
+@schema
+class Source(dj.Manual):
+    definition = """
+    source_id : int32
+    """
+
+
+@schema
+class Other(dj.Manual):
+    definition = """
+    other_id : int32
+    """
+
+
+@schema
+class Derived(dj.Computed):
+    definition = """
+    -> Source
+    extra : int32
+    """
+
+    def make(self, key):
+        Other.insert1({"other_id": len(Other())})
+'''
+
+
+def test_environments_and_build_trees_in_a_repository_are_not_analysed(tmp_path: Path) -> None:
+    """A new user runs `djlint .` in a checkout holding a virtualenv, a build tree and notebook
+    checkpoints: only the repository's own code is analysed."""
+    from djlint.analysis import analyze
+
+    repo = tmp_path / "example"
+    shutil.copytree(FIXTURES / "example", repo, ignore=shutil.ignore_patterns(*SKIPPED_DIRS))
+    for place in (
+        ".venv/lib/python3.11/site-packages/intruder",
+        "venv/lib/python3.11/site-packages/intruder",
+        "build/lib/pipeline",
+        "pipeline/.ipynb_checkpoints",
+    ):
+        target = repo / place
+        target.mkdir(parents=True, exist_ok=True)
+        (target / "__init__.py").write_text("")
+        (target / "breaking.py").write_text(BREAKING_MODULE)
+    result = analyze([repo], cwd=repo)
+    assert [(d.path, d.line, d.code) for d in result.diagnostics] == []
+    # the same module inside the package itself is analysed: the test above can fail
+    (repo / "pipeline" / "breaking.py").write_text(BREAKING_MODULE)
+    codes = {d.code for d in analyze([repo], cwd=repo).diagnostics}
+    assert {"DJ101", "DJ201", "DJ301"} <= codes
+
+
 # --- the fixtures themselves are well formed -------------------------------------------------
 
 
