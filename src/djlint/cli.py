@@ -97,8 +97,19 @@ def _explain(code: str) -> int:
     return 0
 
 
+def load_repository_config(root: Path) -> Config:
+    """``load_config`` whose errors name the file they come from."""
+    try:
+        return load_config(root)
+    except ConfigError as error:
+        message = str(error)
+        if "pyproject.toml" not in message:
+            message = f"invalid [tool.djlint] in {root / 'pyproject.toml'}: {message}"
+        raise ConfigError(message) from error
+
+
 def _effective_config(root: Path, options: argparse.Namespace) -> Config:
-    config = load_config(root)
+    config = load_repository_config(root)
     changes: dict[str, object] = {}
     if options.select is not None:
         changes["select"] = options.select

@@ -27,10 +27,16 @@ _RESULTS: dict[Path, dict[str, list[tuple[int, int, str]]]] = {}
 
 def _repository_result(root: Path) -> dict[str, list[tuple[int, int, str]]]:
     if root not in _RESULTS:
-        from djlint.cache import analyze_cached
-        from djlint.config import load_config
+        from flake8.exceptions import ExecutionError
 
-        config = load_config(root)
+        from djlint.cache import analyze_cached
+        from djlint.cli import load_repository_config
+        from djlint.config import ConfigError
+
+        try:
+            config = load_repository_config(root)
+        except ConfigError as error:  # flake8 prints it as a critical error, without a traceback
+            raise ExecutionError(f"djlint: {error}") from None
         by_file: dict[str, list[tuple[int, int, str]]] = {}
         for d in analyze_cached([root], config, cwd=root):
             by_file.setdefault(d.path, []).append((d.line, d.column, f"{d.code} {d.message}"))
