@@ -350,12 +350,21 @@ class Model:
         self._tainted: set[Any] | None = None
         self._linking_modules: dict[str, list[str]] = {}  # element module -> modules given as linking_module
         self._resolving: set[tuple[str, str]] = set()
+        self._memo: dict[tuple[str, str], Symbol | None] | None = None  # on once the model is built
 
     # -- public API --------------------------------------------------------------------------
     def resolve(self, module: str, dotted: str) -> Symbol | None:
         """The meaning of ``dotted`` (as written in ``module``'s global scope)."""
         if not dotted or module not in self.modules:
             return None
+        if self._memo is not None:
+            key = (module, dotted)
+            if key not in self._memo:
+                self._memo[key] = self._resolve(module, dotted)
+            return self._memo[key]
+        return self._resolve(module, dotted)
+
+    def _resolve(self, module: str, dotted: str) -> Symbol | None:
         parts = dotted.split(".")
         symbol = self._lookup(module, parts[0])
         for index, part in enumerate(parts[1:], start=1):
@@ -704,6 +713,7 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
     _build_graph(model)
     _check_policy(model, cwd)
     model.diagnostics.sort()
+    model._memo = {}  # the model is complete: resolutions no longer change
     return model
 
 
