@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--whole-repo",
         action="store_true",
-        help="analyse the whole repository holding the current directory and report only findings in "
-        "PATHs (used by the pre-commit hook)",
+        help="analyse the whole repository holding each PATH (default: the current directory) and "
+        "report only the findings in PATHs (used by the pre-commit hook)",
     )
     parser.add_argument("-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE")
     parser.add_argument("--version", action="version", version=f"djlint {__version__}")
@@ -134,13 +134,18 @@ def collect(options: argparse.Namespace, cwd: Path) -> list[Diagnostic]:
         if not path.exists():
             raise UsageError(f"no such file or directory: {os.path.relpath(path, cwd)}")
     if options.whole_repo:
-        root = find_root(cwd)
-        config = _effective_config(root, options)
-        diagnostics = analyze_cached([root], config, cwd=cwd, use_cache=not options.no_cache)
-        if options.paths:
-            filters = [p.resolve() for p in given]
-            diagnostics = [d for d in diagnostics if _within((cwd / d.path).resolve(), filters)]
-        return diagnostics
+        # each given path is judged in the repository holding it (a monorepo may hold several)
+        by_root: dict[Path, list[Path]] = {}
+        for path in given:
+            by_root.setdefault(find_root(path), []).append(path.resolve())
+        found: list[Diagnostic] = []
+        for root, filters in by_root.items():
+            config = _effective_config(root, options)
+            diagnostics = analyze_cached([root], config, cwd=cwd, use_cache=not options.no_cache)
+            if options.paths:
+                diagnostics = [d for d in diagnostics if _within((cwd / d.path).resolve(), filters)]
+            found += diagnostics
+        return sorted(set(found))
     root = find_root(given[0])
     config = _effective_config(root, options)
     return analyze_cached(given, config, cwd=cwd, use_cache=not options.no_cache)

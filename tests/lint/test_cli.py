@@ -253,6 +253,19 @@ def test_whole_repo_reports_only_the_given_files(repo, capsys):
     assert status == 1 and len(out.splitlines()) == 2
 
 
+def test_whole_repo_judges_each_file_in_its_own_repository(repo, capsys):
+    sub = repo / "sub"
+    for relative, text in SOURCE.items():
+        (sub / relative).parent.mkdir(parents=True, exist_ok=True)
+        (sub / relative).write_text(text)
+    (sub / "pyproject.toml").write_text("[tool.djlint]\n")
+    status, out, _ = run_main(capsys, "--no-cache", "--whole-repo", "pipeline/analysis.py", "sub/pipeline/analysis.py")
+    assert sorted(call[0][0] for call in repo.calls) == [repo, sub]
+    assert [line.split(":")[0] for line in out.splitlines()] == ["pipeline/analysis.py"] * 2 + [
+        "sub/pipeline/analysis.py"
+    ] * 2
+
+
 def test_cache_answers_unchanged_inputs_and_misses_on_any_change(repo, capsys):
     assert run_main(capsys)[0] == 1
     assert len(repo.calls) == 1
