@@ -219,3 +219,18 @@ def test_loops_and_exception_handlers(tmp_path: Path) -> None:
             total = sum(fresh)
 '''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_consumption_on_a_returning_path_of_a_helper_counts(tmp_path: Path) -> None:
+    analysis = HEAD + '''
+    def make(self, key):
+        rows = (dict(key, item=i) for i in range(3))
+        count = self.count(rows, key)
+        self.Item.insert(rows)  # expect: DJ401
+
+    def count(self, rows, key):
+        if key:
+            return len(list(rows))
+        return 0
+'''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})

@@ -200,3 +200,28 @@ def test_key_source_override_limits_key_checks_to_fields_make_reads(tmp_path: Pa
             self.insert1(dict(key, subject_id=key["session"], total=0.0))  # expect: DJ302
     '''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_formatted_sql_naming_the_table_by_class(tmp_path: Path) -> None:
+    analysis = '''
+    import datajoint as dj
+    from lab import Session, Task
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Task
+        ---
+        total : float
+        """
+
+        def make(self, key):
+            dj.conn().query(f"SELECT * FROM {Task.full_table_name} WHERE session={key['session']}")
+            dj.conn().query(f"DELETE FROM {Task.full_table_name} WHERE session={key['session']}")  # expect: DJ301
+            self.connection.query(f"UPDATE {self.full_table_name} SET total=0 WHERE session=%s", args=(1,))
+            self.insert1(dict(key, total=0.0))
+    '''
+    check(tmp_path, {"lab.py": TASKS, "analysis.py": analysis})

@@ -9,7 +9,7 @@ import re
 READ_METHODS = frozenset({
     "fetch", "fetch1", "to_dicts", "to_arrays", "to_pandas", "to_polars", "to_arrow", "keys",
     "head", "tail", "cursor", "__len__", "__iter__", "__bool__", "__contains__", "__getitem__",
-    "fetch_dataframe", "count",
+    "fetch_dataframe",
 })
 # Methods that build a new query expression from the table (the table is an operand).
 QUERY_METHODS = frozenset({"restrict", "proj", "aggr", "join", "extend", "__and__", "__sub__", "__mul__", "__add__"})

@@ -49,6 +49,7 @@ class Frame:
         self.entry = entry              # True for the make() body itself
         self.returns: list[Value] = []
         self.yields: list[Value] = []
+        self.exits: list[dict[int, tuple[int, Location, Location]]] = []   # consumption at each return
 
 
 class Shared:
@@ -368,6 +369,7 @@ class MakeRun:
     def st_Return(self, statement: ast.Return, frame: Frame) -> bool:
         if statement.value is not None:
             frame.returns.append(self.ev(statement.value, frame))
+        frame.exits.append(dict(self.consumed))
         return False
 
     def st_Raise(self, statement: ast.Raise, frame: Frame) -> bool:
@@ -670,7 +672,10 @@ class MakeRun:
             else:
                 keywords[keyword.arg] = (value, keyword.value)
         if isinstance(func, ast.Attribute) and func.attr == "query" and positional:
-            self.raw_sql(positional[0][0], positional[0][1], frame)   # dj.conn().query("INSERT ...")
+            if isinstance(positional[0][1], ast.JoinedStr):
+                self.formatted_sql(positional[0][1], frame)
+            else:
+                self.raw_sql(positional[0][0], positional[0][1], frame)   # dj.conn().query("INSERT ...")
         result: set[Atom] = set()
         for atom in callee:
             result |= self.call(atom, node, positional, keywords, starred, frame)
@@ -925,6 +930,36 @@ class MakeRun:
                 if target is not None:
                     self.facts.add(Read(self.owner, self.loc(frame, node), "raw SQL", target, self._via(frame)))
 
+    def formatted_sql(self, node: ast.JoinedStr, frame: Frame) -> None:
+        """f"DELETE FROM {Table.full_table_name} ..." : the table is named by its class."""
+        text: list[str] = []
+        placeholders: dict[str, Tab] = {}
+        for part in node.values:
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                text.append(part.value)
+                continue
+            expression = getattr(part, "value", None)
+            tabs = []
+            if isinstance(expression, ast.Attribute) and expression.attr == "full_table_name":
+                tabs = tables_in(self.ev(expression.value, frame), through_seq=False)
+            if len(tabs) == 1:
+                name = f"djlint_table_{len(placeholders)}"
+                placeholders[name] = tabs[0]
+                text.append(f"`djlint_placeholder`.`{name}`")
+            else:
+                text.append("NULL")
+        if not placeholders:
+            return
+        written, read = classify("".join(text))
+        for kind, names in (("write", written), ("read", read)):
+            for database, table in names:
+                tab = placeholders.get(table) if database == "djlint_placeholder" else None
+                if tab is None:
+                    continue
+                fact = Write if kind == "write" else Read
+                self.facts.add(fact(self.owner, tab.origin or self.loc(frame, node), "raw SQL", tab.table,
+                                    self._via(frame)))
+
     def table_of_sql(self, database: str | None, name: str) -> str | None:
         """Map ``db``.``table`` back to a table class by schema and datajoint's naming convention."""
         if not database:
@@ -1178,6 +1213,10 @@ class MakeRun:
         finally:
             self.depth -= 1
             self.active.discard(signature)
+        for counts in frame.exits:   # what a returning path consumed is consumed for the caller too
+            for ident, entry in counts.items():
+                if ident not in self.consumed or self.consumed[ident][0] < entry[0]:
+                    self.consumed[ident] = entry
         returned = frozenset().union(*frame.returns) if frame.returns else NOTHING
         if generator:
             yielded = frozenset().union(*frame.yields) if frame.yields else NOTHING
