@@ -538,6 +538,12 @@ class Model:
             found = self._lookup(linking, name, module_scope_only=True)
             if found is not None and found.kind != "unknown":
                 return found
+        info = self.modules.get(module)
+        if info is not None and info.is_package:
+            # a package's submodules become its globals once imported (``from . import sub``)
+            submodule = self._module_named(f"{module}.{name}", near=module)
+            if submodule is not None:
+                return Symbol("module", submodule)
         if module_scope_only:
             return None
         if name in _BUILTINS:

@@ -229,6 +229,12 @@ def test_resolution_forms(tmp_path: Path) -> None:
     # _schema is private to shared (not exported by __all__ anyway)
     assert model.resolve(mod, "_schema").kind == "unknown"
     assert model.resolve(mod, "Sess.insert1") is None
+    # a package's submodule is one of its globals (what a function-local `from .. import lab` reads)
+    assert (model.resolve("pipeline", "lab").kind, model.resolve("pipeline", "lab").target) == (
+        "module",
+        "pipeline.lab",
+    )
+    assert model.resolve("pipeline", "nothing").kind == "unknown"
     spikes = model.tables[f"{mod}.Spikes"].definition
     assert [fk.target for fk in spikes.foreign_keys] == [
         "pipeline.lab.subject.Session",
