@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from djlint import __version__
-from djlint.baseline import BaselineError, LineReader, filter_new, write_baseline
+from djlint.baseline import BaselineError, LineReader, filter_new, load_baseline, write_baseline
 from djlint.config import Config, ConfigError, find_root, load_config
 from djlint.diagnostics import Diagnostic
 from djlint.output import (
@@ -167,10 +167,15 @@ def run(argv: Sequence[str] | None = None) -> int:
     if options.explain is not None:
         return _explain(options.explain)
     cwd = Path.cwd()
+    if options.baseline is not None:
+        load_baseline(options.baseline)  # a bad baseline fails before the analysis, not after
     diagnostics = collect(options, cwd)
 
     if options.write_baseline is not None:
-        written = write_baseline(options.write_baseline, diagnostics, cwd)
+        try:
+            written = write_baseline(options.write_baseline, diagnostics, cwd)
+        except OSError as error:
+            raise UsageError(f"cannot write the baseline {options.write_baseline}: {error}") from error
         print(f"djlint: wrote {written} finding(s) to {options.write_baseline}", file=sys.stderr)
         return 0
     if options.baseline is not None:
@@ -180,7 +185,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     report = _render(options, diagnostics, cwd)
     if options.output_file is not None:
-        options.output_file.write_text(report, encoding="utf-8")
+        try:
+            options.output_file.write_text(report, encoding="utf-8")
+        except OSError as error:
+            raise UsageError(f"cannot write {options.output_file}: {error}") from error
     else:
         sys.stdout.write(report)
     if options.statistics:
@@ -195,7 +203,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(argv)
     except SystemExit as exit_:  # argparse: --help, --version, usage errors (already printed)
-        return exit_.code if isinstance(exit_.code, int) else 2
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
     except (UsageError, ConfigError, BaselineError) as error:
         print(f"djlint: error: {error}", file=sys.stderr)
         return 2

@@ -129,6 +129,8 @@ def test_exit_zero(repo, capsys):
         (["--no-such-option"], "unrecognized arguments"),
         (["missing_dir"], "no such file or directory: missing_dir"),
         (["--baseline", "nothing.json"], "baseline file not found"),
+        (["--write-baseline", "no/such/dir/b.json"], "cannot write the baseline"),
+        (["-o", "no/such/dir/report.txt"], "cannot write no/such/dir/report.txt"),
     ],
 )
 def test_usage_errors_exit_2_without_traceback(repo, capsys, argv, message):
