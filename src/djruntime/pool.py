@@ -193,11 +193,8 @@ def _rescue(table: Any, pid: int, patience: float = 5.0) -> int:
         time.sleep(0.1)
 
 
-def _pending_count(table: Any) -> int | None:
-    try:
-        return int(table.jobs.progress()["pending"])
-    except Exception:
-        return None
+def _pending_count(table: Any) -> int:
+    return int(_queue(table).progress()["pending"])
 
 
 class _Signals:
@@ -244,24 +241,28 @@ def populate_parallel(
         raise RuntimeError("populate(processes>1) needs the 'fork' start method (POSIX)")
     if table.connection.in_transaction:
         raise RuntimeError("populate cannot be called during a transaction")
-    options = dict(suppress_errors=suppress_errors, return_exception_objects=return_exception_objects,
-                   make_kwargs=make_kwargs, priority=priority)
+    options = {"suppress_errors": suppress_errors, "return_exception_objects": return_exception_objects,
+               "make_kwargs": make_kwargs, "priority": priority}
     keys: list[dict] = []
     if reserve_jobs:
         if refresh is None:
             refresh = table.connection._config.jobs.auto_refresh
         if refresh:
             _refresh(table, restrictions, priority)
+        else:
+            _queue(table).rescue()
         total = _pending_count(table)
-        if max_calls is not None and total is not None:
+        if max_calls is not None:
             total = min(total, max_calls)
+        if not total:  # nothing to claim: no need to fork
+            return {"success_count": 0, "error_list": []}
     else:
         keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
         total = len(keys)
         max_calls = None  # the key list is already cut to max_calls
         if not keys:
             return {"success_count": 0, "error_list": []}
-    processes = max(1, min(processes, os.cpu_count() or processes, total or processes))
+    processes = max(1, min(processes, os.cpu_count() or processes, total))
     return _Pool(table, restrictions, options, reserve_jobs, keys, run,
                  processes if max_restarts is None else max_restarts, stop_timeout,
                  total if display_progress else None).run(_shares(max_calls, processes))

@@ -11,10 +11,10 @@ import signal
 import threading
 
 import pytest
+from pipelines import harness
 
 import djruntime
 from djruntime import cli
-from pipelines import harness
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(240)]
 
@@ -112,7 +112,7 @@ def test_signal_to_a_worker_leaves_no_job_reserved(pipeline, signum, code, waiti
     try:
         assert harness.wait_for(lambda: len(harness.calls(pipeline)) >= 2, timeout=90)  # inside a make()
         worker.send_signal(signum)
-        returned, out, err = harness.finish(worker, timeout=60)
+        returned, _out, err = harness.finish(worker, timeout=60)
     finally:
         harness.kill_quietly(worker)
     assert returned == code, err
@@ -147,7 +147,7 @@ def test_child_killed_under_processes_2(pipeline, monkeypatch):
 
 
 def test_max_calls_is_a_total_across_processes(mysql_pipeline):
-    code, out, err = harness.finish(harness.cli(
+    code, _out, err = harness.finish(harness.cli(
         ["worker", "pipelines.counting:Made", "--processes", "2", "--max-calls", "7"], mysql_pipeline,
         {"DJRT_MAKE_SLEEP": "0.05"}), timeout=120)
     assert code == 0, err

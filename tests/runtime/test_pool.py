@@ -9,9 +9,9 @@ import threading
 import time
 
 import pytest
+from pipelines import harness
 
 from djruntime import pool
-from pipelines import harness
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(180)]
 
@@ -42,6 +42,10 @@ def test_two_processes_make_every_key_once(pipeline, monkeypatch):
     assert len(workers) == 2 and os.getpid() not in workers  # made in two children, not in the parent
     # the parent's own session survived the children (they never touch the socket they inherit)
     assert pipeline.connection.query("SELECT 1").fetchone()[0] == 1
+    # nothing left to do: no worker is started at all
+    assert pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True) == {
+        "success_count": 0, "error_list": []}
+    assert len(harness.calls(pipeline)) == 12
 
 
 def test_direct_mode_without_queue(pipeline):

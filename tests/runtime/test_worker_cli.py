@@ -10,9 +10,9 @@ import subprocess
 import sys
 
 import pytest
+from pipelines import harness
 
 from djruntime import cli
-from pipelines import harness
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -59,7 +59,7 @@ def test_summary_text():
 # --------------------------------------------------------------------------------------------- worker
 @pytest.mark.db
 def test_worker_drains_the_queue_and_summarises(pipeline):
-    code, out, err = run_cli(["worker", "pipelines.counting:Made"], pipeline)
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made"], pipeline)
     assert code == 0, err
     assert "djruntime worker: made 8, errors 0, skipped 0" in err
     assert len(pipeline.Made()) == 8 and len(pipeline.Made.Detail()) == 24
@@ -73,7 +73,7 @@ def test_console_script_is_installed(pipeline):
     assert script, "the djruntime console script is not installed in the venv"
     process = subprocess.run([script, "worker", "pipelines.counting:Made", "--max-calls", "2"],
                              env=pipeline.env, cwd=str(harness.RUNTIME_TESTS), capture_output=True, text=True,
-                             timeout=120)
+                             timeout=120, check=False)
     assert process.returncode == 0, process.stderr
     assert len(pipeline.Made()) == 2
 
@@ -88,7 +88,7 @@ def test_worker_error_exit_code_and_suppress_errors(pipeline):
     assert harness.statuses(pipeline.Made)["reserved"] == 0
 
     (pipeline.Made.jobs & {"item": 4}).delete_quick()
-    code, out, err = run_cli(["worker", "pipelines.counting:Made", "--suppress-errors"], pipeline, failing)
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--suppress-errors"], pipeline, failing)
     assert code == 0, err
     assert "errors 1" in err and "item 4 is configured to fail" in err
     assert len(pipeline.Made()) == 7  # went on after the failure
@@ -101,14 +101,14 @@ def test_worker_max_calls_and_priority(pipeline):
     assert code == 0, err
     assert "made 3," in err and len(pipeline.Made()) == 3 and len(harness.calls(pipeline)) == 3
     # priority: only jobs at this priority or more urgent (lower number)
-    first = {key["item"] for key in pipeline.Made.keys()}
+    first = {key["item"] for key in pipeline.Made}
     urgent = sorted(set(range(8)) - first)[-2:]
     jobs = pipeline.Made.jobs
     pipeline.connection.query(f"UPDATE {jobs.full_table_name} SET priority=9 WHERE status='pending'")
     pipeline.connection.query(f"UPDATE {jobs.full_table_name} SET priority=1 WHERE item IN ({urgent[0]}, {urgent[1]})")
-    code, out, err = run_cli(["worker", "pipelines.counting:Made", "--priority", "2", "--no-refresh"], pipeline)
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--priority", "2", "--no-refresh"], pipeline)
     assert code == 0, err
-    assert {key["item"] for key in pipeline.Made.keys()} == first | set(urgent)
+    assert {key["item"] for key in pipeline.Made} == first | set(urgent)
 
 
 @pytest.mark.db
@@ -121,7 +121,7 @@ def test_worker_wait_picks_up_new_keys_and_stops_cleanly_on_sigterm(pipeline):
         pipeline.Item.insert([{"item": 20, "value": 1}, {"item": 21, "value": 2}, {"item": 22, "value": 3}])
         assert harness.wait_for(lambda: len(harness.calls(pipeline)) >= 3, timeout=60)  # found while idle
         process.send_signal(signal.SIGTERM)
-        code, out, err = harness.finish(process, timeout=60)
+        code, _out, err = harness.finish(process, timeout=60)
     finally:
         harness.kill_quietly(process)
     assert code == cli.EXIT_TERMINATED, err
@@ -132,14 +132,14 @@ def test_worker_wait_picks_up_new_keys_and_stops_cleanly_on_sigterm(pipeline):
 
 @pytest.mark.db
 def test_worker_progress_bar_when_asked(pipeline):
-    code, out, err = run_cli(["worker", "pipelines.counting:Made", "--progress"], pipeline)
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--progress"], pipeline)
     assert code == 0, err
     assert "djruntime worker" in err and "8/8" in err
 
 
 @pytest.mark.db
 def test_worker_several_tables_and_strict_flag(pipeline):
-    code, out, err = run_cli(["worker", "pipelines.counting:Made", "pipelines.counting:Made", "--strict", "off"],
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "pipelines.counting:Made", "--strict", "off"],
                              pipeline)
     assert code == 0, err
     assert len(pipeline.Made()) == 8
