@@ -55,7 +55,9 @@ class DjlintChecker:
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
         """Skip the repository analysis entirely when flake8 would discard every DJ code anyway
-        (e.g. ``flake8 --select F``)."""
+        (e.g. ``flake8 --select F``). Called once per flake8 run, so an editor or tool that runs flake8
+        repeatedly in one process never sees the previous run's result."""
+        _RESULTS.clear()
         try:
             from flake8.style_guide import Decision, DecisionEngine
 
