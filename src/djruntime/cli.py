@@ -251,7 +251,7 @@ def run_worker(options: argparse.Namespace) -> int:
     stopped: str | None = None
     code = 0
     try:
-        if show_bar:
+        if show_bar and options.processes == 1:  # with --processes the pool draws the bar (children's makes)
             from tqdm import tqdm
 
             bar = tqdm(total=0, desc="djruntime worker", unit="job", file=sys.stderr)
@@ -271,7 +271,7 @@ def run_worker(options: argparse.Namespace) -> int:
                 result = djruntime.populate(
                     table(), *options.restrict, reserve_jobs=True, max_calls=budget, priority=options.priority,
                     suppress_errors=options.suppress_errors, refresh=False, processes=options.processes,
-                    display_progress=False,
+                    display_progress=show_bar and options.processes > 1,
                 )
                 made, errors = int(result["success_count"]), len(result["error_list"])
                 skipped = int(result.get("skipped_count", 0))

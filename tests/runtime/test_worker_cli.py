@@ -165,3 +165,12 @@ def test_status_counts_per_status(pipeline, monkeypatch):
     assert {k: row[k] for k in harness.STATUSES} == {"pending": 4, "reserved": 0, "success": 0, "error": 1,
                                                      "ignore": 1}
     assert (row["remaining"], row["total"]) == (6, 8)
+
+
+@pytest.mark.db
+def test_worker_with_processes_draws_the_pool_bar(pipeline):
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--processes", "2", "--progress"], pipeline,
+                              {"DJRT_MAKE_SLEEP": "0.5"})
+    assert code == 0, err
+    assert "8/8" in err and "made 8," in err
+    assert len({pid for _, pid in harness.calls(pipeline)}) == 2
