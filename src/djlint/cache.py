@@ -72,15 +72,23 @@ def _digest(path: Path) -> str:
         return "missing"
 
 
+# Front-end modules do not change what an analysis finds; leaving them out keeps entries valid across
+# edits of the command line or the report formats.
+_FRONT_ENDS = frozenset({"__main__.py", "cli.py", "output.py", "baseline.py", "cache.py", "flake8_plugin.py"})
+
+
 def _tool_fingerprint() -> list[object]:
     """The installed analyzer: its version and the size and mtime of each of its sources (an edited
     rule must not be answered from results of the old one)."""
     package = Path(__file__).resolve().parent
-    stamps: list[object] = [__version__]
+    stamps: list[object] = [__version__, ENTRY_FORMAT]
     for source in sorted(package.rglob("*.py")):
+        relative = source.relative_to(package).as_posix()
+        if relative in _FRONT_ENDS:
+            continue
         with contextlib.suppress(OSError):
             stat = source.stat()
-            stamps.append([source.relative_to(package).as_posix(), stat.st_size, stat.st_mtime_ns])
+            stamps.append([relative, stat.st_size, stat.st_mtime_ns])
     return stamps
 
 
