@@ -180,6 +180,23 @@ def _allowed_sets(dependencies: Any) -> AllowedSets:
     return sets
 
 
+_UPSTREAM_STATE = "_djruntime_upstream_schemas"
+
+
+def _load_upstream(connection: Any, dependencies: Any) -> None:
+    """Have the dependency graph hold every schema upstream of the activated ones (an ancestor may live
+    in a schema this process never activated). The discovery queries run once per set of activated
+    schemas; later, only a graph that datajoint reloaded smaller is loaded again."""
+    registered = frozenset(connection.schemas)
+    state = getattr(connection, _UPSTREAM_STATE, None)
+    if state is None or state[0] != registered:
+        dependencies.load_all_upstream()
+        state = (registered, frozenset(getattr(dependencies, "_loaded_schemas", ()) or registered))
+        setattr(connection, _UPSTREAM_STATE, state)
+    elif not (dependencies._loaded and state[1] <= set(getattr(dependencies, "_loaded_schemas", ()))):
+        dependencies.load(force=True, schema_names=set(state[1]))
+
+
 def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]:
     """(reads, writes) a make() of ``table`` may do: the shared allowed set plus the policy's."""
     connection = table.connection
@@ -187,9 +204,10 @@ def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]
     full_name = table.full_table_name
     token = _internal.set(True)
     try:
-        dependencies.load(force=False)
-        if full_name not in dependencies:
-            dependencies.load(force=True)
+        _load_upstream(connection, dependencies)
+        if full_name not in dependencies:  # declared since the graph was loaded
+            setattr(connection, _UPSTREAM_STATE, None)
+            _load_upstream(connection, dependencies)
     finally:
         _internal.reset(token)
     signature = (id(dependencies), dependencies.number_of_nodes(), dependencies.number_of_edges(), full_name,

@@ -686,3 +686,40 @@ def test_a_second_datajoint_connection_in_make_is_gated_too(pipe):
         assert_blocked(pipe, lambda self, key: second.query(f"SELECT * FROM {name}").fetchall(), "Other")
     finally:
         second.close()
+
+
+@pytest.mark.usefixtures("strict_on")
+def test_ancestors_in_schemas_this_process_never_activated_are_readable(mysql_server, schema_factory):
+    upper_schema, _ = schema_factory(mysql_server)
+
+    @upper_schema
+    class Grand(dj.Manual):
+        definition = """
+        grand_id: int32
+        """
+
+    @upper_schema
+    class Parent(dj.Manual):
+        definition = """
+        -> Grand
+        parent_id: int32
+        """
+
+    Grand.insert1({"grand_id": 1})
+    Parent.insert1({"grand_id": 1, "parent_id": 1})
+    lower_schema, lower_connection = schema_factory(mysql_server)  # a connection that knows only this schema
+
+    @lower_schema
+    class Child(dj.Computed):
+        definition = """
+        -> Parent
+        """
+
+        def make(self, key):
+            pipeline.BODIES["Child"](self, key)
+
+    seen = []
+    run_make(Child, {"grand_id": 1, "parent_id": 1},
+             lambda self, key: (seen.append(len(dj.FreeTable(lower_connection, Grand.full_table_name))),
+                                self.insert1(key)))
+    assert seen == [1] and len(Child()) == 1
