@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,17 +99,28 @@ def describe(
     return "\n".join(lines)
 
 
-@pytest.fixture(params=fixture_names())
-def fixture_copy(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
-    copy = tmp_path / request.param
+@pytest.fixture(scope="session", params=fixture_names())
+def fixture_copy(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only copy of one fixture, shared by the tests of this module."""
+    copy = tmp_path_factory.mktemp("fixture") / request.param
     shutil.copytree(FIXTURES / request.param, copy, ignore=shutil.ignore_patterns(*SKIPPED_DIRS))
     return copy
 
 
-def test_fixture_diagnostics_are_exactly_the_annotated_ones(fixture_copy: Path) -> None:
-    from djlint.analysis import analyze
+_RESULTS: dict[Path, Any] = {}
 
-    result = analyze([fixture_copy], cwd=fixture_copy)
+
+def analysed(copy: Path) -> Any:
+    """djlint.analysis.analyze on a fixture copy, once per copy."""
+    if copy not in _RESULTS:
+        from djlint.analysis import analyze
+
+        _RESULTS[copy] = analyze([copy], cwd=copy)
+    return _RESULTS[copy]
+
+
+def test_fixture_diagnostics_are_exactly_the_annotated_ones(fixture_copy: Path) -> None:
+    result = analysed(fixture_copy)
     messages: dict[Expectation, str] = {}
     for d in result.diagnostics:
         messages.setdefault((d.path, d.line, d.code), f"col {d.column}: {d.message}")
@@ -131,9 +143,7 @@ NAMING_CODES = {"DJ201", "DJ202", "DJ301"}
 def test_messages_name_the_table_as_written_on_the_line(fixture_copy: Path) -> None:
     """A sideways read or cross-table write names the table the user wrote on the reported line
     (its class name), so the reader can tell which of several tables on a line is meant."""
-    from djlint.analysis import analyze
-
-    result = analyze([fixture_copy], cwd=fixture_copy)
+    result = analysed(fixture_copy)
     class_names = {table.qualname.rsplit(".", 1)[-1] for table in result.model.tables.values()}
     unnamed = []
     for d in result.diagnostics:
