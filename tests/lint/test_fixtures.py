@@ -219,6 +219,12 @@ def test_environments_and_build_trees_in_a_repository_are_not_analysed(tmp_path:
 # --- the fixtures themselves are well formed -------------------------------------------------
 
 
+def test_readme_describes_every_fixture() -> None:
+    readme = (FIXTURES / "README.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([\w-]+)/` \|", readme, flags=re.MULTILINE))
+    assert listed == set(fixture_names())
+
+
 @pytest.mark.parametrize("name", fixture_names())
 def test_fixture_is_a_repository_with_a_package(name: str) -> None:
     fixture = FIXTURES / name
