@@ -305,3 +305,28 @@ def test_tripartite_and_legacy_make_names(tmp_path: Path) -> None:
             self.insert1(dict(key, total=len(Weather())))  # expect: DJ201
     '''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_free_tables_named_by_database_name(tmp_path: Path) -> None:
+    analysis = '''
+    import datajoint as dj
+    from lab import Session
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        def make(self, key):
+            weather = dj.FreeTable(dj.conn(), "`lab`.`weather`").fetch()  # expect: DJ201
+            sessions = dj.FreeTable(dj.conn(), "lab.session").fetch()
+            unknown = dj.FreeTable(dj.conn(), "`elsewhere`.`thing`").fetch()
+            self.insert1(dict(key, total=0.0))
+    '''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
+from djlint.makeflow.cache import FactsCache, fingerprint
 from djlint.makeflow.facts import MakeFacts
 from djlint.makeflow.keys import KeyAttributes
 from djlint.makeflow.tracker import MakeRun, Shared
@@ -33,28 +35,66 @@ def _make_key(model: Any, keys: KeyAttributes, table_id: str) -> frozenset[str]:
     return keys.make_key(table_id)
 
 
-def analyze_makes(model: Any) -> MakeFacts:
+def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
     """Facts about every make() of the model: reads, writes, upstream indexes, written keys,
-    one-shot iterables consumed twice, separate connections."""
+    one-shot iterables consumed twice, separate connections.
+
+    With ``cache_dir``, the facts of each make() are cached on disk and reused while its inputs
+    (the modules it interprets, the names it resolves, the model's structure) are unchanged."""
     facts = MakeFacts()
     shared = Shared(model)
     keys = KeyAttributes(model)
+    cache = FactsCache(cache_dir, model.root) if cache_dir is not None and not os.environ.get(
+        "DJLINT_NO_CACHE") else None
+    structure = fingerprint(model) if cache is not None else ""
     for table_id in sorted(model.tables):
         info = model.tables[table_id]
         if info.tier not in POPULATED_TIERS:
             continue
         for name in MAKE_METHODS:
+            function_info = model.method_info(table_id, name)
+            if function_info is None:
+                continue
+            facts.entries.append((table_id, function_info.id))
+            key = f"{table_id}\0{function_info.id}"
+            if cache is not None:
+                hit = cache.lookup(key, structure, model, shared.resolve)
+                if hit is not None:
+                    found_facts, notes = hit
+                    for fact in found_facts:
+                        facts.add(fact)
+                    for note in notes:
+                        model.note_unknown(*note)
+                    continue
             found = shared.sources.method(table_id, name)
             if found is None:
                 continue
             module, function, function_info = found
-            facts.entries.append((table_id, function_info.id))
-            run = MakeRun(shared, table_id, facts, _make_key(model, keys, table_id))
+            own = MakeFacts()
+            run = MakeRun(shared, table_id, own, _make_key(model, keys, table_id))
             try:
                 run.run_entry(module, function, function_info.class_id or table_id, function_info.id)
             except Exception as error:  # never crash on user code: keep what was found, go on
                 if os.environ.get("DJLINT_DEBUG"):
                     raise
                 facts.failures.append((table_id, function_info.id, f"{type(error).__name__}: {error}"))
+                cache = None if cache is None else cache   # a failed entry is simply not stored
+                own.dedupe()
+                for fact in _all(own):
+                    facts.add(fact)
+                continue
+            own.dedupe()
+            found_facts = _all(own)
+            for fact in found_facts:
+                facts.add(fact)
+            if cache is not None:
+                cache.store(key, structure, run.touched, run.queries, found_facts, run.notes)
+    if cache is not None:
+        cache.flush()
     facts.dedupe()
     return facts
+
+
+def _all(facts: MakeFacts) -> list[Any]:
+    return [*facts.reads, *facts.writes, *facts.upstream_indexes, *facts.key_mismatches,
+            *facts.one_shot_reuses, *facts.connections]

@@ -66,10 +66,18 @@ class Shared:
         return Location(module.display_path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
 
     def resolve(self, module: str, dotted: str) -> Any:
+        """``dotted`` in ``module``'s global scope; ``module`` may be "name\0schema" for an attribute
+        of a virtual module (``dj.create_virtual_module``)."""
         key = (module, dotted)
         if key not in self._symbols:
             try:
-                self._symbols[key] = self.model.resolve(module, dotted)
+                if "\0" in module:
+                    from djlint.model import Symbol
+
+                    name, _, schema = module.partition("\0")
+                    self._symbols[key] = self.model.attribute(Symbol("module", name, schema=schema), dotted)
+                else:
+                    self._symbols[key] = self.model.resolve(module, dotted)
             except Exception:  # a resolution bug must not stop the analysis
                 self._symbols[key] = None
         return self._symbols[key]
@@ -140,6 +148,18 @@ class MakeRun:
         self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
         self.depth = 0
         self.budget = MAX_CALLS
+        # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
+        self.touched: dict[str, str] = {}
+        self.queries: dict[tuple[str, str], Any] = {}
+        self.notes: list[tuple[str, str, int, int]] = []
+
+    def resolve(self, module: str, dotted: str) -> Any:
+        symbol = self.shared.resolve(module, dotted)
+        self.queries[(module, dotted)] = symbol
+        return symbol
+
+    def touch(self, module: Any) -> None:
+        self.touched[module.name] = getattr(module, "digest", "")
 
     # ------------------------------------------------------------------ entry
     def run_entry(self, module: Any, function: ast.AST, class_id: str, qualname: str) -> None:
@@ -151,6 +171,7 @@ class MakeRun:
         if len(params) > 1:
             env[params[1].arg] = frozenset({Key()})
         frame = Frame(module, qualname, class_id, env, entry=True)
+        self.touch(module)
         self.exec_block(function.body, frame)
 
     # ------------------------------------------------------------------ reporting
@@ -174,6 +195,7 @@ class MakeRun:
                 if note is not None:
                     where = unknown.location
                     note(unknown.name, where.path, where.line, where.column)
+                    self.notes.append((unknown.name, where.path, where.line, where.column))
 
     def write(self, tab: Tab, node: ast.AST, frame: Frame, how: str) -> None:
         where = tab.origin or self.loc(frame, node)
@@ -415,7 +437,7 @@ class MakeRun:
             name = alias.name
             value: Value = NOTHING
             if absolute in self.model.modules:
-                value = self._symbol_value(self.shared.resolve(absolute, name), UNPLACED)
+                value = self._symbol_value(self.resolve(absolute, name), UNPLACED)
                 if not value and f"{absolute}.{name}" in self.model.modules:
                     value = frozenset({Mod(f"{absolute}.{name}")})
             elif f"{absolute}.{name}" in self.model.modules:
@@ -497,7 +519,7 @@ class MakeRun:
         return self._global(frame, node.id, node)
 
     def _global(self, frame: Frame, dotted: str, node: ast.AST) -> Value:
-        symbol = self.shared.resolve(frame.module.name, dotted)
+        symbol = self.resolve(frame.module.name, dotted)
         return self._symbol_value(symbol, self.loc(frame, node) if symbol is not None else None)
 
     def _symbol_value(self, symbol: Any, where: Location | None) -> Value:
@@ -524,7 +546,7 @@ class MakeRun:
         root = _root_name(node)
         dotted = _dotted(node)
         if dotted is not None and root is not None and root not in frame.env:
-            symbol = self.shared.resolve(frame.module.name, dotted)
+            symbol = self.resolve(frame.module.name, dotted)
             # methods reached through a class are looked up step by step, keeping the receiver
             if symbol is not None and symbol.kind not in ("unknown", "function"):
                 return self._symbol_value(symbol, self.loc(frame, node))
@@ -551,11 +573,7 @@ class MakeRun:
             elif isinstance(atom, Unk):
                 result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
             elif isinstance(atom, Mod):
-                module, _, schema = atom.name.partition("\0")
-                if schema:
-                    symbol = self.model.attribute(self._mod_symbol(module, schema), name)
-                else:
-                    symbol = self.shared.resolve(module, name)
+                symbol = self.resolve(atom.name, name)
                 result |= self._symbol_value(symbol, self.loc(frame, node))
             elif isinstance(atom, Ext):
                 result.add(Ext(f"{atom.name}.{name}"))
@@ -604,6 +622,7 @@ class MakeRun:
         value: Value = NOTHING
         if found is not None:
             module, klass = found
+            self.touch(module)
             frame = Frame(module, f"{owner.id}.{name}", owner.id, {}, entry=False)
             for statement in klass.body:
                 if isinstance(statement, ast.Assign) and any(
@@ -615,11 +634,6 @@ class MakeRun:
         value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Const)))
         self.class_values[key] = value
         return value
-
-    def _mod_symbol(self, module: str, schema: str) -> Any:
-        from djlint.model import Symbol
-
-        return Symbol("module", module, schema=schema)
 
     def ev_Subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         base = self.ev(node.value, frame)
@@ -841,6 +855,16 @@ class MakeRun:
             literal = _literal(reset[1]) if reset is not None else None
             if literal is not None and literal.value is True:
                 self.facts.add(Connect(self.owner, self.loc(frame, node), "datajoint.conn(..., reset=True)"))
+            return NOTHING
+        if name in N.FREE_TABLE:
+            # dj.FreeTable(conn, "`db`.`table`"): a table named by its database name
+            named = positional[1] if len(positional) > 1 else keywords.get("full_table_name")
+            literal = _literal(named[1]) if named is not None else None
+            if literal is not None and isinstance(literal.value, str):
+                parts = [p.strip("`\"") for p in literal.value.split(".")]
+                target = self.table_of_sql(parts[0], parts[1]) if len(parts) == 2 else None
+                if target is not None:
+                    return frozenset({Tab(target, self.loc(frame, named[1]))})
             return NOTHING
         if name.startswith("datajoint.") and name.rsplit(".", 1)[1] in ("Not", "AndList", "OrList", "U", "Top"):
             for value, arg in positional:
@@ -1203,6 +1227,7 @@ class MakeRun:
                 return frozenset({Gen(next(_ids), self.loc(caller, call_node), self.element(result))})
             return result
         frame = Frame(module, self._qualname(module, function, class_id), class_id, env, entry=False)
+        self.touch(module)
         self.active.add(signature)
         self.depth += 1
         try:

@@ -1,0 +1,166 @@
+"""On-disk cache of make() facts, so that a run after editing one file re-analyses only the make()
+entry points whose inputs changed.
+
+An entry (one make() of one table) is reused when all its inputs are unchanged:
+  * the content digest of every module whose code it interpreted (make(), helpers, mixins, properties),
+  * the answer of every name resolution it asked the model (re-asked now, cheaply),
+  * the model's structure fingerprint (tables, tiers, masters, Parts, schemas, definitions' keys and
+    foreign keys, classes and their bases/methods/attributes, functions, modules).
+One ``marshal`` pack per repository root, written atomically (temporary file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from djlint import __version__
+from djlint.makeflow.facts import (
+    Connect, Fact, KeyMismatch, Location, OneShotReuse, Read, UpstreamIndex, Write,
+)
+
+FORMAT = 1
+_KINDS: dict[str, type[Fact]] = {
+    "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
+    "connect": Connect,
+}
+_NAMES = {kind: name for name, kind in _KINDS.items()}
+
+
+def symbol_tuple(symbol: Any) -> tuple | None:
+    if symbol is None:
+        return None
+    return (symbol.kind, symbol.target, symbol.module, getattr(symbol, "schema", None))
+
+
+def fingerprint(model: Any) -> str:
+    """Everything about the model's structure the facts depend on (not line numbers, not bodies)."""
+    h = hashlib.blake2b(digest_size=16)
+    for table_id in sorted(model.tables):
+        t = model.tables[table_id]
+        d = t.definition
+        definition = None if d is None else (
+            d.literal,
+            tuple((a.name, a.in_key) for a in d.attributes),
+            tuple((fk.target, fk.unknown, fk.primary, tuple(sorted((k, str(v)) for k, v in fk.renames.items())))
+                  for fk in d.foreign_keys),
+        )
+        h.update(repr((table_id, t.module, t.qualname, t.tier, t.master, tuple(t.parts), t.schema,
+                       definition)).encode())
+    for class_id in sorted(model.classes):
+        c = model.classes[class_id]
+        h.update(repr((class_id, c.module, c.qualname, tuple(c.bases), tuple(sorted(c.methods)),
+                       tuple(sorted(set(c.attributes))))).encode())
+    for function_id in sorted(model.functions):
+        f = model.functions[function_id]
+        h.update(repr((function_id, f.module, f.qualname, f.class_id)).encode())
+    for name in sorted(model.modules):
+        info = model.modules[name]
+        h.update(repr((name, info.display_path, getattr(info, "is_package", None))).encode())
+    return h.hexdigest()
+
+
+def encode_fact(fact: Fact) -> tuple:
+    where = fact.location
+    extra: tuple = ()
+    if isinstance(fact, (Read, Write)):
+        extra = (fact.target, fact.via)
+    elif isinstance(fact, UpstreamIndex):
+        extra = (fact.target,)
+    elif isinstance(fact, KeyMismatch):
+        extra = (fact.target, fact.attribute, fact.value)
+    elif isinstance(fact, OneShotReuse):
+        first = fact.first
+        extra = (fact.name, None if first is None else (first.path, first.line, first.column))
+    return (_NAMES[type(fact)], fact.table, where.path, where.line, where.column, fact.how, *extra)
+
+
+def decode_fact(record: tuple) -> Fact:
+    kind, table, path, line, column, how, *extra = record
+    location = Location(path, line, column)
+    if kind == "oneshot":
+        name, first = extra
+        return OneShotReuse(table, location, how, name, Location(*first) if first else None)
+    return _KINDS[kind](table, location, how, *extra)
+
+
+class FactsCache:
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.base = directory
+        tag = f"makeflow-{FORMAT}-{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
+        root_tag = hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
+        self.path = directory / f"{tag}-{root_tag}.pack"
+        self._entries: dict[str, Any] | None = None
+        self._fresh: dict[str, Any] = {}
+        self._dirty = False
+
+    def _load(self) -> dict[str, Any]:
+        if self._entries is None:
+            self._entries = {}
+            try:
+                with open(self.path, "rb") as handle:
+                    value = marshal.loads(handle.read())
+                if isinstance(value, dict):
+                    self._entries = value
+            except Exception:  # missing, unreadable or corrupt: start again
+                self._entries = {}
+        return self._entries
+
+    def lookup(self, key: str, structure: str, model: Any, resolve: Any) -> tuple | None:
+        """The cached (facts, unknown notes) of an entry whose inputs are all unchanged, else None."""
+        entry = self._load().get(key)
+        try:
+            stored_structure, modules, queries, facts, notes = entry  # type: ignore[misc]
+            if stored_structure != structure:
+                return None
+            for name, digest in modules:
+                info = model.modules.get(name)
+                if info is None or info.digest != digest:
+                    return None
+            for module, dotted, answer in queries:
+                if symbol_tuple(resolve(module, dotted)) != (tuple(answer) if answer is not None else None):
+                    return None
+            result = [decode_fact(tuple(f)) for f in facts], [tuple(n) for n in notes]
+        except Exception:  # an entry of another shape: a miss
+            return None
+        self._fresh[key] = entry
+        return result
+
+    def store(self, key: str, structure: str, modules: dict[str, str], queries: dict[tuple[str, str], Any],
+              facts: list[Fact], notes: list[tuple]) -> None:
+        self._fresh[key] = (
+            structure,
+            tuple(sorted(modules.items())),
+            tuple((module, dotted, symbol_tuple(symbol)) for (module, dotted), symbol in sorted(queries.items())),
+            tuple(encode_fact(f) for f in facts),
+            tuple(notes),
+        )
+        self._dirty = True
+
+    def flush(self) -> None:
+        """Write the pack (only the entries of this run: others are stale) when something changed."""
+        if not self._dirty:
+            return
+        try:
+            self.base.mkdir(parents=True, exist_ok=True)
+            ignore = self.base / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# created by djlint\n*\n")
+            handle, temporary = tempfile.mkstemp(dir=self.base, prefix=".tmp-makeflow-")
+            try:
+                with os.fdopen(handle, "wb") as out:
+                    out.write(marshal.dumps(self._fresh))
+                os.replace(temporary, self.path)
+            except BaseException:
+                try:
+                    os.unlink(temporary)
+                except OSError:
+                    pass
+                raise
+        except OSError:
+            pass  # a read-only checkout: run without the cache

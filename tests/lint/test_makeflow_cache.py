@@ -1,0 +1,137 @@
+"""The on-disk cache of make() facts: identical facts from the cache, and re-analysis of exactly the
+make() entry points whose interpreted modules or resolved names changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from djlint.config import load_config
+from djlint.makeflow import analyze_makes
+from djlint.makeflow import tracker
+from djlint.model import build_model
+from makeflow_harness import write_repo
+from test_makeflow_reads import LAB
+
+HELPERS = '''
+from lab import Weather, Rig
+
+
+def weather(key):
+    return Weather.fetch()
+'''
+ANALYSIS = '''
+import datajoint as dj
+from lab import Session, Rig
+from helpers import weather
+
+schema = dj.schema("analysis")
+
+
+@schema
+class UsesHelper(dj.Computed):
+    definition = """
+    -> Session
+    """
+
+    def make(self, key):
+        weather(key)
+        self.insert1(key)
+
+
+@schema
+class Alone(dj.Computed):
+    definition = """
+    -> Session
+    """
+
+    def make(self, key):
+        rows = (r for r in range(3))
+        list(rows)
+        sum(rows)
+        Rig.fetch()
+        self.insert1(key)
+'''
+
+
+def _facts(root: Path, cache: Path):
+    model = build_model([root], load_config(root), root, use_cache=False)
+    facts = analyze_makes(model, cache_dir=cache)
+    return model, facts
+
+
+def _summary(facts) -> list:
+    return sorted(map(repr, [*facts.reads, *facts.writes, *facts.one_shot_reuses, *facts.key_mismatches,
+                             *facts.connections, *facts.upstream_indexes]))
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    runs: list[str] = []
+    original = tracker.MakeRun.run_entry
+
+    def counting(self, module, function, class_id, qualname):
+        runs.append(self.owner)
+        return original(self, module, function, class_id, qualname)
+
+    monkeypatch.setattr(tracker.MakeRun, "run_entry", counting)
+    monkeypatch.delenv("DJLINT_NO_CACHE", raising=False)
+    return runs
+
+
+def test_unchanged_repository_is_answered_from_the_cache(tmp_path: Path, counted: list) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    root.mkdir()
+    write_repo(root, {"lab.py": LAB, "helpers.py": HELPERS, "analysis.py": ANALYSIS})
+    _, cold = _facts(root, cache)
+    assert sorted(counted) == ["analysis.Alone", "analysis.UsesHelper"]
+    counted.clear()
+    _, warm = _facts(root, cache)
+    assert counted == [] and _summary(warm) == _summary(cold)
+    assert any(r.target == "lab.Weather" for r in warm.reads) and warm.one_shot_reuses
+
+
+def test_editing_a_helper_reanalyses_only_the_makes_that_run_it(tmp_path: Path, counted: list) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    root.mkdir()
+    write_repo(root, {"lab.py": LAB, "helpers.py": HELPERS, "analysis.py": ANALYSIS})
+    _facts(root, cache)
+    counted.clear()
+    (root / "helpers.py").write_text(HELPERS.replace("Weather.fetch()", "Rig.fetch()"))
+    _, facts = _facts(root, cache)
+    assert counted == ["analysis.UsesHelper"]
+    assert not any(r.target == "lab.Weather" for r in facts.reads)
+    assert any(r.target == "lab.Rig" and r.path == "helpers.py" for r in facts.reads)
+
+
+def test_a_name_resolving_differently_invalidates(tmp_path: Path, counted: list) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    root.mkdir()
+    uses_reexport = """
+import datajoint as dj
+from lab import Session
+from shared import Thing
+
+schema = dj.schema("analysis")
+
+
+@schema
+class Reader(dj.Computed):
+    definition = \"\"\"
+    -> Session
+    \"\"\"
+
+    def make(self, key):
+        Thing.fetch()
+        self.insert1(key)
+"""
+    write_repo(root, {"lab.py": LAB, "shared.py": "from lab import Subject as Thing\n", "analysis.py": uses_reexport})
+    _, facts = _facts(root, cache)
+    assert [r.target for r in facts.reads if r.path == "analysis.py"] == ["lab.Subject"]
+    counted.clear()
+    # only the re-exporting module changes; the make() module is byte-identical
+    (root / "shared.py").write_text("from lab import Weather as Thing\n")
+    _, facts = _facts(root, cache)
+    assert counted == ["analysis.Reader"]
+    assert [r.target for r in facts.reads if r.path == "analysis.py"] == ["lab.Weather"]
