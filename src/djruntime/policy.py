@@ -71,7 +71,7 @@ def table_of(name: str) -> TableName:
     obj = resolve_class(name)
     try:
         full_name = obj.full_table_name
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - anything that is not a bound table
         raise PolicyError(f"{name!r} is not a datajoint table bound to a schema ({error})") from None
     table = parse_full_name(str(full_name)) if isinstance(full_name, str) else None
     if table is None:

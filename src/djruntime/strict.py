@@ -35,7 +35,8 @@ from datajoint.dependencies import extract_master
 
 from djlint.provenance import AllowedSets
 
-from . import context, policy as policy_module, rowcheck, sqlclassify
+from . import context, rowcheck, sqlclassify
+from . import policy as policy_module
 from .errors import ProvenanceError
 from .sqlclassify import TableName
 
@@ -296,7 +297,7 @@ def _class_index() -> dict[TableName, str]:
             if cls.__dict__.get("database") is None and getattr(cls, "database", None) is None:
                 continue
             name = policy_module.parse_full_name(str(cls.full_table_name))
-        except Exception:  # unbound or abstract classes have no table
+        except Exception:  # noqa: BLE001, S112 - unbound or abstract classes have no table
             continue
         if name is not None:
             index.setdefault(name, _qualified(cls))
@@ -312,7 +313,7 @@ def _camel(name: str) -> str:
     parts = name.lstrip("#_~").split("__")
     try:
         return ".".join(dj.utils.to_camel_case(p) for p in parts if p)
-    except Exception:  # not a datajoint name
+    except Exception:  # noqa: BLE001 - not a datajoint name
         return name
 
 

@@ -97,8 +97,8 @@ def test_unqualified_tables_keep_an_empty_schema_and_ctes_are_not_tables():
         ("SET NAMES utf8mb4", M),
         ("SELECT table_name FROM information_schema.tables WHERE table_schema='lab' AND table_name = 'other'", M),
         ("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s", P),
-        ("SELECT kcu.column_name FROM information_schema.key_column_usage kcu JOIN "
-         "information_schema.table_constraints tc USING (constraint_name) WHERE tc.table_name LIKE '~%%'", P),
+        (("SELECT kcu.column_name FROM information_schema.key_column_usage kcu JOIN "
+          "information_schema.table_constraints tc USING (constraint_name) WHERE tc.table_name LIKE '~%%'"), P),
         ("SELECT conname FROM pg_constraint WHERE conrelid = '\"lab\".\"other\"'::regclass", P),
         ("SELECT a.attname FROM pg_catalog.pg_attribute a WHERE a.attrelid = '\"lab\".\"other\"'::regclass", P),
         ("SELECT * FROM `lab`.`~lineage` WHERE table_name = 'other'", M),

@@ -17,8 +17,8 @@ import datajoint as dj
 import numpy as np
 import pandas as pd
 import pytest
-
 import test_strict_pipeline as pipeline
+
 from djruntime import ProvenanceError, context, strict
 from djruntime.policy import PolicyError
 
@@ -250,7 +250,7 @@ def test_framework_statements_and_bookkeeping_pass(pipe):
 WRITE_IDIOMS = {
     "insert other": (lambda p, key: p.Other.insert1({"other_id": 9}), "Other"),
     "insert ancestor": (lambda p, key: p.Session.insert1({"subject_id": 1, "session_id": 7}), "Session"),
-    "insert ancestor part": (lambda p, key: p.Session.Epoch.insert1(dict(subject_id=1, session_id=1, epoch=9)),
+    "insert ancestor part": (lambda p, key: p.Session.Epoch.insert1({"subject_id": 1, "session_id": 1, "epoch": 9}),
                              "Session.Epoch"),
     "insert sibling": (lambda p, key: p.Sibling.insert1({"subject_id": 1, "session_id": 1, "x": 1.0},
                                                         allow_direct_insert=True), "Sibling"),
@@ -341,7 +341,7 @@ def test_large_lazy_inserts_keep_every_row(pipe, form):
         insert_own(self, key)
         rows = (dict(key, item=i, value=float(i)) for i in range(1000))
         if form == "map":
-            rows = map(lambda i: dict(key, item=i, value=float(i)), range(1000))
+            rows = map(lambda i: dict(key, item=i, value=float(i)), range(1000))  # noqa: C417 - map is the case
         elif form == "iterator":
             rows = iter([dict(key, item=i, value=float(i)) for i in range(1000)])
         if form == "chunked generator":
@@ -512,7 +512,7 @@ def test_warn_mode_runs_the_statement_and_reports_each_violation_once(pipe, capl
 def _policy_file(tmp_path, reads=(), writes=(), table="test_strict_pipeline.Analysis"):
     path = tmp_path / "policy" / "pyproject.toml"
     path.parent.mkdir(exist_ok=True)
-    quoted = lambda names: "[" + ", ".join(f'"{n}"' for n in names) + "]"  # noqa: E731
+    quoted = lambda names: "[" + ", ".join(f'"{n}"' for n in names) + "]"
     path.write_text(f'[tool.djlint.allow."{table}"]\nreads = {quoted(reads)}\nwrites = {quoted(writes)}\n')
     return path
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+import test_strict_pipeline as pipeline
+from test_strict import _build
 
 import djruntime
-import test_strict_pipeline as pipeline
 from djruntime import ProvenanceError, strict
-from test_strict import _build
 
 FORBIDDEN_PARAM = 2  # the make() of keys with this param_id reads an unrelated table
 

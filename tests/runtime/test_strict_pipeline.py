@@ -66,7 +66,7 @@ def build(schema: dj.Schema) -> SimpleNamespace:
         ---
         threshold: float64
         """
-        contents = [(1, 0.5), (2, 1.5)]
+        contents = [(1, 0.5), (2, 1.5)]  # noqa: RUF012 - datajoint's idiom
 
     @schema
     class Other(dj.Manual):
@@ -141,8 +141,8 @@ def build(schema: dj.Schema) -> SimpleNamespace:
 
         make = _body("Typed")
 
-    classes = dict(Subject=Subject, Session=Session, Param=Param, Other=Other, Analysis=Analysis,
-                   Downstream=Downstream, Sibling=Sibling, Origin=Origin, Typed=Typed)
+    classes = {"Subject": Subject, "Session": Session, "Param": Param, "Other": Other, "Analysis": Analysis,
+               "Downstream": Downstream, "Sibling": Sibling, "Origin": Origin, "Typed": Typed}
     globals().update(classes)
     return SimpleNamespace(schema=schema, **classes)
 
