@@ -100,6 +100,8 @@ def test_every_read_idiom_on_a_non_ancestor_is_reported(tmp_path: Path) -> None:
             v = Session.aggr(Weather, n="count(*)")  # expect: DJ201
             w = Session.restrict(Weather)  # expect: DJ201
             x = dj.U("day") & Weather  # expect: DJ201
+            x2 = dj.U("day").aggr(Weather, n="count(*)")  # expect: DJ201
+            x3 = (dj.U("day") * Weather).fetch()  # expect: DJ201
             y = Session & dj.Not(Weather)  # expect: DJ201
             z = Session & [Weather, {"session": 1}]  # expect: DJ201
             aa = Session & dj.AndList([Rig])  # expect: DJ201

@@ -866,10 +866,19 @@ class MakeRun:
                 if target is not None:
                     return frozenset({Tab(target, self.loc(frame, named[1]))})
             return NOTHING
+        if name.startswith("datajoint.U()."):
+            # dj.U("attr").aggr(Table, ...): the arguments are operands
+            method = name.rsplit(".", 1)[1]
+            if method in N.QUERY_METHODS:
+                for value, arg in positional:
+                    self.read(value, arg, frame, f"argument of dj.U().{method}()")
+                return frozenset(tables_in(frozenset().union(*(v for v, _ in positional)))) if positional \
+                    else NOTHING
+            return NOTHING
         if name.startswith("datajoint.") and name.rsplit(".", 1)[1] in ("Not", "AndList", "OrList", "U", "Top"):
             for value, arg in positional:
                 self.read(value, arg, frame, f"dj.{name.rsplit('.', 1)[1]}()")
-            return NOTHING
+            return frozenset({Ext("datajoint.U()")}) if name.endswith(".U") else NOTHING
         if name.startswith("itertools."):
             for value, arg in positional + starred:
                 self.read(value, arg, frame, "iteration", through_seq=False)
