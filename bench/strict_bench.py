@@ -3,6 +3,7 @@
     python bench/strict_bench.py                 # 2,000 keys, 3 rounds, MariaDB at 127.0.0.1:3306
     python bench/strict_bench.py --quick         # 200 keys, 1 round (checks the script runs)
     python bench/strict_bench.py --backend postgresql
+    python bench/strict_bench.py --dj230 /tmp/dj230/datajoint/provenance.py   # + datajoint 2.3.0's gate
 
 Server from DJ_HOST/DJ_USER/DJ_PASS/DJ_PORT (PostgreSQL: DJ_PG_HOST/DJ_PG_USER/DJ_PG_PASS/DJ_PG_PORT),
 default the local root/postgres account. Each round populates the same keys twice, once with the gate
@@ -123,12 +124,45 @@ def gate_microseconds(connection, summary, session, subject, repeats: int) -> di
     return figures
 
 
+def datajoint_230_microseconds(path: str, connection, summary, session, repeats: int) -> dict[str, float]:
+    """datajoint 2.3.0's own gate (``datajoint/provenance.py`` of its wheel, loaded from ``path`` with its
+    relative imports bound to the installed datajoint) timed on the same reads and row: µs per check."""
+    import importlib.util
+
+    source = Path(path).read_text().replace("from .", "from datajoint.")
+    spec = importlib.util.spec_from_loader("datajoint_230_provenance", loader=None)
+    module = importlib.util.module_from_spec(spec)
+    exec(compile(source, path, "exec"), module.__dict__)  # noqa: S102 - the reference gate, read as source
+    key = {"subject_id": 1, "session_id": 1}
+    allowed = frozenset({summary.full_table_name, session.full_table_name})
+    token = module.push_strict_make_context(summary(), allowed, key)
+    try:
+        expressions = [session & {"subject_id": i, "session_id": 1} for i in range(200)]
+        row = dict(key, score=2.5)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for expression in expressions:
+                module.assert_read_allowed(expression)
+        read = (time.perf_counter() - start) / (repeats * len(expressions)) * 1e6
+        start = time.perf_counter()
+        for _ in range(repeats * 200):
+            module.assert_write_allowed(summary())
+            module.assert_row_key_allowed(row)
+        write = (time.perf_counter() - start) / (repeats * 200) * 1e6
+    finally:
+        module.pop_strict_make_context(token)
+    return {"read (assert_read_allowed)": read, "insert of one row (target + row checks)": write}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backend", default="mysql", choices=["mysql", "postgresql"])
     parser.add_argument("--keys", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="200 keys, 1 round")
+    parser.add_argument("--dj230", metavar="PROVENANCE_PY",
+                        help="datajoint 2.3.0's datajoint/provenance.py (from `pip download datajoint==2.3.0`) "
+                             "to time its own gate on the same statements")
     options = parser.parse_args(argv)
     if options.quick:
         options.keys, options.rounds = 200, 1
@@ -164,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
         per_key = 2 * figures["read, new literals (shape cache)"] + figures["insert of one row (exact cache)"]
         print(f"gate time per key (2 reads + 1 insert): {per_key:.1f} µs = "
               f"{per_key / (off / options.keys * 1e6) * 100:.2f} % of a key's populate time with the gate off")
+        if options.dj230:
+            reference = datajoint_230_microseconds(options.dj230, connection, summary, session,
+                                                   repeats=20 if options.quick else 100)
+            print("datajoint 2.3.0's gate, same checks (µs; it sees fetches and inserts only, not len/in/"
+                  "restrictions/raw SQL):")
+            for name, value in reference.items():
+                print(f"  {name:36s} {value:8.1f}")
         info = sqlclassify._classify.cache_info()
         print(f"exact cache: {info.hits} hits / {info.misses} misses; sqlglot parses: {sqlclassify.parses}")
     finally:
