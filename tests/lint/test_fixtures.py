@@ -5,7 +5,10 @@ Each directory of ``fixtures/`` is a small repository. A line that must carry di
 definition comment. ``.py`` and ``.toml`` files are scanned, plus an optional ``expected.txt`` with
 ``path:line:CODE`` lines. Every fixture is analysed in a temporary copy (nothing is written into the
 repository) and the set of (path, line, code) must equal the annotations: a diagnostic too many is a
-false alarm, one too few a missed break. See fixtures/README.md for what each fixture demonstrates.
+false alarm, one too few a missed break. The same holds for the real command line
+(`djlint --format json .` inside each fixture, with its exit status), and messages must name the table
+written on their line. See fixtures/README.md for what each fixture demonstrates and for where each
+code is expected.
 """
 
 from __future__ import annotations
