@@ -11,6 +11,10 @@ and a summary at exit (made / errors / skipped / elapsed). Exit status: 0; 1 whe
 
 ``djruntime status MODULE[:Table]`` prints per-status job counts (pending / reserved / success / error /
 ignore) and populate progress (remaining / total) for every Computed/Imported table of MODULE, or one.
+
+Engine hook wanted (djruntime.engine is not this module's): ``populate()`` does not report claimed jobs
+it completed without make() (key already in the table); ``skipped`` reads ``result["skipped_count"]``
+and stays 0 until the engine returns it.
 """
 
 from __future__ import annotations

@@ -174,3 +174,11 @@ def test_worker_with_processes_draws_the_pool_bar(pipeline):
     assert code == 0, err
     assert "8/8" in err and "made 8," in err
     assert len({pid for _, pid in harness.calls(pipeline)}) == 2
+
+
+@pytest.mark.db
+def test_worker_restrict(pipeline):
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--restrict", "item < 3"], pipeline)
+    assert code == 0, err
+    assert sorted(key["item"] for key in pipeline.Made.keys()) == [0, 1, 2]
+    assert harness.statuses(pipeline.Made)["pending"] == 0  # jobs were queued only for the restriction
