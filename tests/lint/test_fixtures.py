@@ -303,6 +303,29 @@ def test_cli_json_reports_exactly_the_annotations(fixture_copy: Path) -> None:
         pytest.fail("\n".join(report), pytrace=False)
 
 
+FLAKE8_LINE = re.compile(r"^(?:\./)?(?P<path>.+?):(?P<line>\d+):\d+: (?P<code>DJ\d{3}) ")
+
+
+@pytest.mark.parametrize("name", ["sideways_reads", "make_elsewhere", "virtual_modules", "elements_linking"])
+def test_flake8_plugin_reports_the_annotations_of_python_files(name: str, tmp_path: Path) -> None:
+    """`flake8 --select DJ .` (parallel workers, whole-repository model) agrees with the annotations
+    of the .py files; DJ003 lives in pyproject.toml, which flake8 does not check."""
+    copy = tmp_path / name
+    shutil.copytree(FIXTURES / name, copy, ignore=shutil.ignore_patterns(*SKIPPED_DIRS))
+    proc = subprocess.run(
+        [sys.executable, "-m", "flake8", "--select", "DJ", "."],
+        cwd=copy, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode in (0, 1), proc.stderr
+    got = set()
+    for line in proc.stdout.splitlines():
+        match = FLAKE8_LINE.match(line)
+        assert match, f"unexpected flake8 output: {line}"
+        got.add((match["path"], int(match["line"]), match["code"]))
+    want = {e for e in expected_diagnostics(copy) if e[0].endswith(".py")}
+    assert got == want, f"missing {sorted(want - got)}, unexpected {sorted(got - want)}"
+
+
 def test_cli_on_the_example_pipeline_is_silent_and_exits_zero(tmp_path: Path) -> None:
     """The README's command, `djlint fixtures/example`, run from a copy of the checkout's layout so the
     result cache is not written into the source tree."""
