@@ -123,6 +123,7 @@ def test_commit_is_refused_for_a_sideways_read_and_only_passed_files_are_reporte
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
+@pytest.mark.timeout(1200)  # pre-commit builds a virtualenv with the package and its dependencies
 def test_pre_commit_installs_and_runs_the_declared_hook(pipeline_repo):
     """pre-commit builds the hook's virtualenv from this repository's committed HEAD, exactly as for a
     user's ``repo: <url>`` / ``rev:`` entry (one install, reused by both runs)."""
