@@ -182,3 +182,18 @@ def test_worker_restrict(pipeline):
     assert code == 0, err
     assert sorted(key["item"] for key in pipeline.Made.keys()) == [0, 1, 2]
     assert harness.statuses(pipeline.Made)["pending"] == 0  # jobs were queued only for the restriction
+
+
+@pytest.mark.db
+def test_worker_strict_flag_reaches_the_gate(pipeline):
+    sideways = {"DJRT_SIDEWAYS_READ": "1"}
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--strict", "raise", "--max-calls", "1"],
+                              pipeline, sideways)
+    assert code == cli.EXIT_ERRORS, err
+    assert "ProvenanceError" in err and "Note" in err and len(pipeline.Made()) == 0
+    assert harness.statuses(pipeline.Made)["error"] == 1
+
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--strict", "off", "--max-calls", "2"],
+                              pipeline, sideways)
+    assert code == 0, err
+    assert len(pipeline.Made()) == 2

@@ -14,6 +14,8 @@ make() is steered by environment variables, read at each call so a test can set 
   to the call log and sleeps ``DJRT_HANG_SECONDS`` (default 600) — a job to kill mid-transaction.
   Only the first call hangs (claimed through ``DJRT_HANG_MARKER``, created with ``O_EXCL``).
 - ``DJRT_FAIL_ITEM``: this item's make() raises ``ValueError``.
+- ``DJRT_SIDEWAYS_READ``: make() also reads ``Note``, a table that is not upstream of ``Made`` (a
+  provenance violation for the strict gate).
 - ``DJRT_SQL_SLEEP``: seconds each make() waits *on the server* (``SLEEP``/``pg_sleep``) after its master
   row, so that a signal lands in the middle of a query.
 """
@@ -63,6 +65,15 @@ def build(schema: dj.Schema) -> SimpleNamespace:
 
     context["Item"] = schema(Item, context=context)
 
+    class Note(dj.Manual):
+        definition = """
+        note : int32
+        ---
+        text : varchar(40)
+        """
+
+    context["Note"] = schema(Note, context=context)
+
     class Made(dj.Computed):
         definition = """
         -> Item
@@ -84,6 +95,8 @@ def build(schema: dj.Schema) -> SimpleNamespace:
             if str(item) == os.environ.get("DJRT_FAIL_ITEM"):
                 raise ValueError(f"item {item} is configured to fail")
             value = (Item & key).fetch1("value")
+            if os.environ.get("DJRT_SIDEWAYS_READ"):
+                len(Note())  # not upstream of Made
             self.insert1({**key, "doubled": 2 * value})
             if str(item) == os.environ.get("DJRT_HANG_ITEM") and _first_hang():
                 _log(f"{item} {os.getpid()} hang\n")
