@@ -44,7 +44,7 @@ from datajoint import provenance as dj_provenance
 from datajoint.errors import DataJointError, DuplicateError, LostConnectionError
 
 from . import context, upstream
-from .queue import Claim, JobQueue
+from .queue import Claim, JobQueue, abandon_session
 from .signals import StopSignals
 
 logger = logging.getLogger("datajoint")
@@ -235,11 +235,14 @@ def run_job(
                 connection.commit_transaction()
         except BaseException as error:
             stack = traceback.format_exc()
+            broken = False
             with context.bookkeeping():
                 try:
                     connection.cancel_transaction()
-                except LostConnectionError:
-                    connection._in_transaction = False
+                except Exception:  # lost, or an interrupt cut a query short: the session is unusable
+                    broken = True
+            if broken:
+                abandon_session(connection)  # the server rolls the old session back
             return _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects)
         _log_jobs(f"Success making {key} -> {table.full_table_name}")
         return True

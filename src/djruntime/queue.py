@@ -61,6 +61,7 @@ PG_REFRESH_CLASS = 0x646A73  # first key of the per-job-table refresh lock
 REFRESH_LOCK_TIMEOUT = 300  # seconds a refresh waits for a concurrent one
 
 _WORKER_ATTRIBUTE = "_djruntime_worker"
+_ABANDONED_ATTRIBUTE = "_djruntime_abandoned"
 
 RESET_RESERVATION = "{status}='pending', {reserved_time}=NULL, {host}='', {pid}=0, {connection_id}=0, {user}=''"
 
@@ -109,6 +110,33 @@ def worker_identity(connection) -> Worker:
     worker = Worker(connection._conn, int(row[1]), row[2], read_committed)
     setattr(connection, _WORKER_ATTRIBUTE, worker)
     return worker
+
+
+def abandon_session(connection) -> None:
+    """Replace a session an interrupt broke mid-query (pymysql closes its socket; datajoint may already
+    have reconnected): make sure a fresh session is open, end the old one on the server if it is still
+    running a query (MySQL; one's own sessions need no privilege), and remember the old id so this worker
+    can still release the jobs it held there. The server rolls the old session's transaction back."""
+    worker = getattr(connection, _WORKER_ATTRIBUTE, None)
+    if worker is not None and worker.raw_connection is connection._conn:
+        try:
+            connection.close()
+        except Exception:
+            pass
+    if not connection.is_connected:
+        connection.connect()
+    connection._in_transaction = False
+    if worker is None:
+        return
+    if not hasattr(connection, _ABANDONED_ATTRIBUTE):
+        setattr(connection, _ABANDONED_ATTRIBUTE, set())
+    getattr(connection, _ABANDONED_ATTRIBUTE).add(worker.connection_id)
+    if connection.adapter.backend == "mysql":  # ids are never reused; PostgreSQL pids are: leave them
+        with context.bookkeeping():
+            try:
+                connection.query(f"KILL CONNECTION {int(worker.connection_id)}")
+            except Exception:  # already gone
+                pass
 
 
 def _truncate(message: str) -> str:
@@ -447,8 +475,14 @@ class JobQueue(Job):
 
     # ------------------------------------------------------------------ finish / fail / release
     def _owned(self) -> str:
+        """Still reserved by this connection — or by a session of it the engine abandoned (closed)
+        after an interrupt broke it mid-query: that session is gone, its jobs are this worker's."""
         q = self._q
-        return f"{q('status')}='reserved' AND {q('connection_id')}={self._me()}"
+        holders = self._me()
+        abandoned = sorted(getattr(self.connection, _ABANDONED_ATTRIBUTE, ()))
+        if abandoned:
+            holders += ", " + ", ".join(str(int(i)) for i in abandoned)
+        return f"{q('status')}='reserved' AND {q('connection_id')} IN ({holders})"
 
     def finish(self, key: dict, duration: float | None = None) -> bool:
         """Mark the job done (success, or deleted unless ``keep_completed``) if this connection still

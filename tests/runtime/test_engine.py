@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from types import SimpleNamespace
 
 import datajoint as dj
@@ -398,3 +399,24 @@ def test_interrupt_recorded_as_error_when_configured(server, schema_factory, ins
     error = p.Result.jobs.errors.fetch1()
     assert error["subject_id"] == 0 and "Interrupted by KeyboardInterrupt" in error["error_message"]
     assert not p.Result.jobs.reserved
+
+
+def test_interrupt_in_the_middle_of_a_query_leaves_nothing_reserved(server, schema_factory, installed):
+    """Ctrl-C while make() waits on the server: the session may be cut mid-protocol; the engine replaces
+    it (the server rolls the old one back) and still returns the job to pending."""
+    schema, connection = schema_factory(server)
+
+    def slow_query(table, key):
+        if key["subject_id"] == 1:
+            threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
+            sleep = "SLEEP" if table.connection.adapter.backend == "mysql" else "pg_sleep"
+            table.connection.query(f"SELECT {sleep}(2)").fetchall()
+
+    p = pipeline(schema, subjects=3, params=(1,), on_make=slow_query)
+    with pytest.raises(KeyboardInterrupt):
+        p.Result.populate(reserve_jobs=True)
+    assert not p.Result.jobs.reserved and not p.Result.jobs.errors
+    assert not (p.Result & {"subject_id": 1})
+    assert {r["subject_id"] for r in p.Result.jobs.pending.to_dicts()} >= {1}
+    p.Result.populate("subject_id != 1", reserve_jobs=True)  # the worker's connection still works
+    assert keys_of(p.Result.to_dicts()) == {(0, 1), (2, 1)}
