@@ -62,14 +62,31 @@ def python_files(paths: Sequence[Path], config: Config) -> list[Path]:
 
 
 def _rel(path: Path, root: Path) -> str:
-    return os.path.relpath(path, root).replace(os.sep, "/")
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+class Digests:
+    """Content hashes of files, each file read once per run (never across runs: files change)."""
+
+    def __init__(self) -> None:
+        self._known: dict[Path, str] = {}
+
+    def __call__(self, path: Path) -> str:
+        digest = self._known.get(path)
+        if digest is None:
+            try:
+                digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+            except OSError:
+                digest = "missing"
+            self._known[path] = digest
+        return digest
 
 
 def _digest(path: Path) -> str:
-    try:
-        return hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
-    except OSError:
-        return "missing"
+    return Digests()(path)
 
 
 # Front-end modules do not change what an analysis finds; leaving them out keeps entries valid across
@@ -106,14 +123,17 @@ def _config_material(config: Config) -> dict[str, object]:
     }
 
 
-def result_key(paths: Sequence[Path], config: Config, files: Sequence[Path]) -> str:
-    root = config.root
+def result_key(
+    paths: Sequence[Path], config: Config, files: Sequence[Path], digests: Digests | None = None
+) -> str:
+    digests = digests or Digests()
+    root = config.root.resolve()
     material = {
         "format": ENTRY_FORMAT,
         "tool": _tool_fingerprint(),
         "config": _config_material(config),
         "paths": [_rel(p, root) for p in paths],
-        "files": [[_rel(f, root), _digest(f)] for f in files],
+        "files": [[_rel(f, root), digests(f)] for f in files],
     }
     encoded = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return hashlib.blake2b(encoded, digest_size=20).hexdigest()
@@ -123,9 +143,10 @@ class ResultCache:
     """Entries ``<directory>/results/<key>.json`` holding root-relative diagnostics and the content
     hashes of the files the analysis read."""
 
-    def __init__(self, directory: Path, root: Path) -> None:
+    def __init__(self, directory: Path, root: Path, digests: Digests | None = None) -> None:
         self.directory = directory / "results"
         self.root = root
+        self.digests = digests or Digests()
 
     def _prepare(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -140,7 +161,7 @@ class ResultCache:
             if entry["format"] != ENTRY_FORMAT or entry["key"] != key:
                 return None
             for relative, digest in entry["files"].items():  # files analysed but not listed by us
-                if _digest(self.root / relative) != digest:
+                if self.digests(self.root / relative) != digest:
                     return None
             return [Diagnostic(*record) for record in entry["diagnostics"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -150,7 +171,7 @@ class ResultCache:
         entry = {
             "format": ENTRY_FORMAT,
             "key": key,
-            "files": {_rel(f, self.root): _digest(f) for f in files},
+            "files": {_rel(f, self.root): Digests()(f) for f in files},  # as analysed: read again
             "diagnostics": [[d.path, d.line, d.column, d.code, d.message] for d in diagnostics],
         }
         with contextlib.suppress(OSError):
@@ -217,8 +238,9 @@ def analyze_cached(
         diagnostics, _ = _run_analysis(paths, config, root, use_cache=False)
         return _relative_to(diagnostics, root, cwd)
     files = python_files(paths, config)
-    key = result_key(paths, config, files)
-    cache = ResultCache(cache_directory(config), root)
+    digests = Digests()
+    key = result_key(paths, config, files, digests)
+    cache = ResultCache(cache_directory(config), root, digests)
     diagnostics = cache.load(key)
     if diagnostics is None:
         with cache.lock():

@@ -107,10 +107,7 @@ def test_warm_cache_is_reused_and_an_edit_invalidates_it(tmp_path):
     assert list((root / ".djlint_cache" / "results").glob("*.json")) == entries
     # edit the file so that its sideways reads disappear (not by noqa, which flake8 honours itself)
     quality = root / "vision/quality.py"
-    edited = quality.read_text()
-    for table in ("experiment.Surgery &", "experiment.Stimulus &"):
-        edited = edited.replace(table, "{} and")
-    quality.write_text(edited)
+    quality.write_text('"""Helpers removed: nothing is read here any more."""\n')
     assert flake8_dj(root, "vision/quality.py") == []
     assert len(list((root / ".djlint_cache" / "results").glob("*.json"))) == 2
 
@@ -194,8 +191,5 @@ def test_repeated_in_process_runs_see_edits(tmp_path, monkeypatch):
 
     assert count() == expected > 0
     # no table read any more (not a noqa: flake8 would honour that by itself)
-    edited = quality.read_text()
-    for table in ("experiment.Surgery &", "experiment.Stimulus &"):
-        edited = edited.replace(table, "{} and")
-    quality.write_text(edited)
+    quality.write_text('"""Helpers removed: nothing is read here any more."""\n')
     assert count() == 0
