@@ -432,6 +432,40 @@ def populate(
     table = _instance(table)
     if table.connection.in_transaction:
         raise DataJointError("Populate cannot be called during a transaction.")
+    result = _populate(
+        table,
+        restrictions,
+        suppress_errors=suppress_errors,
+        return_exception_objects=return_exception_objects,
+        reserve_jobs=reserve_jobs,
+        max_calls=max_calls,
+        display_progress=display_progress,
+        processes=processes,
+        make_kwargs=make_kwargs,
+        priority=priority,
+        refresh=refresh,
+    )
+    from . import strict
+
+    if strict.mode() == "warn":  # strict provenance in warn mode: what make() would have been refused
+        result["provenance_warnings"] = strict.collect_warnings(table)
+    return result
+
+
+def _populate(
+    table,
+    restrictions: tuple,
+    *,
+    suppress_errors: bool,
+    return_exception_objects: bool,
+    reserve_jobs: bool,
+    max_calls: int | None,
+    display_progress: bool,
+    processes: int,
+    make_kwargs: dict | None,
+    priority: int | None,
+    refresh: bool | None,
+) -> dict:
     table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
     if processes is not None and processes > 1 and min(processes, mp.cpu_count()) > 1:
         try:
