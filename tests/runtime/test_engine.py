@@ -420,3 +420,35 @@ def test_interrupt_in_the_middle_of_a_query_leaves_nothing_reserved(server, sche
     assert {r["subject_id"] for r in p.Result.jobs.pending.to_dicts()} >= {1}
     p.Result.populate("subject_id != 1", reserve_jobs=True)  # the worker's connection still works
     assert keys_of(p.Result.to_dicts()) == {(0, 1), (2, 1)}
+
+
+def test_make_kwargs_and_progress_bar(server, schema_factory, installed, capsys):
+    schema, _ = schema_factory(server)
+    seen = []
+
+    class Subject(dj.Manual):
+        definition = """
+        subject_id : int32
+        """
+
+    class Scaled(dj.Computed):
+        definition = """
+        -> Subject
+        ---
+        value : float64
+        """
+
+        def make(self, key, factor=1.0):
+            seen.append(factor)
+            self.insert1({**key, "value": key["subject_id"] * factor})
+
+    namespace = {"Subject": Subject, "Scaled": Scaled}
+    schema(Subject, context=namespace)
+    schema(Scaled, context=namespace)
+    Subject.insert([{"subject_id": s} for s in range(3)])
+    result = Scaled.populate(reserve_jobs=True, make_kwargs={"factor": 2.5}, display_progress=True)
+    assert result == {"success_count": 3, "error_list": []}
+    assert seen == [2.5, 2.5, 2.5]
+    assert sorted(Scaled().to_arrays("value")) == [0.0, 2.5, 5.0]
+    assert "Scaled" in capsys.readouterr().err  # tqdm's bar, named after the table
+    assert Scaled.progress() == (0, 3)
