@@ -93,20 +93,39 @@ _POSTGRES_SHAPE = re.compile(
 )
 
 
+# datajoint names each subquery with a fresh alias (`$1f`, "_aggr3") from a global counter; the same
+# query shape must not become a new shape per alias. Only an alias standing alone (no "." on either
+# side, so not a schema or table name) is normalised.
+_SUBQUERY_ALIAS = re.compile(r"[`\"](?:\$[0-9a-f]+|_aggr\d+)[`\"]")
+
+
+def _alias(text: str, match: re.Match) -> str:
+    if _SUBQUERY_ALIAS.fullmatch(text):
+        string, start, end = match.string, match.start(), match.end()
+        if (start == 0 or string[start - 1] != ".") and (end == len(string) or string[end] != "."):
+            return text[0] + "$" + text[0]
+    return text
+
+
 def _mysql_piece(match: re.Match) -> str:
     text = match.group(0)
     first = text[0]
-    return text if first == "`" else first if first in "'\"" else ""
+    if first == "`":
+        return _alias(text, match) if len(text) > 2 and text[1] in "$_" else text
+    return first if first in "'\"" else ""
 
 
 def _postgres_piece(match: re.Match) -> str:
     text = match.group(0)
     first = text[0]
-    return text if first == '"' else first if first == "'" else ""
+    if first == '"':
+        return _alias(text, match) if len(text) > 2 and text[1] in "$_" else text
+    return first if first == "'" else ""
 
 
 _MYSQL_COMMENT = re.compile(r"--|/\*|(?:`[^`]*`|[^`#])*+#")
-_POSTGRES_UNSAFE = re.compile(r"--|/\*|\$|[\w&]'")
+_POSTGRES_UNSAFE = re.compile(r"--|/\*|[\w&]'")
+_POSTGRES_DOLLAR = re.compile(r'(?:"[^"]*"|[^"$])*+\$')  # a $ outside "quoted names": $$…$$, $1
 
 
 @dataclass(frozen=True)
@@ -202,7 +221,7 @@ def shape_of(sql: str, dialect: str) -> str | None:
     """The statement with its literals reduced (the shape-cache key), or None: parse it exactly."""
     if dialect == "postgres":
         shape = _POSTGRES_SHAPE.sub(_postgres_piece, sql)
-        return None if _POSTGRES_UNSAFE.search(shape) else shape
+        return None if _POSTGRES_UNSAFE.search(shape) or _POSTGRES_DOLLAR.match(shape) else shape
     shape = _MYSQL_SHAPE.sub(_mysql_piece, sql)
     return None if _MYSQL_COMMENT.match(shape) or "--" in shape or "/*" in shape else shape
 

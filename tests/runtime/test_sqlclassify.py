@@ -260,3 +260,18 @@ def test_writes_are_never_served_from_a_read_shape():
     assert kind("WITH x AS (SELECT 1) SELECT * FROM lab.t", P) == "read"
     statement = classify("WITH x AS (DELETE FROM lab.t RETURNING *) SELECT * FROM x", P)
     assert statement.kind == "write" and statement.writes == {LAB_T}
+
+
+@pytest.mark.parametrize("backend", [M, P])
+def test_fresh_subquery_aliases_do_not_make_new_shapes(backend):
+    q = "`" if backend == M else '"'
+    sqlclassify.cache_clear()
+    for number in range(30):
+        alias = f"{q}${number:x}{q}"
+        sql = (f"SELECT * FROM (SELECT {q}a{q} FROM {q}lab{q}.{q}t{q} WHERE {q}a{q} = {number}) as {alias} "
+               f"NATURAL JOIN {q}lab{q}.{q}other{q}")
+        assert classify(sql, backend).reads == {LAB_T, LAB_O}
+    assert sqlclassify.parses == 1
+    # a schema or table whose name looks like an alias is still a name
+    assert reads(f"SELECT * FROM {q}$1f{q}.{q}t{q}", backend) == {("$1f", "t")}
+    assert reads(f"SELECT * FROM {q}lab{q}.{q}$1f{q}", backend) == {("lab", "$1f")}
