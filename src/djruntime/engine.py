@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from datajoint import provenance as dj_provenance
-from datajoint.errors import DataJointError, DuplicateError, LostConnectionError
+from datajoint.errors import DataJointError, DuplicateError
 
 from . import context, upstream
 from .queue import Claim, JobQueue, abandon_session

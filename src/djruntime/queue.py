@@ -196,7 +196,7 @@ class JobQueue(Job):
         with context.bookkeeping():
             return self.connection.query(sql, args=list(args))
 
-    def ensure(self) -> "JobQueue":
+    def ensure(self) -> JobQueue:
         """Declare the job table if missing, and add the claim index if an older table lacks it."""
         with context.bookkeeping():
             if not self.is_declared:
@@ -208,7 +208,7 @@ class JobQueue(Job):
                         raise
             wanted = ("status", "priority", "scheduled_time")
             if self._mysql:
-                self.heading.names  # loads the heading, indexes included
+                _ = self.heading.names  # loads the heading, indexes included
                 present = any(tuple(columns[:3]) == wanted for columns in self.heading.indexes or {})
             else:  # datajoint's PostgreSQL heading does not list indexes
                 definitions = self.connection.query(

@@ -40,7 +40,7 @@ class StopSignals:
             raise _exception_for(signum)
         self.requested = signum
 
-    def __enter__(self) -> "StopSignals":
+    def __enter__(self) -> StopSignals:
         if threading.current_thread() is threading.main_thread():
             self._previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, self._handler)
             # Ctrl-C: only take over Python's default handler, never a user's own.

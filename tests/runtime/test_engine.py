@@ -239,7 +239,7 @@ def test_max_calls(server, schema_factory, installed):
 
 
 def test_claimed_key_already_present_is_completed_without_make(server, schema_factory, installed):
-    schema, connection = schema_factory(server)
+    schema, _ = schema_factory(server)
     p = pipeline(schema, subjects=2, params=(1,))
     p.Result.jobs.refresh(delay=-1)
     # the key gets made behind the queue's back (e.g. a direct populate elsewhere)
@@ -404,7 +404,7 @@ def test_interrupt_recorded_as_error_when_configured(server, schema_factory, ins
 def test_interrupt_in_the_middle_of_a_query_leaves_nothing_reserved(server, schema_factory, installed):
     """Ctrl-C while make() waits on the server: the session may be cut mid-protocol; the engine replaces
     it (the server rolls the old one back) and still returns the job to pending."""
-    schema, connection = schema_factory(server)
+    schema, _ = schema_factory(server)
 
     def slow_query(table, key):
         if key["subject_id"] == 1:

@@ -74,7 +74,9 @@ def declare(schema, seen: dict):
             seen[tuple(sorted(key.items()))] = {"probe": self.upstream[Probe].keys(order_by="probe_id")}
             self.insert1(key)
 
-    namespace = dict(Subject=Subject, Session=Session, Param=Param, Probe=Probe, Analysis=Analysis, Pair=Pair)
+    namespace = {
+        "Subject": Subject, "Session": Session, "Param": Param, "Probe": Probe, "Analysis": Analysis, "Pair": Pair
+    }
     for cls in namespace.values():
         schema(cls, context=namespace)
     Subject.insert([{"subject_id": 1, "species": "mouse"}, {"subject_id": 2, "species": "rat"}])
@@ -119,7 +121,7 @@ def test_upstream_outside_make_and_non_ancestor(server, schema_factory, installe
     seen: dict = {}
     t = declare(schema, seen)
     with pytest.raises(dj.DataJointError, match="only available inside make"):
-        t["Analysis"]().upstream
+        _ = t["Analysis"]().upstream
     errors = []
 
     def make(self, key):
