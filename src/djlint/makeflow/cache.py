@@ -3,9 +3,10 @@ entry points whose inputs changed.
 
 An entry (one make() of one table) is reused when all its inputs are unchanged:
   * the content digest of every module whose code it interpreted (make(), helpers, mixins, properties),
-  * the answer of every name resolution it asked the model (re-asked now, cheaply),
-  * the model's structure fingerprint (tables, tiers, masters, Parts, schemas, definitions' keys and
-    foreign keys, classes and their bases/methods/attributes, functions, modules).
+  * the model's structure fingerprint: tables, tiers, masters, Parts, schemas, definitions' keys and
+    foreign keys, classes and their bases/methods/attributes, functions, modules, and every module's
+    global bindings (imports, definitions, ``__all__``; without line numbers) and the ``linking``
+    setting - everything name resolution depends on, so resolved names need no re-checking.
 One ``marshal`` pack per repository root, written atomically (temporary file + ``os.replace``).
 """
 
@@ -24,7 +25,7 @@ from djlint.makeflow.facts import (
     Connect, Fact, KeyMismatch, Location, OneShotReuse, Read, UpstreamIndex, Write,
 )
 
-FORMAT = 1
+FORMAT = 2
 _KINDS: dict[str, type[Fact]] = {
     "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
     "connect": Connect,
@@ -32,10 +33,15 @@ _KINDS: dict[str, type[Fact]] = {
 _NAMES = {kind: name for name, kind in _KINDS.items()}
 
 
-def symbol_tuple(symbol: Any) -> tuple | None:
-    if symbol is None:
-        return None
-    return (symbol.kind, symbol.target, symbol.module, getattr(symbol, "schema", None))
+def _plain(value: Any) -> Any:
+    """A canonical form (lists, tuples and sets alike) so that fresh and cached summaries agree."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_plain(v) for v in value)
+    if isinstance(value, (set, frozenset)):
+        return tuple(sorted(repr(_plain(v)) for v in value))
+    if isinstance(value, dict):
+        return tuple(sorted((str(k), repr(_plain(v))) for k, v in value.items()))
+    return value
 
 
 def fingerprint(model: Any) -> str:
@@ -61,7 +67,11 @@ def fingerprint(model: Any) -> str:
         h.update(repr((function_id, f.module, f.qualname, f.class_id)).encode())
     for name in sorted(model.modules):
         info = model.modules[name]
-        h.update(repr((name, info.display_path, getattr(info, "is_package", None))).encode())
+        summary = getattr(info, "summary", None) or {}
+        bindings = tuple(_plain(b[:2] if b and b[0] == "def" else b[:-1]) for b in summary.get("bindings", []))
+        h.update(repr((name, info.display_path, getattr(info, "is_package", None), bindings,
+                       _plain(summary.get("all")), _plain(summary.get("flags")))).encode())
+    h.update(repr(sorted(getattr(model.config, "linking", {}).items())).encode())
     return h.hexdigest()
 
 
@@ -111,19 +121,16 @@ class FactsCache:
                 self._entries = {}
         return self._entries
 
-    def lookup(self, key: str, structure: str, model: Any, resolve: Any) -> tuple | None:
+    def lookup(self, key: str, structure: str, model: Any) -> tuple | None:
         """The cached (facts, unknown notes) of an entry whose inputs are all unchanged, else None."""
         entry = self._load().get(key)
         try:
-            stored_structure, modules, queries, facts, notes = entry  # type: ignore[misc]
+            stored_structure, modules, facts, notes = entry  # type: ignore[misc]
             if stored_structure != structure:
                 return None
             for name, digest in modules:
                 info = model.modules.get(name)
                 if info is None or info.digest != digest:
-                    return None
-            for module, dotted, answer in queries:
-                if symbol_tuple(resolve(module, dotted)) != (tuple(answer) if answer is not None else None):
                     return None
             result = [decode_fact(tuple(f)) for f in facts], [tuple(n) for n in notes]
         except Exception:  # an entry of another shape: a miss
@@ -131,12 +138,11 @@ class FactsCache:
         self._fresh[key] = entry
         return result
 
-    def store(self, key: str, structure: str, modules: dict[str, str], queries: dict[tuple[str, str], Any],
-              facts: list[Fact], notes: list[tuple]) -> None:
+    def store(self, key: str, structure: str, modules: dict[str, str], facts: list[Fact],
+              notes: list[tuple]) -> None:
         self._fresh[key] = (
             structure,
             tuple(sorted(modules.items())),
-            tuple((module, dotted, symbol_tuple(symbol)) for (module, dotted), symbol in sorted(queries.items())),
             tuple(encode_fact(f) for f in facts),
             tuple(notes),
         )

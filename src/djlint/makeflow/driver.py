@@ -58,7 +58,7 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
             facts.entries.append((table_id, function_info.id))
             key = f"{table_id}\0{function_info.id}"
             if cache is not None:
-                hit = cache.lookup(key, structure, model, shared.resolve)
+                hit = cache.lookup(key, structure, model)
                 if hit is not None:
                     found_facts, notes = hit
                     for fact in found_facts:
@@ -78,7 +78,6 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
                 if os.environ.get("DJLINT_DEBUG"):
                     raise
                 facts.failures.append((table_id, function_info.id, f"{type(error).__name__}: {error}"))
-                cache = None if cache is None else cache   # a failed entry is simply not stored
                 own.dedupe()
                 for fact in _all(own):
                     facts.add(fact)
@@ -88,7 +87,7 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
             for fact in found_facts:
                 facts.add(fact)
             if cache is not None:
-                cache.store(key, structure, run.touched, run.queries, found_facts, run.notes)
+                cache.store(key, structure, run.touched, found_facts, run.notes)
     if cache is not None:
         cache.flush()
     facts.dedupe()
