@@ -1,17 +1,18 @@
 """``populate(processes=N)`` on one machine: N forked workers, each running the engine on its own connection.
 
 Why not ``multiprocessing.Pool`` (what datajoint uses): a Pool hangs when a worker dies (the OOM killer,
-SIGKILL) and hands keys out in the parent's order, so workers race for the same jobs. Here each child runs
-the single-process engine — its own claim loop on the shared queue — and talks to the parent over a
-private pipe, so:
+SIGKILL), and its parent hands out keys from a list read once. Here each child runs the single-process
+engine — its own claim loop on the shared queue — and talks to the parent over a private pipe, so:
 
-- a child killed by a signal loses nothing: its reservation's holder (its connection) is gone, the engine
-  returns that job to pending at the next claim, and a replacement child is started (a bounded number of
-  times, so a job that kills every worker cannot loop forever); the parent never waits without a timeout;
+- a child killed by a signal loses nothing: its session is gone, so the parent returns the jobs it held
+  to pending at once (the engine's holder-gone rescue) and starts a replacement child (a bounded number
+  of times, so a job that kills every worker cannot loop forever); the parent never waits without a
+  timeout;
 - SIGTERM or Ctrl-C in the parent is forwarded once to every child (children run in their own process
   group, so a terminal's Ctrl-C reaches them only through the parent); each child's engine rolls its job
-  back and returns it to pending; stragglers are killed after ``stop_timeout`` seconds (their jobs are
-  rescued the same way); then the parent raises KeyboardInterrupt / SystemExit — never swallowed;
+  back and returns it to pending; stragglers are killed after ``stop_timeout`` seconds; once all children
+  are gone the parent rescues whatever they still held, then raises KeyboardInterrupt / SystemExit —
+  never swallowed; children whose parent dies stop themselves the same way;
 - ``max_calls`` is a total across processes: each child gets a share; a replacement gets what its
   predecessor had not started;
 - without ``reserve_jobs`` (no queue) the parent hands out keys one at a time.
@@ -22,7 +23,8 @@ its own and exits with ``os._exit``.
 
 Engine contract used here (djruntime.engine, owned by the engine's author): ``run(table, *restrictions,
 processes=1, **options)`` is the single-process populate returning datajoint's ``{"success_count",
-"error_list"}``; make() windows are announced through ``djruntime.context.on_enter``/``on_exit``.
+"error_list"}``; ``djruntime.queue.JobQueue`` refreshes and rescues; make() windows are announced
+through ``djruntime.context.on_enter``/``on_exit``.
 """
 
 from __future__ import annotations
@@ -237,6 +239,8 @@ def populate_parallel(
     """
     if run is None:
         from .engine import populate as run
+    if isinstance(table, type):
+        table = table()
     if "fork" not in multiprocessing.get_all_start_methods():
         raise RuntimeError("populate(processes>1) needs the 'fork' start method (POSIX)")
     if table.connection.in_transaction:

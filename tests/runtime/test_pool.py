@@ -174,3 +174,12 @@ def test_progress_bar_in_the_parent(pipeline, capsys):
     result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, display_progress=True)
     assert result["success_count"] == 12
     assert "12/12" in capsys.readouterr().err
+
+
+def test_max_calls_shares_add_up():
+    assert pool._shares(None, 3) == [None, None, None]
+    assert pool._shares(7, 3) == [3, 2, 2]
+    assert pool._shares(2, 4) == [1, 1]  # no child without a share
+    for total in range(0, 20):
+        for processes in range(1, 6):
+            assert sum(pool._shares(total, processes)) == total
