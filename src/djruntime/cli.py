@@ -245,7 +245,10 @@ def run_worker(options: argparse.Namespace) -> int:
 
     tables = [resolve_table(spec) for spec in options.tables]
     strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
-    djruntime.install(strict_provenance=strict)
+    try:
+        djruntime.install(strict_provenance=strict)
+    except Exception as error:  # e.g. a policy naming no table: a configuration error, not a crash
+        raise UsageError(f"cannot install the engine: {error.__class__.__name__}: {error}") from error
     tally = Tally()
     began = time.monotonic()
     backoff = Backoff(options.backoff_min, options.backoff_max)
