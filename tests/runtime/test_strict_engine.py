@@ -143,3 +143,19 @@ def test_tripartite_make_is_gated_in_every_phase(pipe, installed):
     assert len(result["error_list"]) == 3
     assert all("Other" in str(message) for _, message in result["error_list"])
     assert (cls & {"param_id": 1}).to_arrays("result").tolist() == [2.0] * 4
+
+
+def test_self_upstream_reads_pass_the_gate(any_pipe, installed):
+    installed(True)
+    p = any_pipe
+
+    def body(self, key):
+        epochs = len(p.Session.Epoch & key)  # an ancestor's Part: readable, though not in self.upstream
+        threshold = self.upstream[p.Param].to_dicts()[0]["threshold"]
+        note = self.upstream[p.Session].to_dicts()[0]["session_note"]
+        self.insert1(dict(key, result=epochs * threshold + len(note)))
+
+    pipeline.BODIES["Analysis"] = body
+    result = p.Analysis.populate({"param_id": 1}, reserve_jobs=True)
+    assert result["error_list"] == [] and result["success_count"] == 4
+    assert sorted((p.Analysis & {"param_id": 1}).to_arrays("result").tolist()) == [1.0] * 4
