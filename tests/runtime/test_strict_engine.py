@@ -159,3 +159,14 @@ def test_self_upstream_reads_pass_the_gate(any_pipe, installed):
     result = p.Analysis.populate({"param_id": 1}, reserve_jobs=True)
     assert result["error_list"] == [] and result["success_count"] == 4
     assert sorted((p.Analysis & {"param_id": 1}).to_arrays("result").tolist()) == [1.0] * 4
+
+
+def test_forked_workers_are_gated(pipe, installed):
+    installed(True)
+    pipeline.BODIES["Analysis"] = _sideways_body(pipe)
+    result = pipe.Analysis.populate(reserve_jobs=True, suppress_errors=True, processes=2)
+    assert sorted(key["param_id"] for key, _ in result["error_list"]) == [FORBIDDEN_PARAM] * 3
+    assert len(pipe.Analysis & {"param_id": FORBIDDEN_PARAM}) == 1  # the pre-made row only
+    assert len(pipe.Analysis & {"param_id": 1}) == 4
+    statuses = [status for _, status in _statuses(pipe)]
+    assert statuses.count("error") == 3 and "reserved" not in statuses
