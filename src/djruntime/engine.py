@@ -63,8 +63,8 @@ class Settings:
     """
 
     on_interrupt: str = field(default_factory=lambda: os.environ.get("DJRUNTIME_ON_INTERRUPT", "pending"))
-    claim_seconds: float = field(default_factory=lambda: float(os.environ.get("DJRUNTIME_CLAIM_SECONDS", "2")))
-    max_batch: int = field(default_factory=lambda: int(os.environ.get("DJRUNTIME_MAX_BATCH", "64")))
+    claim_seconds: float = field(default_factory=lambda: float(os.environ.get("DJRUNTIME_CLAIM_SECONDS", "0.5")))
+    max_batch: int = field(default_factory=lambda: int(os.environ.get("DJRUNTIME_MAX_BATCH", "32")))
 
 
 settings = Settings()
