@@ -7,12 +7,13 @@ Exit status: 0 nothing to report (informational DJ001 findings alone count as no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import re
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from djlint import __version__
@@ -162,6 +163,24 @@ def _render(options: argparse.Namespace, diagnostics: list[Diagnostic], cwd: Pat
     return format_text(diagnostics)
 
 
+@contextlib.contextmanager
+def _caches_disabled(disabled: bool) -> Iterator[None]:
+    """--no-cache: every cache of the analysis (file summaries, make() facts) honours DJLINT_NO_CACHE;
+    restored afterwards so that in-process callers are not affected."""
+    if not disabled:
+        yield
+        return
+    previous = os.environ.get("DJLINT_NO_CACHE")
+    os.environ["DJLINT_NO_CACHE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["DJLINT_NO_CACHE"]
+        else:
+            os.environ["DJLINT_NO_CACHE"] = previous
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     if options.explain is not None:
@@ -169,7 +188,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     cwd = Path.cwd()
     if options.baseline is not None:
         load_baseline(options.baseline)  # a bad baseline fails before the analysis, not after
-    diagnostics = collect(options, cwd)
+    with _caches_disabled(options.no_cache):
+        diagnostics = collect(options, cwd)
 
     if options.write_baseline is not None:
         try:

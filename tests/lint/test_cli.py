@@ -117,6 +117,22 @@ def test_paths_relative_to_the_current_directory(repo, capsys, monkeypatch):
     assert analysed == [repo / "pipeline" / "analysis.py"] and config.root == repo
 
 
+def test_no_cache_disables_every_cache_for_the_run_only(repo, capsys, monkeypatch):
+    monkeypatch.delenv("DJLINT_NO_CACHE", raising=False)
+    seen = []
+    original = cache._run_analysis
+
+    def spy(paths, config, root, use_cache=True):
+        seen.append((use_cache, os.environ.get("DJLINT_NO_CACHE")))
+        return original(paths, config, root, use_cache)
+
+    monkeypatch.setattr(cache, "_run_analysis", spy)
+    run_main(capsys, "--no-cache")
+    assert seen == [(False, "1")]
+    assert "DJLINT_NO_CACHE" not in os.environ
+    assert not (repo / ".djlint_cache").exists()
+
+
 def test_exit_zero(repo, capsys):
     assert run_main(capsys, "--no-cache", "--exit-zero")[0] == 0
 
