@@ -46,6 +46,7 @@ CONNECTION_OPENERS = frozenset({
     "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
     "datajoint.Connection", "datajoint.connection.Connection",
 })
+PARTIAL_ITERTOOLS = frozenset({"itertools.islice", "itertools.takewhile", "itertools.dropwhile"})
 FREE_TABLE = frozenset({"datajoint.FreeTable", "datajoint.table.FreeTable"})
 DJ_CONN = frozenset({"datajoint.conn", "datajoint.connection.conn"})
 

@@ -60,6 +60,7 @@ class Shared:
         self.sources = Sources(model)
         self._symbols: dict[tuple[str, str], Any] = {}
         self._generator: dict[int, bool] = {}
+        self._linking: dict[str, str] | None = None
 
     @staticmethod
     def location(module: Any, node: ast.AST) -> Location:
@@ -81,6 +82,58 @@ class Shared:
             except Exception:  # a resolution bug must not stop the analysis
                 self._symbols[key] = None
         return self._symbols[key]
+
+    def linked_module(self, module: str, name: str) -> str | None:
+        """DataJoint Elements: ``element.activate(..., linking_module=__name__)`` stores the workflow
+        module in the element's ``_linking_module`` global; ``_linking_module.helper(key)`` calls into it."""
+        if "linking_module" not in name:
+            return None
+        if self._linking is None:
+            self._linking = self._find_linking()
+        return self._linking.get(module)
+
+    def _find_linking(self) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for caller, info in self.model.modules.items():
+            if "linking_module" not in info.source:
+                continue
+            tree = self.sources.tree(info)
+            if tree is None:
+                continue
+            for node in ast.walk(tree):
+                if not isinstance(node, ast.Call):
+                    continue
+                argument = next((k.value for k in node.keywords if k.arg == "linking_module"), None)
+                if argument is None:
+                    continue
+                element = self._callee_module(caller, node.func)
+                linked = self._module_named_by(caller, argument)
+                if element is not None and linked is not None and element != linked:
+                    found.setdefault(element, linked)
+        return found
+
+    def _callee_module(self, caller: str, func: ast.AST) -> str | None:
+        if isinstance(func, ast.Attribute):
+            symbol = self.resolve(caller, _dotted(func.value) or "")
+            return symbol.target if symbol is not None and symbol.kind == "module" else None
+        if isinstance(func, ast.Name):
+            symbol = self.resolve(caller, func.id)
+            return symbol.module if symbol is not None and symbol.kind == "function" else None
+        return None
+
+    def _module_named_by(self, caller: str, argument: ast.AST) -> str | None:
+        if isinstance(argument, ast.Name) and argument.id == "__name__":
+            return caller
+        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
+            return argument.value if argument.value in self.model.modules else None
+        dotted = _dotted(argument)
+        symbol = self.resolve(caller, dotted) if dotted else None
+        return symbol.target if symbol is not None and symbol.kind == "module" else None
+
+    def linking_map(self) -> dict[str, str]:
+        if self._linking is None:
+            self._linking = self._find_linking()
+        return self._linking
 
     def is_generator(self, function: ast.AST) -> bool:
         cached = self._generator.get(id(function))
@@ -122,6 +175,19 @@ def _text(node: ast.AST) -> str:
         return "?"
 
 
+def _breaks(body: list[ast.stmt]) -> bool:
+    """A ``break`` of this loop (not of a nested loop) in its body."""
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Break):
+            return True
+        if isinstance(node, (ast.For, ast.AsyncFor, ast.While, *FunctionNode, ast.Lambda, ast.ClassDef)):
+            continue
+        stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
 def _decorated(function: ast.AST, *names: str) -> bool:
     return any((_dotted(d) or "").rsplit(".", 1)[-1] in names for d in getattr(function, "decorator_list", []))
 
@@ -137,6 +203,10 @@ class MakeRun:
         self.facts = facts
         self.own_entity = frozenset(self.model.allowed.own_entity(owner))
         self.key_attributes = set(key_attributes)
+        info = self.model.tables.get(owner)
+        definition = getattr(info, "definition", None)
+        # attributes below --- of the table itself are never in its make key
+        self.secondary = frozenset(a.name for a in definition.attributes if not a.in_key) if definition else frozenset()
         # one-shot consumption: ident -> (count, first location, last location)
         self.consumed: dict[int, tuple[int, Location, Location]] = {}
         self.manual: set[int] = set()
@@ -298,6 +368,9 @@ class MakeRun:
     def st_For(self, statement: ast.For, frame: Frame) -> bool:
         iterable = self.ev(statement.iter, frame)
         self.read(iterable, statement.iter, frame, "iteration", through_seq=False)
+        if _breaks(statement.body):
+            # a loop that may stop early reads a prefix (skipping a header): what follows reads the rest
+            self.manual.update(g.ident for g in gens_in(iterable))
         self.consume(iterable, statement.iter, frame, "for loop")
         self.bind(statement.target, self.element(iterable), frame)
         self._loop(statement, frame)
@@ -513,6 +586,9 @@ class MakeRun:
                     else Unk(a.name, here) if isinstance(a, Unk) and a.location == UNPLACED else a
                     for a in value)
             return value
+        linked = self.shared.linked_module(frame.module.name, node.id)
+        if linked is not None:
+            return frozenset({Mod(linked)})
         return self._global(frame, node.id, node)
 
     def _global(self, frame: Frame, dotted: str, node: ast.AST) -> Value:
@@ -621,13 +697,19 @@ class MakeRun:
             module, klass = found
             self.touch(module)
             frame = Frame(module, f"{owner.id}.{name}", owner.id, {}, entry=False)
-            for statement in klass.body:
-                if isinstance(statement, ast.Assign) and any(
-                        isinstance(t, ast.Name) and t.id == name for t in statement.targets):
-                    value = self.ev(statement.value, frame)
-                elif (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                      and statement.target.id == name and statement.value is not None):
-                    value = self.ev(statement.value, frame)
+            # the class body runs at import time: what it reads is not read by make(); only the value
+            # (e.g. a table the attribute names) matters when make() uses it
+            facts, self.facts = self.facts, MakeFacts()
+            try:
+                for statement in klass.body:
+                    if isinstance(statement, ast.Assign) and any(
+                            isinstance(t, ast.Name) and t.id == name for t in statement.targets):
+                        value = self.ev(statement.value, frame)
+                    elif (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                          and statement.target.id == name and statement.value is not None):
+                        value = self.ev(statement.value, frame)
+            finally:
+                self.facts = facts
         value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Const)))
         self.class_values[key] = value
         return value
@@ -647,7 +729,8 @@ class MakeRun:
                     result.add(tab)
             elif isinstance(atom, Key):
                 if field_name is not None:
-                    self.key_attributes.add(field_name)
+                    if field_name not in self.secondary:
+                        self.key_attributes.add(field_name)
                     result.add(KeyField(field_name))
             elif isinstance(atom, Row):
                 for field in atom.fields:
@@ -740,8 +823,7 @@ class MakeRun:
             if name == "get" and positional:
                 literal = _literal(positional[0][1])
                 if literal is not None and isinstance(literal.value, str):
-                    self.key_attributes.add(literal.value)
-                    return frozenset({KeyField(literal.value)})
+                    return frozenset({KeyField(literal.value)})   # may be absent: not a key attribute
             if name == "copy":
                 return frozenset({Key()})
             if name == "update":
@@ -876,6 +958,12 @@ class MakeRun:
             for value, arg in positional:
                 self.read(value, arg, frame, f"dj.{name.rsplit('.', 1)[1]}()")
             return frozenset({Ext("datajoint.U()")}) if name.endswith(".U") else NOTHING
+        if name in N.PARTIAL_ITERTOOLS:
+            # batches/prefixes of one iterator, by design: its later consumers see the rest
+            for value, arg in positional[:1]:
+                self.manual.update(g.ident for g in gens_in(value))
+                self.read(value, arg, frame, "iteration", through_seq=False)
+            return frozenset({Gen(next(_ids), self.loc(frame, node))})
         if name.startswith("itertools."):
             for value, arg in positional + starred:
                 self.read(value, arg, frame, "iteration", through_seq=False)
