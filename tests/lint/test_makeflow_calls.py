@@ -305,3 +305,76 @@ def test_an_analysis_error_in_one_make_does_not_stop_the_others(tmp_path: Path, 
             Weather.fetch()  # expect: DJ201
     '''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_class_body_reads_run_at_import_and_are_not_make_reads(tmp_path: Path) -> None:
+    analysis = '''
+    import datajoint as dj
+    from lab import Session, Weather, Rig
+
+    schema = dj.schema("analysis")
+    N_RIGS = len(Rig())
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        _n_days = len(Weather())
+        _table = Weather  # expect: DJ201
+
+        def make(self, key):
+            total = N_RIGS + self._n_days + len(self._table & key)
+            self.insert1(dict(key, total=float(total)))
+    '''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_elements_linking_module_helpers(tmp_path: Path) -> None:
+    element = '''
+    import datajoint as dj
+
+    schema = dj.schema()
+    _linking_module = None
+
+
+    def activate(name, *, linking_module=None):
+        global _linking_module
+        _linking_module = linking_module
+        schema.activate(name, add_objects=_linking_module.__dict__)
+
+
+    def get_session_directory(key):
+        return _linking_module.get_session_directory(key)
+
+
+    @schema
+    class Recording(dj.Imported):
+        definition = """
+        -> Session
+        """
+
+        def make(self, key):
+            path = get_session_directory(key)
+            self.insert1(key)
+    '''
+    workflow = '''
+    import element
+    from lab import Session, Weather, Subject
+
+
+    def get_session_directory(key):
+        return (Weather & key).fetch1("day")  # expect: DJ201
+
+
+    element.activate("ephys", linking_module=__name__)
+    '''
+    pyproject = '''
+    [tool.djlint]
+    linking = { Session = "lab.Session" }
+    '''
+    check(tmp_path, {"lab.py": LAB, "element.py": element, "workflow.py": workflow}, pyproject)

@@ -234,3 +234,26 @@ def test_consumption_on_a_returning_path_of_a_helper_counts(tmp_path: Path) -> N
         return 0
 '''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_partial_consumption_by_design_is_legal(tmp_path: Path) -> None:
+    analysis = HEAD + '''
+    def make(self, key):
+        pending = (dict(key, item=i) for i in range(3000))
+        while True:
+            batch = list(itertools.islice(pending, 500))
+            if not batch:
+                break
+            self.Item.insert(batch)
+        lines = iter(["# header", "# ---", "1", "2"])
+        for line in lines:
+            if line == "# ---":
+                break
+        self.Item.insert(dict(key, item=int(x)) for x in lines)
+        rest = iter([1, 2, 3])
+        for value in rest:
+            for inner in range(2):
+                break
+        again = list(rest)  # expect: DJ401
+'''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})

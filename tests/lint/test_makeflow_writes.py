@@ -225,3 +225,28 @@ def test_formatted_sql_naming_the_table_by_class(tmp_path: Path) -> None:
             self.insert1(dict(key, total=0.0))
     '''
     check(tmp_path, {"lab.py": TASKS, "analysis.py": analysis})
+
+
+def test_key_get_and_secondary_attributes_are_not_key_fields(tmp_path: Path) -> None:
+    analysis = '''
+    import datajoint as dj
+    from lab import Session
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Mode(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        mode : varchar(16)
+        """
+
+        def make(self, key):
+            chosen = key.get("mode", "auto")
+            if key["mode"] if "mode" in key else None:
+                pass
+            self.insert1(dict(key, mode="auto"))
+    '''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
