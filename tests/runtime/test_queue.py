@@ -284,3 +284,28 @@ def test_statements_per_job_at_most_datajoints(server, schema_factory):
     assert client_djr <= 7.0, per_job  # 3 of make() + start, finish, commit + a share of the claims
     if server_djr is not None:
         assert server_djr <= server_dj and server_djr <= 9.2, per_job
+
+
+def test_claim_index_is_added_to_a_job_table_that_lacks_it(server, schema_factory):
+    schema, connection = schema_factory(server)
+    p = pipeline(schema, subjects=2)
+    queue = JobQueue(p.Result()).ensure()
+    database, table = queue.database, queue.table_name
+    if server.backend == "mysql":
+        indexes = "SELECT DISTINCT INDEX_NAME FROM information_schema.STATISTICS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s"
+        columns = "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA=%s AND TABLE_NAME=%s"
+        connection.query(f"DROP INDEX `status` ON {queue.full_table_name}")
+    else:
+        indexes = "SELECT indexname FROM pg_indexes WHERE schemaname=%s AND tablename=%s"
+        columns = "SELECT column_name, udt_name FROM information_schema.columns WHERE table_schema=%s AND table_name=%s"
+        (name,) = [row[0] for row in connection.query(indexes, args=(database, table)).fetchall() if "status" in row[0]]
+        connection.query(f'DROP INDEX "{database}"."{name}"')
+    before_columns = sorted(connection.query(columns, args=(database, table)).fetchall())
+    before = {row[0] for row in connection.query(indexes, args=(database, table)).fetchall()}
+    JobQueue(p.Result()).ensure()
+    after = {row[0] for row in connection.query(indexes, args=(database, table)).fetchall()}
+    assert len(after - before) == 1 and next(iter(after - before)).startswith("djr_claim_")
+    assert sorted(connection.query(columns, args=(database, table)).fetchall()) == before_columns
+    JobQueue(p.Result()).ensure()  # idempotent
+    assert {row[0] for row in connection.query(indexes, args=(database, table)).fetchall()} == after
+    assert engine.populate(p.Result, reserve_jobs=True)["success_count"] == 2
