@@ -103,6 +103,8 @@ def test_every_read_idiom_on_a_non_ancestor_is_reported(tmp_path: Path) -> None:
             x2 = dj.U("day").aggr(Weather, n="count(*)")  # expect: DJ201
             x3 = (dj.U("day") * Weather).fetch()  # expect: DJ201
             y = Session & dj.Not(Weather)  # expect: DJ201
+            y2 = Session & -Weather  # expect: DJ201
+            y3 = (Session ^ Weather) @ Rig  # expect: DJ201
             z = Session & [Weather, {"session": 1}]  # expect: DJ201
             aa = Session & dj.AndList([Rig])  # expect: DJ201
             bb = (Weather & {"day": key["session"]}).proj("temperature")  # expect: DJ201

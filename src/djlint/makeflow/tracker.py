@@ -1122,7 +1122,8 @@ class MakeRun:
         return True
 
     # ------------------------------------------------------------------ operators
-    _SYMBOLS = {ast.BitAnd: "&", ast.Sub: "-", ast.Mult: "*", ast.Add: "+"}
+    # datajoint operators: & ^ restrict, - antijoin, * @ join, + union
+    _SYMBOLS = {ast.BitAnd: "&", ast.BitXor: "^", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@", ast.Add: "+"}
 
     def ev_BinOp(self, node: ast.BinOp, frame: Frame, *, write_receiver: bool = False) -> Value:
         left = self.ev(node.left, frame, write_receiver=write_receiver)
@@ -1131,12 +1132,12 @@ class MakeRun:
         if symbol is None:
             return NOTHING
         left_tables = tables_in(left, through_seq=False)
-        right_tables = tables_in(right, through_seq=symbol in "&-")
+        right_tables = tables_in(right, through_seq=symbol in "&^-")
         left_unknown = unknowns_in(left)
         if left_unknown or unknowns_in(right):
             self.note_unknowns(left | right)
         if not left_tables and not right_tables:
-            if left_unknown and symbol in "&-":
+            if left_unknown and symbol in "&^-":
                 return frozenset(left_unknown)
             if symbol == "+" and left and right and all(isinstance(a, Seq) for a in left | right):
                 return frozenset({Seq(frozenset().union(*(a.items for a in left | right)))})
@@ -1144,8 +1145,8 @@ class MakeRun:
         how = f"operand of {symbol}"
         if not write_receiver:
             self.read(left, node.left, frame, how, through_seq=False)
-        self.read(right, node.right, frame, how, through_seq=symbol in "&-")
-        if symbol in "&-":
+        self.read(right, node.right, frame, how, through_seq=symbol in "&^-")
+        if symbol in "&^-":
             return frozenset(left_tables or right_tables)
         return frozenset(left_tables + right_tables)
 
@@ -1164,6 +1165,9 @@ class MakeRun:
         value = self.ev(node.operand, frame)
         if isinstance(node.op, ast.Not):
             self.truth(value, node.operand, frame)
+        elif isinstance(node.op, ast.USub) and tables_in(value, through_seq=False):
+            self.read(value, node.operand, frame, "operand of - (dj.Not)", through_seq=False)
+            return frozenset(tables_in(value, through_seq=False))
         return NOTHING
 
     def ev_Compare(self, node: ast.Compare, frame: Frame) -> Value:
