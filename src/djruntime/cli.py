@@ -139,6 +139,7 @@ class Tally:
     errors: int = 0
     skipped: int = 0
     per_table: dict[str, list[int]] = field(default_factory=dict)  # name -> [made, errors, skipped]
+    warnings: list[str] = field(default_factory=list)  # distinct strict warn-mode violations
 
     @property
     def attempts(self) -> int:
@@ -161,6 +162,8 @@ def summary(tally: Tally, seconds: float, stopped: str | None = None) -> str:
             f"elapsed {_elapsed(seconds)}")
     if stopped:
         head += f" — stopped by {stopped}; the running job was returned to the queue"
+    if tally.warnings:
+        head += f", provenance warnings {len(tally.warnings)}"
     lines = [head]
     for name, (made, errors, skipped) in tally.per_table.items():
         lines.append(f"  {name}: made {made}, errors {errors}, skipped {skipped}")
@@ -285,6 +288,10 @@ def run_worker(options: argparse.Namespace) -> int:
                 tally.add(table.__name__, made, errors, skipped)
                 for key, error in result["error_list"]:
                     print(f"error: {table.__name__} {key}: {error}", file=sys.stderr)
+                for warning in result.get("provenance_warnings", []):  # strict warn mode
+                    if warning not in tally.warnings:
+                        tally.warnings.append(warning)
+                        print(f"provenance warning: {warning}", file=sys.stderr)
                 productive = productive or bool(made or errors or skipped)
             if options.max_calls is not None and tally.attempts >= options.max_calls:
                 break

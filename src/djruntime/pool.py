@@ -139,11 +139,12 @@ def _child_main(table: Any, restrictions: tuple, options: dict, share: int | Non
             _reconnect(connection)
         context.on_enter(lambda window: _send(pipe, ("enter", dict(window.key), window.phase)))
         context.on_exit(lambda window: _send(pipe, ("exit", dict(window.key), window.phase)))
-        success_count, error_list = 0, []
+        success_count, error_list, warnings = 0, [], []
         if reserve_jobs:
             result = run(table, *restrictions, reserve_jobs=True, processes=1, refresh=False,
                          max_calls=share, display_progress=False, **options)
             success_count, error_list = result["success_count"], list(result["error_list"])
+            warnings = list(result.get("provenance_warnings", []))
         else:
             while True:  # keys come from the parent, one at a time
                 pipe.send(("next",))
@@ -154,7 +155,9 @@ def _child_main(table: Any, restrictions: tuple, options: dict, share: int | Non
                              max_calls=1, display_progress=False, **options)
                 success_count += result["success_count"]
                 error_list.extend(result["error_list"])
-        pipe.send(("result", {"success_count": success_count, "error_list": _picklable_errors(error_list)}))
+                warnings.extend(result.get("provenance_warnings", []))
+        pipe.send(("result", {"success_count": success_count, "error_list": _picklable_errors(error_list),
+                              "provenance_warnings": [str(warning) for warning in warnings]}))
     except BaseException as error:  # reported to the parent, which re-raises it (never swallowed)
         code = 1
         try:
@@ -283,6 +286,7 @@ class _Pool:
         self.context = multiprocessing.get_context("fork")
         self.success_count = 0
         self.error_list: list = []
+        self.warnings: list[str] = []  # strict warn mode: the children's distinct provenance warnings
         self.raised: tuple | None = None
         self.bar = None
 
@@ -320,7 +324,10 @@ class _Pool:
             if isinstance(error, BaseException):
                 raise error
             raise RuntimeError(f"a populate worker failed: {error}\n{stack}")
-        return {"success_count": self.success_count, "error_list": self.error_list}
+        result = {"success_count": self.success_count, "error_list": self.error_list}
+        if self.warnings:
+            result["provenance_warnings"] = self.warnings
+        return result
 
     def live(self) -> list[_Child]:
         return [child for child in self.children if not child.ended]
@@ -369,6 +376,9 @@ class _Pool:
             child.result = message[1]
             self.success_count += message[1]["success_count"]
             self.error_list.extend(message[1]["error_list"])
+            for warning in message[1].get("provenance_warnings", []):
+                if warning not in self.warnings:
+                    self.warnings.append(warning)
         elif kind == "raised":
             child.raised = message[1]
             if self.raised is None:
