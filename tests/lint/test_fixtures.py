@@ -231,7 +231,8 @@ def test_readme_describes_every_fixture() -> None:
 @pytest.mark.parametrize("name", fixture_names())
 def test_fixture_is_a_repository_with_a_package(name: str) -> None:
     fixture = FIXTURES / name
-    assert (fixture / "pyproject.toml").is_file(), f"{name}: every fixture is its own repository root"
+    markers = [m for m in ("pyproject.toml", "setup.py") if (fixture / m).is_file()]
+    assert markers, f"{name}: every fixture is its own repository (pyproject.toml or a legacy setup.py)"
     assert list(fixture.rglob("__init__.py")), f"{name}: holds no package"
 
 
