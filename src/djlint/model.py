@@ -891,21 +891,16 @@ def _definition_from_record(record: dict[str, Any] | None) -> Definition | None:
 
 def _build_tables(model: Model) -> None:
     used_as_base = {base for cls in model.classes.values() for base in cls.bases}
-    for cls in model.classes.values():
-        if cls.tier is None:
-            continue
-        parent = model.classes.get(cls.parent) if cls.parent else None
-        is_part = cls.tier == "Part" or (
-            parent is not None and parent.tier is not None and cls.tier == "Part"
+
+    def is_master_table(cls: ClassInfo) -> bool:
+        # an undecorated class used as a base class is a template, not a table itself
+        return (
+            cls.tier is not None and cls.tier != "Part" and bool(cls.decorators or cls.id not in used_as_base)
         )
-        if not (cls.decorators or is_part or cls.id not in used_as_base):
-            continue  # an undecorated template used as a base class: not a table itself
-        if cls.tier == "Part" and parent is None:
-            # a Part base outside a master is a template; keep it only when decorated
-            if not cls.decorators:
-                continue
+
+    def add(cls: ClassInfo, master: str | None, record_owner: ClassInfo | None = None) -> None:
         record = cls.definition_record
-        owner = cls
+        owner = record_owner or cls
         if record is None:
             for base in cls.bases:
                 if model.classes[base].definition_record is not None:
@@ -917,16 +912,14 @@ def _build_tables(model: Model) -> None:
             symbol = model.resolve(cls.module, decorator) if decorator else None
             if symbol is not None and symbol.kind == "schema":
                 schema = symbol.target or None
-        info = model.modules[cls.module]
-        master = cls.parent if cls.tier == "Part" and parent is not None else None
         model.tables[cls.id] = TableInfo(
             id=cls.id,
             module=cls.module,
             qualname=cls.qualname,
-            path=info.display_path,
+            path=model.modules[cls.module].display_path,
             line=cls.line,
             column=cls.column,
-            tier=cls.tier,
+            tier=cls.tier or "Part",
             master=master,
             parts=[],
             definition=_definition_from_record(record),
@@ -934,11 +927,50 @@ def _build_tables(model: Model) -> None:
             schema=schema,
             definition_path=model.modules[owner.module].display_path,
         )
+
+    masters = [cls for cls in model.classes.values() if is_master_table(cls)]
+    for cls in masters:
+        add(cls, None)
+    for cls in list(model.classes.values()):
+        if cls.tier != "Part":
+            continue
+        parent = model.classes.get(cls.parent) if cls.parent else None
+        if parent is not None and is_master_table(parent):
+            add(cls, parent.id)
+        elif parent is None and cls.decorators:
+            add(cls, None)  # a decorated stand-alone Part class (unusual): keep it, without a master
+    # Parts nested in a template base class belong to every table inheriting them (datajoint
+    # declares ``T.Unit`` with T as master); each gets its own id under T.
+    for cls in masters:
+        for base_id in cls.bases:
+            for nested_id in list(model.classes[base_id].nested):
+                nested = model.classes[nested_id]
+                part_id = f"{cls.id}.{nested.name}"
+                if nested.tier != "Part" or part_id in model.classes:
+                    continue
+                inherited = ClassInfo(
+                    id=part_id,
+                    module=cls.module,
+                    qualname=f"{cls.qualname}.{nested.name}",
+                    name=nested.name,
+                    line=nested.line,
+                    column=nested.column,
+                    base_texts=[],
+                    decorators=[],
+                    methods={},
+                    attributes=[],
+                    parent=cls.id,
+                    bases=[nested.id, *nested.bases],
+                    tier="Part",
+                    definition_record=None,
+                )
+                model.classes[part_id] = inherited
+                cls.nested.append(part_id)
+                add(inherited, cls.id)
+                model.tables[part_id].path = model.modules[nested.module].display_path
     for table in model.tables.values():
-        if table.master and table.master in model.tables:
+        if table.master:
             model.tables[table.master].parts.append(table.id)
-        elif table.master:
-            table.master = None  # master is not a table (e.g. a template): treat as standalone
     for table in model.tables.values():
         if table.master and table.schema is None:
             table.schema = model.tables[table.master].schema

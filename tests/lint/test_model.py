@@ -817,3 +817,67 @@ def test_elements_without_activation_in_the_repo_stay_unknown(tmp_path: Path) ->
     model = model_of(tmp_path, {"element/__init__.py": "", "element/ephys.py": ELEMENT})
     assert sorted(model.unknown_names) == ["Rig", "Session"]
     assert model.ancestry_unknown("element.ephys.Recording")
+
+
+def test_parts_nested_in_template_bases_belong_to_each_inheriting_table(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/base.py": '''
+            import datajoint as dj
+
+            class ClusteringBase(dj.Imported):
+                definition = """
+                -> Recording
+                """
+
+                class Unit(dj.Part):
+                    definition = """
+                    -> master
+                    unit : int
+                    """
+
+                    def describe(self):
+                        return "unit"
+            ''',
+            "pkg/acute.py": """
+            import datajoint as dj
+            from .base import ClusteringBase
+            schema = dj.schema("acute")
+
+            @schema
+            class Recording(dj.Manual):
+                definition = "recording : int"
+
+            @schema
+            class Clustering(ClusteringBase):
+                pass
+            """,
+        },
+    )
+    result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
+    model = result.model
+    assert sorted(model.tables) == [
+        "pkg.acute.Clustering",
+        "pkg.acute.Clustering.Unit",
+        "pkg.acute.Recording",
+    ]
+    part = model.tables["pkg.acute.Clustering.Unit"]
+    assert (part.master, part.tier, part.schema, part.path) == (
+        "pkg.acute.Clustering",
+        "Part",
+        "acute",
+        "pkg/base.py",
+    )
+    assert model.tables["pkg.acute.Clustering"].parts == ["pkg.acute.Clustering.Unit"]
+    assert set(model.graph.edges()) == {
+        ("pkg.acute.Recording", "pkg.acute.Clustering"),
+        ("pkg.acute.Clustering", "pkg.acute.Clustering.Unit"),
+    }
+    assert (
+        model.method_info("pkg.acute.Clustering.Unit", "describe").id
+        == "pkg.base.ClusteringBase.Unit.describe"
+    )
+    assert model.resolve("pkg.acute", "Clustering.Unit").target == "pkg.acute.Clustering.Unit"
+    assert result.diagnostics == []  # no DJ001 for '-> master' in the template's Part
