@@ -222,6 +222,8 @@ def _rescue_own(tables: list[type], jobs_of: Any, patience: float = 3.0) -> None
     the queue on the broken session; once that session is closed its reservation is rescuable."""
     import gc
 
+    from djruntime.pool import own_reservations
+
     gc.collect()  # the interrupted session lives only in the exception's frames: close it now
     deadline = time.monotonic() + patience
     for table in tables:
@@ -229,7 +231,7 @@ def _rescue_own(tables: list[type], jobs_of: Any, patience: float = 3.0) -> None
             queue = jobs_of(table)
             while True:
                 queue.rescue()
-                mine = queue.reserved & {"pid": os.getpid()}
+                mine = own_reservations(queue, os.getpid())
                 if not len(mine) or time.monotonic() > deadline:
                     break
                 time.sleep(0.1)

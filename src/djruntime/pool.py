@@ -34,6 +34,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
+import platform
 import signal
 import threading
 import time
@@ -184,6 +185,14 @@ def _refresh(table: Any, restrictions: tuple, priority: int | None) -> None:
     _queue(table).refresh(*restrictions, priority=priority, delay=-1)
 
 
+def own_reservations(queue: Any, pid: int) -> Any:
+    """Reservations made by djruntime process ``pid`` of this machine (the ``host`` column is marked)."""
+    from .queue import HOST_MARK
+
+    host = platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
+    return queue.reserved & {"pid": pid, "host": host}
+
+
 def _rescue(table: Any, pid: int, patience: float = 5.0) -> int:
     """Return the jobs a dead child held to pending, from the parent's own connection.
 
@@ -193,7 +202,7 @@ def _rescue(table: Any, pid: int, patience: float = 5.0) -> int:
     rescued, deadline = 0, time.monotonic() + patience
     while True:
         rescued += queue.rescue()
-        if not len(queue.reserved & {"pid": pid}) or time.monotonic() > deadline:
+        if not len(own_reservations(queue, pid)) or time.monotonic() > deadline:
             return rescued
         time.sleep(0.1)
 
