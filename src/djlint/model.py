@@ -110,6 +110,7 @@ class ClassInfo:
     nested: list[str] = field(default_factory=list)
     tier: str | None = None
     definition_record: dict[str, Any] | None = None
+    aliases: dict[str, list[Any]] = field(default_factory=dict)  # ``make = helper``: name -> [dotted, line]
 
 
 @dataclass
@@ -714,6 +715,7 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
     model.diagnostics.extend(model.broken.values())
     _index_modules(model)
     _link_activations(model)
+    _bind_method_aliases(model)
     _classify_classes(model)
     _build_tables(model)
     _build_graph(model)
@@ -770,6 +772,7 @@ def _index_modules(model: Model) -> None:
                 record.get("attributes", []),
                 parent,
                 definition_record=record.get("definition"),
+                aliases=dict(record.get("aliases", {})),
             )
             model.classes.setdefault(class_id, cls)
             if parent and parent in model.classes:
@@ -792,6 +795,21 @@ def _index_modules(model: Model) -> None:
                         model,
                     ),
                 )
+
+
+def _bind_method_aliases(model: Model) -> None:
+    """``make = _make_summary`` / ``_make_tuples = make`` in a class body: the function becomes a
+    method of the class under that name (make() code written outside the class)."""
+    for cls in model.classes.values():
+        for name, (target, _line) in cls.aliases.items():
+            if name in cls.methods:
+                continue
+            if target in cls.methods:  # an earlier method of the same class body
+                cls.methods[name] = cls.methods[target]
+                continue
+            symbol = model.resolve(cls.module, target)
+            if symbol is not None and symbol.kind == "function" and symbol.target in model.functions:
+                cls.methods[name] = model.functions[symbol.target]
 
 
 def _link_activations(model: Model) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from djlint import __version__
 from djlint.definition import Definition, parse_definition
 
-SUMMARY_FORMAT = 4
+SUMMARY_FORMAT = 5
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -339,6 +339,7 @@ class _Summarizer:
             "definition": None,
             "methods": {},
             "attributes": [],
+            "aliases": {},
         }
         self.classes.append(record)
         self.class_body(node.body, record, qualname)
@@ -361,6 +362,10 @@ class _Summarizer:
                 record["attributes"].extend(names)
                 if "definition" in names and stmt.value is not None:
                     record["definition"] = self.definition(stmt.value)
+                elif isinstance(stmt.value, (ast.Name, ast.Attribute)) and dotted(stmt.value):
+                    # ``make = _make_summary``: a function bound as a method under another name
+                    for name in names:
+                        record["aliases"][name] = [dotted(stmt.value), stmt.lineno]
             elif isinstance(stmt, _COMPOUND):
                 for name in ("body", "orelse", "finalbody"):
                     self.class_body(getattr(stmt, name, []) or [], record, qualname)

@@ -881,3 +881,48 @@ def test_parts_nested_in_template_bases_belong_to_each_inheriting_table(tmp_path
     )
     assert model.resolve("pkg.acute", "Clustering.Unit").target == "pkg.acute.Clustering.Unit"
     assert result.diagnostics == []  # no DJ001 for '-> master' in the template's Part
+
+
+def test_functions_bound_as_methods_by_assignment(tmp_path: Path) -> None:
+    model = model_of(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/helpers.py": "def shared_make(self, key):\n    pass\n",
+            "pkg/tables.py": """
+            import datajoint as dj
+            from . import helpers
+            from .helpers import shared_make as imported_make
+
+            def _make_summary(self, key):
+                pass
+
+            class A(dj.Computed):
+                definition = "-> B"
+                make = _make_summary
+
+            class B(dj.Manual):
+                definition = "b : int"
+                make = helpers.shared_make
+
+            class C(dj.Computed):
+                definition = "-> B"
+                def _make_tuples(self, key):
+                    pass
+                make = _make_tuples
+
+            class D(dj.Computed):
+                definition = "-> B"
+                make = imported_make
+                other = len
+            """,
+        },
+    )
+    got = {c: model.method_info(f"pkg.tables.{c}", "make").id for c in "ABCD"}
+    assert got == {
+        "A": "pkg.tables._make_summary",
+        "B": "pkg.helpers.shared_make",
+        "C": "pkg.tables.C._make_tuples",
+        "D": "pkg.helpers.shared_make",
+    }
+    assert model.method_info("pkg.tables.D", "other") is None
