@@ -128,7 +128,8 @@ def same(sent: Any, expected: Any) -> bool:
     return sent == expected or str(sent) == str(expected)
 
 
-def _argument(args: Any, key: ArgKey) -> Any:
+def argument(args: Any, key: ArgKey) -> Any:
+    """The driver argument ``key`` (position or name) of ``args``."""
     try:
         if isinstance(key, int):
             if isinstance(args, Mapping):
@@ -141,7 +142,7 @@ def _argument(args: Any, key: ArgKey) -> Any:
 
 def _slot_value(slot: Slot, args: Any) -> Any:
     if slot.kind == "arg":
-        return _argument(args, slot.value)
+        return argument(args, slot.value)
     if slot.kind == "literal":
         return slot.value
     return _UNSET
@@ -238,7 +239,7 @@ def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limi
                     if len(found) >= limit:
                         return found
         return found
-    source_args = [_argument(args, k) for k in info.source_args]
+    source_args = [argument(args, k) for k in info.source_args]
     if info.source_star:
         rows = run(f"SELECT * FROM ({info.source_sql}) AS _djr_src", source_args)
         picked = [tuple(row[i] for i, _ in overlap) for row in rows]
@@ -265,7 +266,7 @@ def _check_modify(info: ModifyInfo, statement, args, expected, connection, run, 
     where = f" WHERE {info.where_sql}" if info.where_sql else ""
     rows = run(
         f"SELECT DISTINCT {', '.join(quote(c) for c in overlap)} FROM {info.target_sql}{where}",
-        [_argument(args, k) for k in info.where_args],
+        [argument(args, k) for k in info.where_args],
     )
     for row in rows:
         for column, value in zip(overlap, row):

@@ -242,6 +242,25 @@ def _run_unchecked(connection: Any, sql: str, args: Sequence[Any]) -> list[tuple
     return list(_original_query(connection, sql, args=tuple(args)).fetchall())
 
 
+def _touches_nothing(connection: Any, statement: sqlclassify.Statement, table: TableName, args: Any) -> bool:
+    """An UPDATE/DELETE of ``table`` that matches no row changes nothing (datajoint's cascading delete
+    of make()'s own rows visits every descendant table): one read tells."""
+    modifies = [m for m in statement.modifies if m.table == table]
+    if not modifies or any(i.table == table for i in statement.inserts):
+        return False
+    token = _internal.set(True)
+    try:
+        for modify in modifies:
+            where = f" WHERE {modify.where_sql}" if modify.where_sql else ""
+            rows = _run_unchecked(connection, f"SELECT 1 FROM {modify.target_sql}{where} LIMIT 1",
+                                  [rowcheck.argument(args, k) for k in modify.where_args])
+            if rows:
+                return False
+    finally:
+        _internal.reset(token)
+    return True
+
+
 def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) -> None:
     backend = getattr(getattr(connection, "adapter", None), "backend", "mysql")
     statement = sqlclassify.classify(sql, backend)
@@ -257,7 +276,7 @@ def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) ->
     for table in sorted(statement.writes):
         if statement.kind == "ddl":
             violations.append(Violation("ddl", table))
-        elif table not in writes:
+        elif table not in writes and not _touches_nothing(connection, statement, table, args):
             violations.append(Violation("write", table))
     if not violations and statement.kind == "write":
         token = _internal.set(True)

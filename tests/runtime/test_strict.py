@@ -723,3 +723,22 @@ def test_ancestors_in_schemas_this_process_never_activated_are_readable(mysql_se
              lambda self, key: (seen.append(len(dj.FreeTable(lower_connection, Grand.full_table_name))),
                                 self.insert1(key)))
     assert seen == [1] and len(Child()) == 1
+
+
+@pytest.mark.usefixtures("strict_on")
+def test_cascading_delete_of_own_rows_passes_unless_it_reaches_other_tables_rows(pipe):
+    def redo(self, key):
+        self.insert1(dict(key, result=1.0))
+        self.Item.insert1(dict(key, item=1, value=1.0))
+        (self & key).delete(prompt=False, transaction=False)  # visits Item and Downstream, which hold none
+        self.insert1(dict(key, result=2.0))
+
+    run_make(pipe.Analysis, KEY, redo)
+    assert (pipe.Analysis & KEY).fetch1("result") == 2.0 and len(pipe.Analysis.Item & KEY) == 0
+
+    pipe.Downstream.insert1(dict(OTHER_KEY, total=1.0), allow_direct_insert=True)
+
+    def delete_other(self, key):
+        (self & OTHER_KEY).delete(prompt=False, transaction=False)  # would delete a Downstream row
+
+    assert_blocked(pipe, delete_other, "Downstream", key=dict(KEY, param_id=2))
