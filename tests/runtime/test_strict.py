@@ -742,3 +742,14 @@ def test_cascading_delete_of_own_rows_passes_unless_it_reaches_other_tables_rows
         (self & OTHER_KEY).delete(prompt=False, transaction=False)  # would delete a Downstream row
 
     assert_blocked(pipe, delete_other, "Downstream", key=dict(KEY, param_id=2))
+
+
+def test_policy_names_resolve_to_tables_parts_included(pipe):
+    from djruntime import policy
+
+    assert policy.table_of("test_strict_pipeline.Analysis.Item") == policy.parse_full_name(
+        pipe.Analysis.Item.full_table_name)
+    assert policy.table_of("test_strict_pipeline.Other") == (pipe.Other.database, "other")
+    for bad in ["test_strict_pipeline.build", "test_strict_pipeline.Analysis.Nothing", "nomodule.X", "Other"]:
+        with pytest.raises(PolicyError):
+            policy.table_of(bad)
