@@ -378,3 +378,45 @@ def test_elements_linking_module_helpers(tmp_path: Path) -> None:
     linking = { Session = "lab.Session" }
     '''
     check(tmp_path, {"lab.py": LAB, "element.py": element, "workflow.py": workflow}, pyproject)
+
+
+def test_instance_attributes_and_module_level_tables(tmp_path: Path) -> None:
+    loaders = '''
+    from lab import Weather, Rig
+
+    SOURCES = {"weather": Weather, "rig": Rig}  # expect: DJ201
+    COUNT = len(Rig())
+
+
+    class Loader:
+        def __init__(self, table):
+            self.table = table
+            self.rigs = Rig  # expect: DJ201
+
+        def load(self, key):
+            return (self.table & key).fetch(), self.rigs.fetch()
+    '''
+    analysis = '''
+    import datajoint as dj
+    from lab import Session, Subject
+    from loaders import Loader, SOURCES, COUNT
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        def make(self, key):
+            subjects = Loader(Subject).load(key)
+            weather = (SOURCES["weather"] & key).fetch()
+            self.source = Session
+            own = self.source.fetch()
+            self.insert1(dict(key, total=float(COUNT)))
+    '''
+    check(tmp_path, {"lab.py": LAB, "loaders.py": loaders, "analysis.py": analysis})

@@ -213,6 +213,8 @@ class MakeRun:
         self.names: dict[int, str] = {}
         self.consumers: dict[int, str] = {}
         self.class_values: dict[tuple[str, str], Value] = {}
+        self.instance_values: dict[tuple[str, str], Value] = {}
+        self.module_values: dict[tuple[str, str], Value] = {}
         self.active: set[Any] = set()
         self.done: dict[Any, Value] = {}
         self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
@@ -526,6 +528,15 @@ class MakeRun:
                 self.bind(item, element, frame)
         elif isinstance(target, ast.Starred):
             self.bind(target.value, NOTHING, frame)
+        elif isinstance(target, ast.Attribute):
+            # self.source = Table (in __init__ or make): later ``self.source.fetch()`` reads Table
+            kept = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Inst, Seq, Row, Const)))
+            for owner in self.ev(target.value, frame):
+                holder = owner.table if isinstance(owner, Tab) else owner.class_id if isinstance(
+                    owner, Inst) else None
+                if holder is not None and kept:
+                    slot = (holder, target.attr)
+                    self.instance_values[slot] = self.instance_values.get(slot, NOTHING) | kept
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             # row['attr'] = v  (also key['attr'] = v: the key dict itself is changed)
             name = target.value.id
@@ -613,7 +624,36 @@ class MakeRun:
             return frozenset({Ext(symbol.target)})
         if kind == "unknown" and where is not None:
             return frozenset({Unk(symbol.target, where)})
+        if kind == "value" and symbol.module in self.model.modules:
+            return self.module_value(symbol.module, symbol.target[len(symbol.module) + 1:])
         return NOTHING
+
+    def module_value(self, module_name: str, name: str) -> Value:
+        """A module-level variable (``TABLES = {"a": A}``): its value, evaluated silently (import time)."""
+        key = (module_name, name)
+        if key in self.module_values:
+            return self.module_values[key]
+        self.module_values[key] = NOTHING      # guards self-reference
+        module = self.model.modules[module_name]
+        tree = self.sources.tree(module)
+        value: Value = NOTHING
+        if tree is not None and name:
+            frame = Frame(module, f"{module_name}.{name}", None, {}, entry=False)
+            facts, self.facts = self.facts, MakeFacts()
+            try:
+                for statement in tree.body:
+                    if isinstance(statement, ast.Assign) and any(
+                            isinstance(t, ast.Name) and t.id == name for t in statement.targets):
+                        value = self.ev(statement.value, frame)
+                    elif (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                          and statement.target.id == name and statement.value is not None):
+                        value = self.ev(statement.value, frame)
+            finally:
+                self.facts = facts
+            self.touch(module)
+        value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Row, Const)))
+        self.module_values[key] = value
+        return value
 
     def ev_Attribute(self, node: ast.Attribute, frame: Frame) -> Value:
         root = _root_name(node)
@@ -642,6 +682,8 @@ class MakeRun:
                     continue
                 else:
                     member = self.class_member(atom.table, atom, name, node, frame)
+                    if member is None:
+                        member = self.instance_values.get((atom.table, name))
                     result |= member if member is not None else {Attr(atom, name)}
             elif isinstance(atom, Unk):
                 result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
@@ -660,6 +702,8 @@ class MakeRun:
                     result.add(Attr(atom, name))
             elif isinstance(atom, Inst):
                 member = self.class_member(atom.class_id, atom, name, node, frame)
+                if member is None:
+                    member = self.instance_values.get((atom.class_id, name))
                 result |= member if member is not None else {Attr(atom, name)}
             elif isinstance(atom, (Key, Row, Super, Const, Seq, Gen, Upstream)):
                 result.add(Attr(atom, name))
