@@ -59,31 +59,38 @@ def entity_members(graph: nx.DiGraph, master_of: MasterOf) -> dict[Hashable, set
 class AllowedSets:
     """Precomputed entity view of one graph; answers "may T read / write X" for many tables.
 
-    Build once per graph (cheap: one contraction), then ask per table.
+    Build once per graph (cheap: one contraction), then ask per table. Ancestor sets are memoised
+    per entity, so asking for every table of a large pipeline costs one pass over the graph.
     """
 
     def __init__(self, graph: nx.DiGraph, master_of: MasterOf) -> None:
         self.master_of = master_of
         self.entities = entity_graph(graph, master_of)
         self.members = entity_members(graph, master_of)
+        self._ancestors: dict[Hashable, frozenset[Hashable]] = {}
+        self._reads: dict[Hashable, frozenset[Hashable]] = {}
 
     def own_entity(self, table: Hashable) -> set[Hashable]:
         """T and its Parts (or, for a Part, its master and siblings)."""
         return set(self.members.get(entity_of(table, self.master_of), {table}))
 
-    def ancestor_entities(self, table: Hashable) -> set[Hashable]:
+    def ancestor_entities(self, table: Hashable) -> frozenset[Hashable]:
         entity = entity_of(table, self.master_of)
         if entity not in self.entities:
-            return set()
-        return nx.ancestors(self.entities, entity)
+            return frozenset()
+        if entity not in self._ancestors:
+            self._ancestors[entity] = frozenset(nx.ancestors(self.entities, entity))
+        return self._ancestors[entity]
 
     def reads(self, table: Hashable, extra: Iterable[Hashable] = ()) -> frozenset[Hashable]:
         """Every table a make() of ``table`` may read."""
-        allowed = self.own_entity(table)
-        for entity in self.ancestor_entities(table):
-            allowed |= self.members.get(entity, {entity})
-        allowed.update(extra)
-        return frozenset(allowed)
+        if table not in self._reads:
+            allowed = self.own_entity(table)
+            for entity in self.ancestor_entities(table):
+                allowed |= self.members.get(entity, {entity})
+            self._reads[table] = frozenset(allowed)
+        extra = frozenset(extra)
+        return self._reads[table] | extra if extra else self._reads[table]
 
     def writes(self, table: Hashable, extra: Iterable[Hashable] = ()) -> frozenset[Hashable]:
         """Every table a make() of ``table`` may write: T and its Parts, plus the policy's."""
