@@ -175,6 +175,11 @@ def _text(node: ast.AST) -> str:
         return "?"
 
 
+def _short(node: ast.AST) -> str:
+    text = _text(node)
+    return text if len(text) < 60 and "\n" not in text else "the iterable"
+
+
 def _breaks(body: list[ast.stmt]) -> bool:
     """A ``break`` of this loop (not of a nested loop) in its body."""
     stack: list[ast.AST] = list(body)
@@ -210,7 +215,7 @@ class MakeRun:
         # one-shot consumption: ident -> (count, first location, last location)
         self.consumed: dict[int, tuple[int, Location, Location]] = {}
         self.manual: set[int] = set()
-        self.names: dict[int, str] = {}
+        self.names: dict[int, ast.AST] = {}
         self.consumers: dict[int, str] = {}
         self.class_values: dict[tuple[str, str], Value] = {}
         self.instance_values: dict[tuple[str, str], Value] = {}
@@ -276,9 +281,7 @@ class MakeRun:
             if gen.ident in self.manual:
                 continue
             here = self.loc(frame, node)
-            text = _text(node)
-            name = text if len(text) < 60 and "\n" not in text else "the iterable"
-            self.names.setdefault(gen.ident, name)
+            self.names.setdefault(gen.ident, node)
             self.consumers[gen.ident] = how
             seen = self.consumed.get(gen.ident)
             if seen is None:
@@ -287,7 +290,7 @@ class MakeRun:
                 count, first, _ = seen
                 self.consumed[gen.ident] = (count + 1, first, here)
                 if count == 1:
-                    self.facts.add(OneShotReuse(self.owner, here, how, name, first))
+                    self.facts.add(OneShotReuse(self.owner, here, how, _short(node), first))
 
     # ------------------------------------------------------------------ statements
     def exec_block(self, statements: Iterable[ast.stmt], frame: Frame) -> bool:
@@ -345,8 +348,9 @@ class MakeRun:
                 before = start[1].get(ident, (0, first, first))[0]
                 if ident < first_new and before == 0 and count == 1 and ident not in self.manual:
                     self.consumed[ident] = (2, first, last)
+                    named = self.names.get(ident)
                     self.facts.add(OneShotReuse(self.owner, last, self.consumers.get(ident, "loop"),
-                                                self.names.get(ident, "the iterable"), first))
+                                                _short(named) if named is not None else "the iterable", first))
         states = [start, self._snapshot(frame)] if completed else [start]
         if statement.orelse:
             self._restore(frame, states[-1])
@@ -545,8 +549,7 @@ class MakeRun:
             field_name = literal.value if literal is not None and isinstance(literal.value, str) else None
             if not current or field_name is None:
                 return
-            field = Field(field_name, value, _text(source if source is not None else target),
-                          self.loc(frame, target))
+            field = Field(field_name, value, source if source is not None else target, self.loc(frame, target))
             changed = set()
             for atom in current:
                 if isinstance(atom, Row):
@@ -905,7 +908,7 @@ class MakeRun:
         name = func.value.id
         updated = row if isinstance(row, Row) else Row((), True, False)   # key.update(...) changes the key
         for keyword, (value, arg) in keywords.items():
-            updated = updated.with_field(Field(keyword, value, _text(arg), self.loc(frame, arg)))
+            updated = updated.with_field(Field(keyword, value, arg, self.loc(frame, arg)))
         for value, _ in positional:
             for atom in value:
                 if isinstance(atom, Row):
@@ -1074,7 +1077,7 @@ class MakeRun:
                 open_ = True
         row = Row(tuple(fields), spread, open_)
         for keyword, (value, arg) in keywords.items():
-            row = row.with_field(Field(keyword, value, _text(arg), self.loc(frame, arg)))
+            row = row.with_field(Field(keyword, value, arg, self.loc(frame, arg)))
         return frozenset({row})
 
     # ------------------------------------------------------------------ raw SQL
@@ -1150,7 +1153,7 @@ class MakeRun:
                 for field in atom.fields:
                     if field.name in self.key_attributes and self._mismatch(field.name, field.value):
                         self.facts.add(KeyMismatch(self.owner, field.location, how, tab.table, field.name,
-                                                   field.text))
+                                                   _text(field.source)))
 
     @staticmethod
     def _mismatch(name: str, value: Value) -> bool:
@@ -1277,7 +1280,7 @@ class MakeRun:
             if key is not None:
                 literal = _literal(key)
                 if literal is not None and isinstance(literal.value, str):
-                    row = row.with_field(Field(literal.value, value, _text(value_node), self.loc(frame, key)))
+                    row = row.with_field(Field(literal.value, value, value_node, self.loc(frame, key)))
                 else:
                     self.ev(key, frame)
                     row = Row(row.fields, row.spread_key, True)

@@ -96,7 +96,7 @@ class Const:
 class Field:
     name: str
     value: frozenset
-    text: str
+    source: object          # the expression (ast node) that gave the value; shown in messages
     location: Location
 
 
