@@ -157,7 +157,8 @@ def postgres_server() -> Server:
 @pytest.fixture(params=["mysql", "postgresql"])
 def server(request) -> Server:
     """Parametrises a test over both backends."""
-    return request.getfixturevalue(f"{request.param}_server")
+    fixture = {"mysql": "mysql_server", "postgresql": "postgres_server"}[request.param]
+    return request.getfixturevalue(fixture)
 
 
 def _throwaway_schema_name() -> str:
