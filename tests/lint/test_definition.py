@@ -263,3 +263,23 @@ def test_each_file_is_a_module_or_exactly_one_dj000(tmp_path: Path, data: bytes,
         assert (name in model.modules) != (len(broken) == 1)
         assert len(broken) <= 1
     assert "c.T" in model.tables
+
+
+def test_comment_on_the_opening_line_and_compact_defaults() -> None:
+    record = _summary_definition('''
+        class Site:
+            definition = """  # recording sites
+            -> master
+            site: int
+            ---
+            x=NULL: float  # um
+            label='' :  varchar(100)
+            """
+        ''')
+    assert record["comment"] == "recording sites"
+    assert [tuple(a[:6]) for a in record["attributes"]] == [
+        ("site", "int", None, "", 5, True),
+        ("x", "float", "NULL", "um", 7, False),
+        ("label", "varchar(100)", "''", "", 8, False),
+    ]
+    assert [(f[1], f[5]) for f in record["foreign_keys"]] == [("master", 4)]
