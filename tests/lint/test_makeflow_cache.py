@@ -6,13 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from djlint.config import load_config
-from djlint.makeflow import analyze_makes
-from djlint.makeflow import tracker
-from djlint.model import build_model
 from makeflow_harness import write_repo
 from test_makeflow_reads import LAB
+
+from djlint.config import load_config
+from djlint.makeflow import analyze_makes, tracker
+from djlint.model import build_model
 
 HELPERS = '''
 from lab import Weather, Rig

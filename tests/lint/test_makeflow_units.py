@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from makeflow_harness import check
+from test_makeflow_reads import LAB
 
 from djlint.makeflow.names import from_camel_case, table_name
 from djlint.makeflow.sql import classify
-from makeflow_harness import check
-from test_makeflow_reads import LAB
 
 
 @pytest.mark.parametrize(

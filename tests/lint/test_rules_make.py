@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from djlint.analysis import analyze
-from djlint.rules import REGISTRY
 from makeflow_harness import run, write_repo
 from test_makeflow_reads import LAB
+
+from djlint.analysis import analyze
+from djlint.rules import REGISTRY
 
 ANALYSIS = '''
 import datajoint as dj

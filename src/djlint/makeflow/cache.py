@@ -22,7 +22,14 @@ from typing import Any
 
 from djlint import __version__
 from djlint.makeflow.facts import (
-    Connect, Fact, KeyMismatch, Location, OneShotReuse, Read, UpstreamIndex, Write,
+    Connect,
+    Fact,
+    KeyMismatch,
+    Location,
+    OneShotReuse,
+    Read,
+    UpstreamIndex,
+    Write,
 )
 
 FORMAT = 2
@@ -117,7 +124,7 @@ class FactsCache:
                     value = marshal.loads(handle.read())
                 if isinstance(value, dict):
                     self._entries = value
-            except Exception:  # missing, unreadable or corrupt: start again
+            except Exception:  # noqa: BLE001 - missing, unreadable or corrupt: start again
                 self._entries = {}
         return self._entries
 
@@ -133,7 +140,7 @@ class FactsCache:
                 if info is None or info.digest != digest:
                     return None
             result = [decode_fact(tuple(f)) for f in facts], [tuple(n) for n in notes]
-        except Exception:  # an entry of another shape: a miss
+        except Exception:  # noqa: BLE001 - an entry of another shape: a miss
             return None
         self._fresh[key] = entry
         return result

@@ -50,7 +50,7 @@ def classify(sql: str) -> tuple[tuple[TableName, ...], tuple[TableName, ...]]:
     logger.setLevel(logging.CRITICAL)
     try:
         statements = sqlglot.parse(_PLACEHOLDER.sub("NULL", sql), read="mysql")
-    except Exception:  # not SQL (e.g. a pandas query string): no finding
+    except Exception:  # noqa: BLE001 - not SQL (e.g. a pandas query string): no finding
         return (), ()
     finally:
         logger.setLevel(level)

@@ -14,17 +14,46 @@ from __future__ import annotations
 import ast
 import itertools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from djlint.makeflow import names as N
 from djlint.makeflow.facts import (
-    Connect, KeyMismatch, Location, MakeFacts, OneShotReuse, Read, UpstreamIndex, Write,
+    Connect,
+    KeyMismatch,
+    Location,
+    MakeFacts,
+    OneShotReuse,
+    Read,
+    UpstreamIndex,
+    Write,
 )
 from djlint.makeflow.source import FunctionNode, Sources, is_generator
 from djlint.makeflow.sql import classify
 from djlint.makeflow.values import (
-    NOTHING, Atom, Attr, Cls, Const, Ext, Field, Fn, Gen, Inst, Key, KeyField, LocalFn, Mod, Row, Seq,
-    Super, Tab, Unk, Upstream, Value, gens_in, tables_in, unknowns_in,
+    NOTHING,
+    Atom,
+    Attr,
+    Cls,
+    Const,
+    Ext,
+    Field,
+    Fn,
+    Gen,
+    Inst,
+    Key,
+    KeyField,
+    LocalFn,
+    Mod,
+    Row,
+    Seq,
+    Super,
+    Tab,
+    Unk,
+    Upstream,
+    Value,
+    gens_in,
+    tables_in,
+    unknowns_in,
 )
 
 MAX_DEPTH = 12       # calls followed below make()
@@ -79,7 +108,7 @@ class Shared:
                     self._symbols[key] = self.model.attribute(Symbol("module", name, schema=schema), dotted)
                 else:
                     self._symbols[key] = self.model.resolve(module, dotted)
-            except Exception:  # a resolution bug must not stop the analysis
+            except Exception:  # noqa: BLE001 - a resolution bug must not stop the analysis
                 self._symbols[key] = None
         return self._symbols[key]
 
@@ -171,7 +200,7 @@ def _root_name(node: ast.AST) -> str | None:
 def _text(node: ast.AST) -> str:
     try:
         return ast.unparse(node)
-    except Exception:
+    except Exception:  # noqa: BLE001
         return "?"
 
 
@@ -505,7 +534,7 @@ class MakeRun:
         if level:
             try:
                 absolute = self.model._absolute(frame.module.name, level, source)
-            except Exception:
+            except Exception:  # noqa: BLE001
                 absolute = source
         for alias in statement.names:
             if alias.name == "*":
@@ -646,9 +675,7 @@ class MakeRun:
             try:
                 for statement in tree.body:
                     if isinstance(statement, ast.Assign) and any(
-                            isinstance(t, ast.Name) and t.id == name for t in statement.targets):
-                        value = self.ev(statement.value, frame)
-                    elif (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                            isinstance(t, ast.Name) and t.id == name for t in statement.targets) or (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
                           and statement.target.id == name and statement.value is not None):
                         value = self.ev(statement.value, frame)
             finally:
@@ -750,9 +777,7 @@ class MakeRun:
             try:
                 for statement in klass.body:
                     if isinstance(statement, ast.Assign) and any(
-                            isinstance(t, ast.Name) and t.id == name for t in statement.targets):
-                        value = self.ev(statement.value, frame)
-                    elif (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                            isinstance(t, ast.Name) and t.id == name for t in statement.targets) or (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
                           and statement.target.id == name and statement.value is not None):
                         value = self.ev(statement.value, frame)
             finally:
@@ -1170,7 +1195,7 @@ class MakeRun:
 
     # ------------------------------------------------------------------ operators
     # datajoint operators: & ^ restrict, - antijoin, * @ join, + union
-    _SYMBOLS = {ast.BitAnd: "&", ast.BitXor: "^", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@", ast.Add: "+"}
+    _SYMBOLS: ClassVar[dict[type, str]] = {ast.BitAnd: "&", ast.BitXor: "^", ast.Sub: "-", ast.Mult: "*", ast.MatMult: "@", ast.Add: "+"}
 
     def ev_BinOp(self, node: ast.BinOp, frame: Frame, *, write_receiver: bool = False) -> Value:
         left = self.ev(node.left, frame, write_receiver=write_receiver)

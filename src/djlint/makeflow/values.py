@@ -7,7 +7,6 @@ set means "nothing we know about" (data, numbers, unknown names) and never leads
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
 
 from djlint.makeflow.facts import Location
 
@@ -68,7 +67,7 @@ class Ext:
 class Attr:
     """``receiver.name`` not resolved further (a method, or metadata such as ``heading``)."""
 
-    receiver: "Atom"
+    receiver: Atom
     name: str
 
 
@@ -109,7 +108,7 @@ class Row:
     spread_key: bool
     open: bool
 
-    def with_field(self, item: Field) -> "Row":
+    def with_field(self, item: Field) -> Row:
         kept = tuple(f for f in self.fields if f.name != item.name)
         return Row(kept + (item,), self.spread_key, self.open)
 
@@ -153,7 +152,7 @@ class Super:
     self_value: frozenset
 
 
-Atom = Union[Tab, Unk, Mod, Cls, Inst, Fn, LocalFn, Ext, Attr, Key, KeyField, Const, Row, Seq, Gen, Upstream, Super]
+Atom = Tab | Unk | Mod | Cls | Inst | Fn | LocalFn | Ext | Attr | Key | KeyField | Const | Row | Seq | Gen | Upstream | Super
 Value = frozenset
 NOTHING: Value = frozenset()
 

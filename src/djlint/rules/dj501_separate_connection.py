@@ -10,14 +10,15 @@ from djlint.rules._makeflow_common import make_label, unique
 
 CODE = "DJ501"
 NAME = "separate-connection"
-SUMMARY = "make() opens a separate database connection (pymysql/psycopg connect, dj.Connection, dj.conn(reset=True))."
+SUMMARY = "make() opens a separate database connection (pymysql/psycopg connect, dj.Connection, dj.conn(reset=True), ...)."
 WHY = """
 populate() runs make() inside a transaction on datajoint's connection, and the strict-provenance gate
 (djruntime) checks every statement sent through that connection. A connection make() opens itself -
-pymysql.connect, psycopg.connect/psycopg2.connect, dj.Connection(...), dj.conn(reset=True) or
-dj.conn(host=...), sqlalchemy.create_engine - is outside both: its writes are not rolled back when make()
+pymysql.connect, psycopg.connect/psycopg2.connect, MySQLdb/mysql.connector, dj.Connection(...),
+dj.conn(..., reset=True), sqlalchemy.create_engine - is outside both: its writes are not rolled back when make()
 fails, its reads and writes are invisible to the gate, and it may see a different database state than the
-transaction. Use the table objects (or `self.connection`) instead.
+transaction. Use the table objects (or `self.connection`) instead. `dj.conn()` without reset=True returns
+the connection already open, so it is fine.
 """
 BAD = '''
 import datajoint as dj
