@@ -148,6 +148,16 @@ def _error_message(error: BaseException) -> str:
     return f"{error.__class__.__name__}{': ' + str(error) if str(error) else ''}"
 
 
+def _begin(connection) -> None:
+    """datajoint's ``start_transaction()`` without its liveness ping (a ``SELECT 1`` round trip on
+    PostgreSQL): populate() already checked that no transaction is open, and a dead session surfaces
+    on this very statement."""
+    if connection._in_transaction:
+        raise DataJointError("Nested connections are not supported.")
+    connection.query(connection.adapter.start_transaction_sql())
+    connection._in_transaction = True
+
+
 # ---------------------------------------------------------------------------------------------- make()
 def invoke_make(table, key: dict, make: Callable, make_kwargs: dict | None, connection) -> None:
     """THE one place where make() (or make_fetch / make_compute / make_insert) is called.
@@ -172,7 +182,7 @@ def invoke_make(table, key: dict, make: Callable, make_kwargs: dict | None, conn
     with context.make_window(table, key, connection, "make_compute"):
         computed = next(generator)
     with context.bookkeeping():
-        connection.start_transaction()
+        _begin(connection)
     generator = make(dict(key), **kwargs)  # restart: fetch again inside the transaction
     with context.make_window(table, key, connection, "make_fetch"):
         fetched = next(generator)
@@ -217,7 +227,7 @@ def run_job(
             with stop.make_running():
                 if not inspect.isgeneratorfunction(make):
                     with context.bookkeeping():
-                        connection.start_transaction()
+                        _begin(connection)
                 invoke_make(table, key, make, make_kwargs, connection)
             duration = time.time() - start_time
             with context.bookkeeping():
