@@ -335,3 +335,30 @@ def test_free_tables_named_by_database_name(tmp_path: Path) -> None:
             self.insert1(dict(key, total=0.0))
     '''
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+
+
+def test_virtual_modules_created_inside_make(tmp_path: Path) -> None:
+    analysis = '''
+    import datajoint as dj
+    from lab import Session
+
+    schema = dj.schema("analysis")
+
+
+    @schema
+    class Summary(dj.Computed):
+        definition = """
+        -> Session
+        ---
+        total : float
+        """
+
+        def make(self, key):
+            lab = dj.create_virtual_module("lab", "lab")
+            weather = lab.Weather.fetch()  # expect: DJ201
+            subjects = (lab.Subject & key).fetch()
+            other = dj.create_virtual_module("other", "not_declared_here")
+            things = other.Thing.fetch()
+            self.insert1(dict(key, total=0.0))
+    '''
+    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})

@@ -47,6 +47,9 @@ CONNECTION_OPENERS = frozenset({
     "datajoint.Connection", "datajoint.connection.Connection",
 })
 PARTIAL_ITERTOOLS = frozenset({"itertools.islice", "itertools.takewhile", "itertools.dropwhile"})
+VIRTUAL_MODULE = frozenset({
+    "datajoint.create_virtual_module", "datajoint.VirtualModule", "datajoint.virtual_module.create_virtual_module",
+})
 FREE_TABLE = frozenset({"datajoint.FreeTable", "datajoint.table.FreeTable"})
 DJ_CONN = frozenset({"datajoint.conn", "datajoint.connection.conn"})
 

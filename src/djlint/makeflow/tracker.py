@@ -1007,6 +1007,14 @@ class MakeRun:
             if literal is not None and literal.value is True:
                 self.facts.add(Connect(self.owner, self.loc(frame, node), "datajoint.conn(..., reset=True)"))
             return NOTHING
+        if name in N.VIRTUAL_MODULE:
+            # m = dj.create_virtual_module("m", "schema") inside the analysed code
+            named = positional[1] if len(positional) > 1 else keywords.get("schema_name")
+            literal = _literal(named[1]) if named is not None else None
+            modules = getattr(self.model, "_schema_modules", {})
+            if literal is not None and isinstance(literal.value, str) and modules.get(literal.value):
+                return frozenset({Mod(f"{modules[literal.value][0]}\0{literal.value}")})
+            return NOTHING
         if name in N.FREE_TABLE:
             # dj.FreeTable(conn, "`db`.`table`"): a table named by its database name
             named = positional[1] if len(positional) > 1 else keywords.get("full_table_name")
