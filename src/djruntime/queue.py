@@ -192,10 +192,6 @@ class JobQueue(Job):
             self._version = _get_job_version(self.connection._config)
         return self._version
 
-    def _query(self, sql: str, args: Sequence = ()):
-        with context.bookkeeping():
-            return self.connection.query(sql, args=list(args))
-
     def ensure(self) -> JobQueue:
         """Declare the job table if missing, and add the claim index if an older table lacks it."""
         with context.bookkeeping():
