@@ -1046,14 +1046,17 @@ def _resolve_reference(model: Model, table: TableInfo, fk: ForeignKey) -> None:
 
 def _build_graph(model: Model) -> None:
     graph = model.graph
-    for table in model.tables.values():
-        graph.add_node(table.id, tier=table.tier, master=table.master)
+    nodes: dict[str, dict[str, Any]] = {
+        table.id: {"tier": table.tier, "master": table.master} for table in model.tables.values()
+    }
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    unknown = {"tier": None, "master": None, "unknown": True}
     for table in model.tables.values():
         definition = table.definition
         if definition is None or not definition.literal:
             placeholder = f"{UNKNOWN_PREFIX}{table.id}.definition"
-            graph.add_node(placeholder, tier=None, master=None, unknown=True)
-            graph.add_edge(placeholder, table.id, primary=True, renames={})
+            nodes[placeholder] = dict(unknown)
+            edges[placeholder, table.id] = {"primary": True, "renames": {}}
             if definition is not None and not definition.literal:
                 model.diagnostics.append(
                     Diagnostic(
@@ -1071,18 +1074,25 @@ def _build_graph(model: Model) -> None:
                 parent = fk.target
             else:
                 parent = f"{UNKNOWN_PREFIX}{fk.unknown}"
-                graph.add_node(parent, tier=None, master=None, unknown=True)
+                nodes.setdefault(parent, dict(unknown))
                 model.note_unknown(
                     fk.unknown or fk.text, table.definition_path or table.path, fk.line, fk.column
                 )
             if parent == table.id:
                 continue
-            data = graph.get_edge_data(parent, table.id)
+            data = edges.get((parent, table.id))
             if data is None:
-                graph.add_edge(parent, table.id, primary=fk.primary, renames=dict(fk.renames), line=fk.line)
+                edges[parent, table.id] = {
+                    "primary": fk.primary,
+                    "renames": dict(fk.renames),
+                    "line": fk.line,
+                }
             else:
                 data["primary"] = data["primary"] or fk.primary
                 data["renames"].update(fk.renames)
+    # one bulk insertion each: networkx's per-call overhead dominates on thousands of tables
+    graph.add_nodes_from(nodes.items())
+    graph.add_edges_from((parent, child, data) for (parent, child), data in edges.items())
     tables = model.tables
     model.allowed = AllowedSets(graph, lambda node: tables[node].master if node in tables else None)
 
