@@ -134,3 +134,31 @@ def test_upstream_outside_make_and_non_ancestor(server, schema_factory, installe
     t["Analysis"].make = make
     t["Analysis"].populate(max_calls=1)
     assert errors and "not in this trace" in errors[0]
+
+
+def test_upstream_in_tripartite_make(server, schema_factory, installed):
+    schema, _ = schema_factory(server)
+    seen: dict = {}
+    t = declare(schema, seen)
+    Session, Param = t["Session"], t["Param"]
+
+    class Gain(dj.Computed):
+        definition = """
+        -> Session
+        -> Param
+        ---
+        gain : float64
+        """
+
+        def make_fetch(self, key):
+            return (self.upstream[Param].fetch1("gain"),)
+
+        def make_compute(self, key, gain):
+            return (gain * 10,)
+
+        def make_insert(self, key, gain):
+            self.insert1({**key, "gain": gain})
+
+    schema(Gain, context={**t, "Gain": Gain})
+    assert Gain.populate(reserve_jobs=True) == {"success_count": 4, "error_list": []}
+    assert sorted((r["param_id"], r["gain"]) for r in Gain().to_dicts()) == [(1, 5.0), (1, 5.0), (2, 20.0), (2, 20.0)]
