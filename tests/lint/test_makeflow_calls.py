@@ -171,6 +171,7 @@ def test_part_helpers_and_tables_or_modules_passed_as_arguments(tmp_path: Path) 
                 self.insert1(dict(key, unit=0))
 
         def make(self, key):
+            units = (type(self).Unit & key).fetch() + (self.__class__.Unit & key).fetch()
             plot_waveforms(lab, key)
             n = count(lab.Subject, key) + count(Rig, key)  # expect: DJ201
             self.insert1(dict(key, total=float(n)))

@@ -25,7 +25,7 @@ ROW_WRITE_METHODS = frozenset({"insert", "insert1", "update1", "_update", "inser
 METADATA = frozenset({
     "heading", "primary_key", "full_table_name", "table_name", "database", "describe", "definition",
     "connection", "parents", "children", "ancestors", "descendants", "parts", "key_source",
-    "populate", "progress", "is_declared", "declare", "alter", "__name__", "__class__", "__doc__",
+    "populate", "progress", "is_declared", "declare", "alter", "__name__", "__doc__",
     "jobs", "target", "log", "size_on_disk", "external", "tier", "class_name", "schema",
 })
 

@@ -704,6 +704,8 @@ class MakeRun:
                 part = f"{atom.table}.{name}"
                 if name == "upstream":
                     result.add(Upstream())
+                elif name == "__class__":
+                    result.add(atom)
                 elif part in self.model.tables:
                     result.add(Tab(part, self.loc(frame, node)))
                 elif name == "master" and info is not None and info.master:
@@ -1056,6 +1058,8 @@ class MakeRun:
             if frame.class_id is None:
                 return NOTHING
             return frozenset({Super(frame.class_id, frame.env.get("self", NOTHING))})
+        if builtin == "type" and len(positional) == 1:
+            return frozenset(a for a in positional[0][0] if isinstance(a, (Tab, Inst)))   # type(self).Part
         if builtin == "next":
             for value, _ in positional[:1]:
                 self.manual.update(g.ident for g in gens_in(value))
