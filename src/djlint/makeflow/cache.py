@@ -106,10 +106,21 @@ def decode_fact(record: tuple) -> Fact:
     return _KINDS[kind](table, location, how, *extra)
 
 
+def _code_tag() -> str:
+    """The analysis code itself is an input: a changed tracker must not reuse old facts."""
+    h = hashlib.blake2b(digest_size=6)
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        try:
+            h.update(path.read_bytes())
+        except OSError:
+            pass
+    return h.hexdigest()
+
+
 class FactsCache:
     def __init__(self, directory: Path, root: Path) -> None:
         self.base = directory
-        tag = f"makeflow-{FORMAT}-{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
+        tag = f"makeflow-{FORMAT}-{__version__}-{_code_tag()}-py{sys.version_info[0]}.{sys.version_info[1]}"
         root_tag = hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
         self.path = directory / f"{tag}-{root_tag}.pack"
         self._entries: dict[str, Any] | None = None
