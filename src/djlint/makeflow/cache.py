@@ -121,8 +121,8 @@ class FactsCache:
     def __init__(self, directory: Path, root: Path) -> None:
         self.base = directory
         tag = f"makeflow-{FORMAT}-{__version__}-{_code_tag()}-py{sys.version_info[0]}.{sys.version_info[1]}"
-        root_tag = hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
-        self.path = directory / f"{tag}-{root_tag}.pack"
+        self.root_tag = hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
+        self.path = directory / f"{tag}-{self.root_tag}.pack"
         self._entries: dict[str, Any] | None = None
         self._fresh: dict[str, Any] = {}
         self._dirty = False
@@ -180,6 +180,9 @@ class FactsCache:
                 with os.fdopen(handle, "wb") as out:
                     out.write(marshal.dumps(self._fresh))
                 os.replace(temporary, self.path)
+                for stale in self.base.glob(f"makeflow-*-{self.root_tag}.pack"):
+                    if stale != self.path:   # packs of other djlint versions for this root
+                        stale.unlink(missing_ok=True)
             except BaseException:
                 try:
                     os.unlink(temporary)
