@@ -926,3 +926,38 @@ def test_functions_bound_as_methods_by_assignment(tmp_path: Path) -> None:
         "D": "pkg.helpers.shared_make",
     }
     assert model.method_info("pkg.tables.D", "other") is None
+
+
+def test_dj101_in_an_inherited_definition_is_reported_once(tmp_path: Path) -> None:
+    make_repo(
+        tmp_path,
+        {
+            "base.py": '''
+            import datajoint as dj
+
+            class MetricsBase(dj.Computed):
+                definition = """
+                -> Run
+                metric : varchar(16)
+                """
+            ''',
+            "a.py": """
+            import datajoint as dj
+            from base import MetricsBase
+            schema = dj.schema("a")
+
+            @schema
+            class Run(dj.Manual):
+                definition = "run : int"
+
+            @schema
+            class Metrics(MetricsBase):
+                pass
+            """,
+            "b.py": "import datajoint as dj\nfrom a import Run\nfrom base import MetricsBase\n\n"
+            "@dj.schema('b')\nclass Metrics(MetricsBase):\n    pass\n",
+        },
+    )
+    result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
+    assert [(d.path, d.line, d.code) for d in result.diagnostics] == [("base.py", 6, "DJ101")]
+    assert "Computed table Metrics " in result.diagnostics[0].message

@@ -81,6 +81,9 @@ class Spikes(dj.Computed):
 
 
 def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
+    # one diagnostic per attribute line: a definition inherited from a base class is reported
+    # once, there, naming every table that uses it
+    found: dict[tuple[str, int, int, str], list[Any]] = {}
     for table in model.tables.values():
         if table.tier not in ("Computed", "Imported") or table.master is not None:
             continue
@@ -90,12 +93,15 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
         path = table.definition_path or table.path
         for attribute in definition.attributes:
             if attribute.in_key:
-                yield Diagnostic(
-                    path,
-                    attribute.line,
-                    attribute.column,
-                    CODE,
-                    f"primary-key attribute '{attribute.name}' of {table.tier} table {table.qualname} "
-                    "does not come from a foreign key; make() invents it "
-                    "(use a Part table or move it below ---)",
-                )
+                found.setdefault((path, attribute.line, attribute.column, attribute.name), []).append(table)
+    for (path, line, column, name), tables in sorted(found.items()):
+        tier = tables[0].tier
+        names = ", ".join(sorted({t.qualname for t in tables}))
+        yield Diagnostic(
+            path,
+            line,
+            column,
+            CODE,
+            f"primary-key attribute '{name}' of {tier} table {names} does not come from a foreign key; "
+            "make() invents it (use a Part table or move it below ---)",
+        )
