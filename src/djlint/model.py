@@ -112,6 +112,7 @@ class ClassInfo:
     tier: str | None = None
     definition_record: dict[str, Any] | None = None
     aliases: dict[str, list[Any]] = field(default_factory=dict)  # ``make = helper``: name -> [dotted, line]
+    inline_schema: str | None = None  # ``@dj.schema("name")`` as the decorator
 
 
 @dataclass
@@ -786,6 +787,7 @@ def _index_modules(model: Model) -> None:
                 parent,
                 definition_record=record.get("definition"),
                 aliases=dict(record.get("aliases", {})),
+                inline_schema=record.get("inline_schema"),
             )
             model.classes.setdefault(class_id, cls)
             if parent and parent in model.classes:
@@ -938,7 +940,7 @@ def _build_tables(model: Model) -> None:
                     record = model.classes[base].definition_record
                     owner = model.classes[base]
                     break
-        schema: str | None = None
+        schema: str | None = cls.inline_schema
         for decorator in cls.decorators:
             symbol = model.resolve(cls.module, decorator) if decorator else None
             if symbol is not None and symbol.kind == "schema":

@@ -25,7 +25,7 @@ from typing import Any
 from djlint import __version__
 from djlint.definition import Definition, parse_definition
 
-SUMMARY_FORMAT = 5
+SUMMARY_FORMAT = 6
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -340,6 +340,15 @@ class _Summarizer:
             "methods": {},
             "attributes": [],
             "aliases": {},
+            # ``@dj.schema("name")`` used inline as the decorator
+            "inline_schema": next(
+                (
+                    _schema_arg(d, 0, "schema_name")
+                    for d in node.decorator_list
+                    if isinstance(d, ast.Call) and _call_name(d) in _SCHEMA_FACTORIES
+                ),
+                None,
+            ),
         }
         self.classes.append(record)
         self.class_body(node.body, record, qualname)

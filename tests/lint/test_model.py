@@ -961,3 +961,4 @@ def test_dj101_in_an_inherited_definition_is_reported_once(tmp_path: Path) -> No
     result = analyze([tmp_path], cwd=tmp_path, use_cache=False)
     assert [(d.path, d.line, d.code) for d in result.diagnostics] == [("base.py", 6, "DJ101")]
     assert "Computed table Metrics " in result.diagnostics[0].message
+    assert (result.model.tables["b.Metrics"].schema, result.model.tables["a.Metrics"].schema) == ("b", "a")
