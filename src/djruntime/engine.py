@@ -458,7 +458,9 @@ def populate(
     from . import strict
 
     if strict.mode() == "warn":  # strict provenance in warn mode: what make() would have been refused
-        result["provenance_warnings"] = strict.collect_warnings(table)
+        warnings = list(result.get("provenance_warnings", []))  # the pool's children report theirs
+        warnings += [w for w in strict.collect_warnings(table) if w not in warnings]
+        result["provenance_warnings"] = warnings
     return result
 
 
