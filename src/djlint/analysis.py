@@ -68,12 +68,10 @@ class _Lines:
         return lines[number - 1] if 0 < number <= len(lines) else ""
 
 
-def _make_facts(model: Model) -> Any:
-    try:
-        from djlint.makeflow import analyze_makes
-    except ImportError:
-        return None
-    return analyze_makes(model)
+def _make_facts(model: Model, cache_dir: Path | None) -> Any:
+    from djlint.makeflow import analyze_makes
+
+    return analyze_makes(model, cache_dir=cache_dir)
 
 
 def analyze(
@@ -98,7 +96,8 @@ def analyze(
     gc.disable()
     try:
         model = build_model(given, config, cwd, use_cache=use_cache)
-        facts = _make_facts(model)
+        cache_dir = (config.cache_dir or model.root / ".djlint_cache") if use_cache else None
+        facts = _make_facts(model, cache_dir)
         lines = _Lines(model, cwd)
         found: set[Diagnostic] = set()
         for code, rule in REGISTRY.items():

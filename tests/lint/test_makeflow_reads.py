@@ -262,7 +262,7 @@ def test_upstream_index_of_a_non_ancestor(tmp_path: Path) -> None:
 
         def make(self, key):
             subject = self.upstream[Subject].fetch1()
-            weather = self.upstream[Weather].fetch()  # expect: DJ201, DJ202
+            weather = self.upstream[Weather].fetch()  # expect: DJ202
             blocks = self.upstream[Session.Block].fetch()  # expect: DJ202
             seed = self.upstream[Summary].fetch()
             self.insert1(dict(key, total=0.0))

@@ -65,3 +65,47 @@ def test_noqa_and_ignore_apply_to_make_rules(tmp_path: Path) -> None:
 def test_rules_without_facts_report_nothing() -> None:
     for code in ("DJ201", "DJ202", "DJ301", "DJ302", "DJ401", "DJ501"):
         assert list(REGISTRY[code].check(object(), None)) == []
+
+
+UPSTREAM = '''
+import datajoint as dj
+
+schema = dj.schema("trace")
+
+
+@schema
+class Scan(dj.Manual):
+    definition = """
+    scan_id : int
+    """
+
+
+@schema
+class Stimulus(dj.Manual):
+    definition = """
+    stimulus_id : int
+    """
+
+
+@schema
+class Response(dj.Computed):
+    definition = """
+    -> Scan
+    ---
+    n : int
+    """
+
+    def make(self, key):
+        stimuli = self.upstream[Stimulus].fetch("KEY")
+        self.insert1(dict(key, n=len(stimuli)))
+'''
+
+
+def test_upstream_index_outside_the_allowed_set_is_one_finding(tmp_path: Path) -> None:
+    diagnostics = run(tmp_path, {"trace.py": UPSTREAM})
+    assert [(d.line, d.code) for d in diagnostics] == [(29, "DJ202")]
+
+
+def test_upstream_index_is_a_sideways_read_when_dj202_is_ignored(tmp_path: Path) -> None:
+    diagnostics = run(tmp_path, {"trace.py": UPSTREAM}, "[tool.djlint]\nignore = ['DJ202']\n")
+    assert [(d.line, d.code) for d in diagnostics] == [(29, "DJ201")]

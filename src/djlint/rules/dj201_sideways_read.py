@@ -101,9 +101,16 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     policy = model.config.policy
+    # self.upstream[X] outside the allowed set is never an ancestor either: DJ202 reports it (it raises at
+    # run time, so nothing is read); one finding per mistake.
+    upstream_reported = set()
+    if model.config.enabled("DJ202"):
+        upstream_reported = {(i.path, i.line, i.column, i.table, i.target) for i in facts.upstream_indexes}
     found = []
     for read in facts.reads:
         if read.target not in model.tables or model.ancestry_unknown(read.table):
+            continue
+        if (read.path, read.line, read.column, read.table, read.target) in upstream_reported:
             continue
         allowed = model.allowed.reads(read.table, extra=policy.reads_of(read.table))
         if read.target in allowed:
