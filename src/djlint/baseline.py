@@ -20,7 +20,7 @@ from pathlib import Path
 from djlint.diagnostics import Diagnostic
 
 FORMAT_VERSION = 1
-_NEWLINE = re.compile(r"\r\n|\r|\n")  # line breaks as Python's tokenizer (and libcst) count them
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # line breaks as Python's tokenizer counts them
 
 
 class BaselineError(ValueError):

@@ -1,7 +1,8 @@
 """The repository model: modules, table classes, their definitions and the foreign-key graph.
 
 Built from the per-file summaries (``djlint.summaries``: Python's ast, cached on disk) and a global
-resolution pass; libcst trees are parsed lazily, only for the modules whose code is analysed.
+resolution pass; the make() analysis reuses the same ast trees (``ModuleInfo.ast_tree``), parsed again
+only for modules whose summary came from the cache.
 Nothing is imported or executed. A name that cannot be resolved becomes an *unknown* placeholder
 node (``"?Name"``) so that no rule raises a false alarm about tables whose ancestry touches it.
 """
@@ -12,7 +13,7 @@ import builtins
 import fnmatch
 import gc
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,13 +85,7 @@ class FunctionInfo:
     line: int
     column: int
     class_id: str | None = None
-    _model: Any = field(default=None, repr=False, compare=False)
 
-    @property
-    def node(self) -> Any:
-        """The libcst FunctionDef (parsed on first use; None if libcst cannot parse the module)."""
-        info = self._model.modules.get(self.module) if self._model else None
-        return info.definitions().get(self.qualname) if info else None
 
 
 @dataclass
@@ -135,8 +130,7 @@ class TableInfo:
 
 
 class ModuleInfo:
-    """One analysed file. ``tree`` (libcst.Module) and ``wrapper`` (MetadataWrapper over the same
-    nodes) are built on first use; ``ast_tree`` likewise with Python's ast."""
+    """One analysed file; ``ast_tree`` is parsed on first use (or handed over by the cheap pass)."""
 
     def __init__(
         self,
@@ -155,10 +149,7 @@ class ModuleInfo:
         self.digest = digest
         self.is_package = is_package
         self.summary = summary
-        self._tree: Any = None
-        self._wrapper: Any = None
         self._ast: Any = None
-        self._definitions: dict[str, Any] | None = None
         self._lines: list[str] | None = None
 
     def __repr__(self) -> str:
@@ -171,78 +162,12 @@ class ModuleInfo:
         return self._lines
 
     @property
-    def tree(self) -> Any:
-        """libcst.Module, or None when libcst cannot parse the file."""
-        if self._tree is None:
-            import libcst
-
-            try:
-                self._tree = libcst.parse_module(self.source)
-            except Exception:  # libcst's grammar may lag Python's; never crash on user code
-                self._tree = False
-        return self._tree or None
-
-    @property
-    def wrapper(self) -> Any:
-        """libcst MetadataWrapper whose ``module`` is ``tree`` itself (no deep copy)."""
-        if self._wrapper is None and self.tree is not None:
-            from libcst.metadata import MetadataWrapper
-
-            self._wrapper = MetadataWrapper(self.tree, unsafe_skip_copy=True)
-        return self._wrapper
-
-    @property
     def ast_tree(self) -> Any:
         if self._ast is None:
             import ast
 
             self._ast = ast.parse(self.source)
         return self._ast
-
-    def definitions(self) -> dict[str, Any]:
-        """qualname -> libcst ClassDef/FunctionDef for classes and functions outside functions."""
-        if self._definitions is None:
-            found: dict[str, Any] = {}
-            tree = self.tree
-            if tree is not None:
-                import libcst
-
-                def walk(body: Iterable[Any], prefix: str) -> None:
-                    for stmt in body:
-                        if isinstance(stmt, libcst.ClassDef):
-                            name = prefix + stmt.name.value
-                            found.setdefault(name, stmt)
-                            walk(_block(stmt.body), name + ".")
-                        elif isinstance(stmt, libcst.FunctionDef):
-                            found.setdefault(prefix + stmt.name.value, stmt)
-                        elif isinstance(stmt, (libcst.If, libcst.Try, libcst.With, libcst.For, libcst.While)):
-                            walk(_block(stmt.body), prefix)
-                            for extra in _compound_extras(stmt):
-                                walk(_block(extra), prefix)
-
-                walk(tree.body, "")
-            self._definitions = found
-        return self._definitions
-
-
-def _block(node: Any) -> list[Any]:
-    body = getattr(node, "body", None)
-    if isinstance(body, (list, tuple)):
-        return list(body)
-    return []
-
-
-def _compound_extras(stmt: Any) -> Iterator[Any]:
-    orelse = getattr(stmt, "orelse", None)
-    while orelse is not None:
-        yield orelse.body if hasattr(orelse, "body") else orelse
-        orelse = getattr(orelse, "orelse", None)
-    for handler in getattr(stmt, "handlers", ()) or ():
-        yield handler.body
-    final = getattr(stmt, "finalbody", None)
-    if final is not None:
-        yield final.body
-
 
 # ---------------------------------------------------------------------------------------------
 # File discovery and module names
@@ -422,14 +347,6 @@ class Model:
                     return Symbol("function", method.id, method.module)
             return None
         return None
-
-    def method(self, class_id: str, name: str) -> tuple[ModuleInfo, Any] | None:
-        """The libcst FunctionDef of ``name`` on ``class_id`` or its repo bases (MRO order)."""
-        info = self.method_info(class_id, name)
-        if info is None:
-            return None
-        node = info.node
-        return (self.modules[info.module], node) if node is not None else None
 
     def method_info(self, class_id: str, name: str) -> FunctionInfo | None:
         cls = self.classes.get(class_id)
@@ -769,7 +686,6 @@ def _index_modules(model: Model) -> None:
                     where[0],
                     where[1],
                     class_id,
-                    model,
                 )
                 for method, where in record.get("methods", {}).items()
             }
@@ -807,7 +723,6 @@ def _index_modules(model: Model) -> None:
                         binding[2],
                         binding[3] if len(binding) > 3 else 1,
                         None,
-                        model,
                     ),
                 )
 
