@@ -319,6 +319,7 @@ def run_worker(
     version = queue.job_version()
     success_count, error_list = 0, []
     held: list[Claim] = []
+    rescue_rounds = 0
     bar = None
     if display_progress:
         from tqdm import tqdm
@@ -345,7 +346,10 @@ def run_worker(
                         queue.finish_many(done)
                     budget.give_back(wanted - len(held))
                     if not claims:
-                        if queue.rescue():  # a dead worker's jobs are pending again
+                        # a dead worker's jobs are pending again: go on (bounded, should the rescued
+                        # jobs keep ending up with someone else)
+                        if rescue_rounds < 3 and queue.rescue():
+                            rescue_rounds += 1
                             continue
                         break
                     continue
@@ -364,8 +368,10 @@ def run_worker(
                 sizer.observe(time.time() - started)
                 if status is True:
                     success_count += 1
+                    rescue_rounds = 0
                 elif isinstance(status, tuple):
                     error_list.append(status)
+                    rescue_rounds = 0
                 if bar is not None:
                     bar.update()
         finally:

@@ -13,6 +13,7 @@ from datajoint.autopopulate import AutoPopulate
 
 import djruntime
 from djruntime import context, engine
+from djruntime.queue import worker_identity
 
 
 @pytest.fixture(params=["mysql", "postgres"])
@@ -452,3 +453,29 @@ def test_make_kwargs_and_progress_bar(server, schema_factory, installed, capsys)
     assert sorted(Scaled().to_arrays("value")) == [0.0, 2.5, 5.0]
     assert "Scaled" in capsys.readouterr().err  # tqdm's bar, named after the table
     assert Scaled.progress() == (0, 3)
+
+
+def test_job_taken_over_during_make_is_rolled_back(server, schema_factory, installed):
+    """Ownership-checked finish: if another worker owns the job by the time make() ends (e.g. an
+    orphan_timeout rescued it and someone claimed it), this make()'s rows are rolled back."""
+    schema, connection = schema_factory(server)
+    other = server.connect()
+    try:
+        other_id = worker_identity(other).connection_id  # a live worker: holds its lock
+
+        def take_over(table, key):
+            if key["subject_id"] == 0:
+                q = connection.adapter.quote_identifier
+                other.query(
+                    f"UPDATE {table.jobs.full_table_name} SET {q('connection_id')} = %s WHERE {q('subject_id')} = 0",
+                    args=(other_id,),
+                )
+
+        p = pipeline(schema, subjects=2, params=(1,), on_make=take_over)
+        result = p.Result.populate(reserve_jobs=True)
+        assert result == {"success_count": 1, "error_list": []}
+        assert keys_of(p.Result.to_dicts()) == {(1, 1)}  # key 0's make() was rolled back
+        assert not p.Result.Item & {"subject_id": 0}
+        assert keys_of(p.Result.jobs.reserved.to_dicts()) == {(0, 1)}  # still the other worker's
+    finally:
+        other.close()
