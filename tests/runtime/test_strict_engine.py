@@ -172,8 +172,6 @@ def test_forked_workers_are_gated(pipe, installed):
     assert statuses.count("error") == 3 and "reserved" not in statuses
 
 
-@pytest.mark.xfail(strict=True, reason="engine.populate() replaces the pool's forwarded warnings with the parent's "
-                   "own (empty) strict.collect_warnings(table) instead of merging them")
 def test_warn_mode_with_forked_workers_returns_their_warnings(pipe, installed):
     installed("warn")
     pipeline.BODIES["Analysis"] = _sideways_body(pipe)

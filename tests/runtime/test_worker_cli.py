@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -200,13 +201,14 @@ def test_worker_strict_flag_reaches_the_gate(pipeline):
 
 
 @pytest.mark.db
-@pytest.mark.parametrize("processes", ["1", pytest.param("2", marks=pytest.mark.xfail(
-    reason="engine.populate overwrites the pool's provenance_warnings with the parent's (empty) record",
-    strict=False))])
+@pytest.mark.parametrize("processes", ["1", "2"])
 def test_worker_strict_warn_reports_violations_and_goes_on(pipeline, processes):
     code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--strict", "warn", "--processes", processes],
                               pipeline, {"DJRT_SIDEWAYS_READ": "1", "DJRT_MAKE_SLEEP": "0.2"})
     assert code == 0, err
     assert len(pipeline.Made()) == 8
     assert "provenance warning:" in err and "Note" in err
-    assert "provenance warnings 1" in [line for line in err.splitlines() if line.startswith("djruntime worker:")][0]
+    summary = [line for line in err.splitlines() if line.startswith("djruntime worker:")][0]
+    # each worker process reports each distinct violation once (docs/strict.md), naming its own key
+    reported = int(re.search(r"provenance warnings (\d+)", summary).group(1))
+    assert 1 <= reported <= int(processes)
