@@ -49,3 +49,23 @@ def test_policy_reads_extend_the_set():
     sets = AllowedSets(pipeline(), master_of)
     assert "Reference" in sets.reads("Sorting", extra=["Reference"])
     assert "Reference" not in sets.reads("Sorting")
+
+
+def test_a_cycle_in_bad_input_is_searched_per_table():
+    graph = pipeline()
+    graph.add_edge("Summary", "Subject")  # a foreign-key cycle (not declarable, but input can be anything)
+    reads = allowed_reads(graph, "Session", master_of)
+    assert {"Subject", "Summary", "Sorting", "Sorting.Unit", "Params", "Probe"} <= reads
+    assert "Sideways" not in reads
+
+
+def test_memoised_sets_match_a_fresh_search():
+    graph = pipeline()
+    sets = AllowedSets(graph, master_of)
+    for table in graph.nodes:
+        expected = {table} | {m for node in nx.ancestors(graph, table) for m in graph.nodes
+                              if (master_of(m) or m) == (master_of(node) or node)}
+        own = master_of(table) or table
+        expected |= {m for m in graph.nodes if (master_of(m) or m) == own}
+        expected |= {m for e in nx.ancestors(sets.entities, own) for m in graph.nodes if (master_of(m) or m) == e}
+        assert sets.reads(table) == expected, table

@@ -28,7 +28,6 @@ from djlint.makeflow.facts import (
     Write,
 )
 from djlint.makeflow.source import FunctionNode, Sources, is_generator
-from djlint.makeflow.sql import classify
 from djlint.makeflow.values import (
     NOTHING,
     Atom,
@@ -1122,7 +1121,7 @@ class MakeRun:
         for atom in value:
             if not (isinstance(atom, Const) and isinstance(atom.value, str)):
                 continue
-            written, read = classify(atom.value)
+            written, read = _classify_sql(atom.value)
             for database, table in written:
                 target = self.table_of_sql(database, table)
                 if target is not None:
@@ -1152,7 +1151,7 @@ class MakeRun:
                 text.append("NULL")
         if not placeholders:
             return
-        written, read = classify("".join(text))
+        written, read = _classify_sql("".join(text))
         for kind, names in (("write", written), ("read", read)):
             for database, table in names:
                 tab = placeholders.get(table) if database == "djlint_placeholder" else None
@@ -1439,3 +1438,10 @@ class MakeRun:
         if class_id is not None:
             return f"{class_id}.{function.name}"
         return f"{module.name}.{function.name}"
+
+
+def _classify_sql(sql: str):  # type: ignore[no-untyped-def]
+    """sqlglot is imported only when make() code holds raw SQL (it costs ~0.15 s to import)."""
+    from djlint.makeflow.sql import classify
+
+    return classify(sql)

@@ -92,13 +92,15 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     found = []
+    ancestors: dict[str, set[str]] = {}
     for index in facts.upstream_indexes:
         if index.target not in model.tables or model.ancestry_unknown(index.table):
             continue
         # datajoint's self.upstream is Diagram.trace(self & key): the table itself and its real foreign-key
         # ancestors, not the entity-collapsed set the read rule uses (an ancestor's Part is not among them).
-        if index.target == index.table or (
-                index.table in model.graph and index.target in nx.ancestors(model.graph, index.table)):
+        if index.table in model.graph and index.table not in ancestors:
+            ancestors[index.table] = nx.ancestors(model.graph, index.table)
+        if index.target == index.table or index.target in ancestors.get(index.table, ()):
             continue
         found.append(Diagnostic(
             index.path, index.line, index.column, CODE,
