@@ -67,45 +67,18 @@ def test_rules_without_facts_report_nothing() -> None:
         assert list(REGISTRY[code].check(object(), None)) == []
 
 
-UPSTREAM = '''
-import datajoint as dj
 
-schema = dj.schema("trace")
-
-
-@schema
-class Scan(dj.Manual):
-    definition = """
-    scan_id : int
-    """
-
-
-@schema
-class Stimulus(dj.Manual):
-    definition = """
-    stimulus_id : int
-    """
-
-
-@schema
-class Response(dj.Computed):
-    definition = """
-    -> Scan
-    ---
-    n : int
-    """
-
-    def make(self, key):
-        stimuli = self.upstream[Stimulus].fetch("KEY")
-        self.insert1(dict(key, n=len(stimuli)))
-'''
+def _upstream_example_line() -> int:
+    """DJ202's own bad example (a self.upstream[X] of a non-ancestor X), as run() writes it."""
+    source = REGISTRY["DJ202"].BAD.lstrip("\n")
+    return next(n for n, line in enumerate(source.splitlines(), 1) if "self.upstream[" in line)
 
 
 def test_upstream_index_outside_the_allowed_set_is_one_finding(tmp_path: Path) -> None:
-    diagnostics = run(tmp_path, {"trace.py": UPSTREAM})
-    assert [(d.line, d.code) for d in diagnostics] == [(29, "DJ202")]
+    diagnostics = run(tmp_path, {"trace.py": REGISTRY["DJ202"].BAD})
+    assert [(d.line, d.code) for d in diagnostics] == [(_upstream_example_line(), "DJ202")]
 
 
 def test_upstream_index_is_a_sideways_read_when_dj202_is_ignored(tmp_path: Path) -> None:
-    diagnostics = run(tmp_path, {"trace.py": UPSTREAM}, "[tool.djlint]\nignore = ['DJ202']\n")
-    assert [(d.line, d.code) for d in diagnostics] == [(29, "DJ201")]
+    diagnostics = run(tmp_path, {"trace.py": REGISTRY["DJ202"].BAD}, "[tool.djlint]\nignore = ['DJ202']\n")
+    assert [(d.line, d.code) for d in diagnostics] == [(_upstream_example_line(), "DJ201")]
