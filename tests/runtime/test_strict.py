@@ -166,14 +166,18 @@ def test_read_of_non_ancestor_is_blocked(pipe, idiom, forbidden):
     assert "Statement:" in message
 
 
+# datajoint takes a Manual table's lower-case name in a string restriction for an attribute, so the
+# string-subquery idiom only applies to the (underscore-prefixed) Computed tables.
+ALLOWED_READS = [(idiom, allowed) for idiom in sorted(READ_IDIOMS)
+                 for allowed in ["Session", "Session.Epoch", "Analysis", "Analysis.Item"]
+                 if not (idiom == "string-subquery" and allowed.startswith("Session"))]
+
+
 @pytest.mark.usefixtures("strict_on")
-@pytest.mark.parametrize("idiom", sorted(READ_IDIOMS))
-@pytest.mark.parametrize("allowed", ["Session", "Session.Epoch", "Analysis", "Analysis.Item"])
+@pytest.mark.parametrize(("idiom", "allowed"), ALLOWED_READS)
 def test_read_of_ancestors_self_and_parts_is_allowed(pipe, idiom, allowed):
     X = pipe.Session.Epoch if allowed == "Session.Epoch" else pipe.Analysis.Item if allowed == "Analysis.Item" \
         else getattr(pipe, allowed)
-    if idiom == "string-subquery" and not X.table_name.startswith("_"):
-        pytest.skip("datajoint takes the lower-case table name in a string restriction for an attribute")
     results = []
 
     def body(self, key):
