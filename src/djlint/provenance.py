@@ -94,6 +94,15 @@ class AllowedSets:
         extra = frozenset(extra)
         return self._reads[table] | extra if extra else self._reads[table]
 
+    def may_read(self, table: Hashable, target: Hashable, extra: Iterable[Hashable] = ()) -> bool:
+        """``target in self.reads(table, extra)``, without building the set (rules ask once per read)."""
+        if target in extra:
+            return True
+        entity = entity_of(target, self.master_of)
+        if entity == entity_of(table, self.master_of):
+            return target in self.own_entity(table)
+        return entity in self.ancestor_entities(table) and target in self.members.get(entity, {entity})
+
     def writes(self, table: Hashable, extra: Iterable[Hashable] = ()) -> frozenset[Hashable]:
         """Every table a make() of ``table`` may write: T and its Parts, plus the policy's."""
         allowed = self.own_entity(table)

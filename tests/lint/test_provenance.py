@@ -69,3 +69,13 @@ def test_memoised_sets_match_a_fresh_search():
         expected |= {m for m in graph.nodes if (master_of(m) or m) == own}
         expected |= {m for e in nx.ancestors(sets.entities, own) for m in graph.nodes if (master_of(m) or m) == e}
         assert sets.reads(table) == expected, table
+
+
+def test_may_read_agrees_with_the_read_set():
+    graph = pipeline()
+    graph.add_node("Outside")  # a table with no foreign keys at all
+    sets = AllowedSets(graph, master_of)
+    for table in graph.nodes:
+        for target in graph.nodes:
+            assert sets.may_read(table, target) == (target in sets.reads(table)), (table, target)
+            assert sets.may_read(table, target, extra={target})

@@ -112,8 +112,7 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
             continue
         if (read.path, read.line, read.column, read.table, read.target) in upstream_reported:
             continue
-        allowed = model.allowed.reads(read.table, extra=policy.reads_of(read.table))
-        if read.target in allowed:
+        if model.allowed.may_read(read.table, read.target, extra=policy.reads_of(read.table)):
             continue
         found.append(Diagnostic(
             read.path, read.line, read.column, CODE,
