@@ -670,18 +670,26 @@ class MakeRun:
         value: Value = NOTHING
         if tree is not None and name:
             frame = Frame(module, f"{module_name}.{name}", None, {}, entry=False)
-            facts, self.facts = self.facts, MakeFacts()
-            try:
-                for statement in tree.body:
-                    if isinstance(statement, ast.Assign) and any(
-                            isinstance(t, ast.Name) and t.id == name for t in statement.targets) or (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                          and statement.target.id == name and statement.value is not None):
-                        value = self.ev(statement.value, frame)
-            finally:
-                self.facts = facts
+            value = self.assigned_value(tree.body, name, frame)
             self.touch(module)
         value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Row, Const)))
         self.module_values[key] = value
+        return value
+
+    def assigned_value(self, body: list[ast.stmt], name: str, frame: Frame) -> Value:
+        """The value the last top-level ``name = ...`` of a module or class body gives ``name``. Such a body
+        runs at import time: what it reads is not read by make(), so its facts are discarded."""
+        value: Value = NOTHING
+        facts, self.facts = self.facts, MakeFacts()
+        try:
+            for statement in body:
+                if isinstance(statement, ast.Assign) and any(
+                        isinstance(t, ast.Name) and t.id == name for t in statement.targets) or (
+                        isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
+                        and statement.target.id == name and statement.value is not None):
+                    value = self.ev(statement.value, frame)
+        finally:
+            self.facts = facts
         return value
 
     def ev_Attribute(self, node: ast.Attribute, frame: Frame) -> Value:
@@ -774,15 +782,7 @@ class MakeRun:
             frame = Frame(module, f"{owner.id}.{name}", owner.id, {}, entry=False)
             # the class body runs at import time: what it reads is not read by make(); only the value
             # (e.g. a table the attribute names) matters when make() uses it
-            facts, self.facts = self.facts, MakeFacts()
-            try:
-                for statement in klass.body:
-                    if isinstance(statement, ast.Assign) and any(
-                            isinstance(t, ast.Name) and t.id == name for t in statement.targets) or (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                          and statement.target.id == name and statement.value is not None):
-                        value = self.ev(statement.value, frame)
-            finally:
-                self.facts = facts
+            value = self.assigned_value(klass.body, name, frame)
         value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Const)))
         self.class_values[key] = value
         return value
