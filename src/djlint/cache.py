@@ -17,11 +17,10 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from djlint import __version__
+from djlint import __version__, cachefiles
 from djlint.config import Config
 from djlint.diagnostics import Diagnostic
 
@@ -148,13 +147,6 @@ class ResultCache:
         self.root = root
         self.digests = digests or Digests()
 
-    def _prepare(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        ignore = self.directory.parent / ".gitignore"
-        if not ignore.exists():
-            with contextlib.suppress(OSError):
-                ignore.write_text("# created by djlint\n*\n", encoding="utf-8")
-
     def load(self, key: str) -> list[Diagnostic] | None:
         try:
             entry = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
@@ -175,18 +167,8 @@ class ResultCache:
             "diagnostics": [[d.path, d.line, d.column, d.code, d.message] for d in diagnostics],
         }
         with contextlib.suppress(OSError):
-            self._prepare()
-            handle = tempfile.NamedTemporaryFile(
-                "w", encoding="utf-8", dir=self.directory, prefix=f".{key}.", suffix=".tmp", delete=False
-            )
-            try:
-                with handle:
-                    json.dump(entry, handle)
-                os.replace(handle.name, self.directory / f"{key}.json")
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(handle.name)
-                raise
+            cachefiles.prepare(self.directory.parent, self.directory)
+            cachefiles.replace_atomically(self.directory / f"{key}.json", json.dumps(entry).encode("utf-8"))
             self._prune()
 
     def _prune(self) -> None:
@@ -199,7 +181,7 @@ class ResultCache:
     def lock(self) -> Iterator[None]:
         """Exclusive across processes; released when the handle closes, even if the holder dies."""
         try:
-            self._prepare()
+            cachefiles.prepare(self.directory.parent, self.directory)
             handle = open(self.directory / ".lock", "a+b")
         except OSError:  # read-only checkout: no lock (and no cache writes)
             yield

@@ -15,14 +15,12 @@ import ast
 import hashlib
 import io
 import marshal
-import os
 import sys
-import tempfile
 import tokenize
 from pathlib import Path
 from typing import Any
 
-from djlint import __version__
+from djlint import __version__, cachefiles
 from djlint.definition import Definition, parse_definition
 
 SUMMARY_FORMAT = 6
@@ -481,21 +479,8 @@ class SummaryCache:
         extra = [k for k in old if k not in self._used][-max(keep, len(self._used)) :]
         merged = {**{k: old[k] for k in extra}, **self._used}
         try:
-            self.base.mkdir(parents=True, exist_ok=True)
-            ignore = self.base / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# created by djlint\n*\n")
-            handle, temporary = tempfile.mkstemp(dir=self.base, prefix=".tmp-summaries-")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(marshal.dumps(merged))
-                os.replace(temporary, self.path)
-            except BaseException:
-                try:
-                    os.unlink(temporary)
-                except OSError:
-                    pass
-                raise
+            cachefiles.prepare(self.base)
+            cachefiles.replace_atomically(self.path, marshal.dumps(merged))
         except (OSError, ValueError):
             pass  # a read-only or full disk only costs speed
         self._dirty = False

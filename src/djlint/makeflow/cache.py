@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from djlint import __version__
+from djlint import __version__, cachefiles
 from djlint.makeflow.facts import (
     Connect,
     Fact,
@@ -171,23 +169,10 @@ class FactsCache:
         if not self._dirty:
             return
         try:
-            self.base.mkdir(parents=True, exist_ok=True)
-            ignore = self.base / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# created by djlint\n*\n")
-            handle, temporary = tempfile.mkstemp(dir=self.base, prefix=".tmp-makeflow-")
-            try:
-                with os.fdopen(handle, "wb") as out:
-                    out.write(marshal.dumps(self._fresh))
-                os.replace(temporary, self.path)
-                for stale in self.base.glob(f"makeflow-*-{self.root_tag}.pack"):
-                    if stale != self.path:   # packs of other djlint versions for this root
-                        stale.unlink(missing_ok=True)
-            except BaseException:
-                try:
-                    os.unlink(temporary)
-                except OSError:
-                    pass
-                raise
+            cachefiles.prepare(self.base)
+            cachefiles.replace_atomically(self.path, marshal.dumps(self._fresh))
+            for stale in self.base.glob(f"makeflow-*-{self.root_tag}.pack"):
+                if stale != self.path:   # packs of other djlint versions for this root
+                    stale.unlink(missing_ok=True)
         except OSError:
             pass  # a read-only checkout: run without the cache
