@@ -34,7 +34,6 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
-import platform
 import signal
 import threading
 import time
@@ -187,10 +186,9 @@ def _refresh(table: Any, restrictions: tuple, priority: int | None) -> None:
 
 def own_reservations(queue: Any, pid: int) -> Any:
     """Reservations made by djruntime process ``pid`` of this machine (the ``host`` column is marked)."""
-    from .queue import HOST_MARK
+    from .queue import marked_host
 
-    host = platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
-    return queue.reserved & {"pid": pid, "host": host}
+    return queue.reserved & {"pid": pid, "host": marked_host()}
 
 
 def _rescue(table: Any, pid: int, patience: float = 5.0) -> int:

@@ -56,6 +56,12 @@ HOST_MARK = " (djruntime)"
 """Suffix of ``host`` on reservations made by djruntime: such a reservation is rescued as soon as its
 worker's lock is free."""
 
+
+def marked_host() -> str:
+    """The ``host`` column djruntime writes: this machine's name, marked as a djruntime reservation."""
+    return platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
+
+
 PG_LOCK_CLASS = 0x646A72  # 'djr': first key of djruntime's PostgreSQL advisory locks
 PG_REFRESH_CLASS = 0x646A73  # first key of the per-job-table refresh lock
 REFRESH_LOCK_TIMEOUT = 300  # seconds a refresh waits for a concurrent one
@@ -416,7 +422,7 @@ class JobQueue(Job):
             f"SELECT {self._pk_cols('djr_j')} FROM {self.full_table_name} AS djr_j WHERE {' AND '.join(conditions)} "
             f"ORDER BY djr_j.{q('priority')}, djr_j.{q('scheduled_time')} LIMIT {int(limit)} FOR UPDATE SKIP LOCKED"
         )
-        host = platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
+        host = marked_host()
         assignments = (
             f"{q('status')}='reserved', {q('host')}=%s, {q('pid')}=%s, {q('connection_id')}={self._me()}, "
             f"{q('user')}=%s, {q('version')}=%s, {q('reserved_time')}={self._now()}"
@@ -554,7 +560,7 @@ class JobQueue(Job):
         worker lock, so it is rescued if this connection dies)."""
         worker = worker_identity(self.connection)
         q = self._q
-        host = platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
+        host = marked_host()
         with context.bookkeeping():
             cursor = self.connection.query(
                 f"UPDATE {self.full_table_name} SET {q('status')}='reserved', {q('host')}=%s, {q('pid')}=%s, "
