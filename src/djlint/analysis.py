@@ -109,6 +109,8 @@ def analyze(
                 if suppressed(diagnostic, lines.line(diagnostic.path, diagnostic.line)):
                     continue
                 found.add(diagnostic)
+        if model.snapshot is not None:  # after the run: it keeps what the run derived from the model
+            model.snapshot.store(model, model.snapshot_table)
     finally:
         if collecting:
             gc.enable()

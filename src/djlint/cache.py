@@ -93,7 +93,7 @@ def _digest(path: Path) -> str:
 _FRONT_ENDS = frozenset({"__main__.py", "cli.py", "output.py", "baseline.py", "cache.py", "flake8_plugin.py"})
 
 
-def _tool_fingerprint() -> list[object]:
+def tool_fingerprint() -> list[object]:
     """The installed analyzer: its version and the size and mtime of each of its sources (an edited
     rule must not be answered from results of the old one)."""
     package = Path(__file__).resolve().parent
@@ -108,7 +108,7 @@ def _tool_fingerprint() -> list[object]:
     return stamps
 
 
-def _config_material(config: Config) -> dict[str, object]:
+def config_material(config: Config) -> dict[str, object]:
     pyproject = config.root / "pyproject.toml"
     return {
         "select": sorted(config.select),
@@ -129,8 +129,8 @@ def result_key(
     root = config.root.resolve()
     material = {
         "format": ENTRY_FORMAT,
-        "tool": _tool_fingerprint(),
-        "config": _config_material(config),
+        "tool": tool_fingerprint(),
+        "config": config_material(config),
         "paths": [_rel(p, root) for p in paths],
         "files": [[_rel(f, root), digests(f)] for f in files],
     }
@@ -205,7 +205,7 @@ def _run_analysis(
     from djlint.analysis import analyze  # heavy imports only when an analysis really runs
 
     result = analyze(list(paths), config, cwd=root, use_cache=use_cache)
-    analysed = [(root / f).resolve() for f in result.files]
+    analysed = [Path(os.path.normpath(root / f)) for f in result.files]  # files are relative to root
     return list(result.diagnostics), analysed
 
 

@@ -16,15 +16,18 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
-
+from djlint.cache import config_material, tool_fingerprint
 from djlint.config import Config
 from djlint.definition import Attribute, Definition, ForeignKey
 from djlint.diagnostics import Diagnostic
 from djlint.provenance import AllowedSets
+from djlint.snapshot import ModelSnapshot, summary_digest
 from djlint.summaries import SummaryCache, decode_source, load_summary
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 TIERS = ("Manual", "Lookup", "Imported", "Computed", "Part")
 SKIPPED_DIRS = frozenset(
@@ -109,6 +112,9 @@ class ClassInfo:
     aliases: dict[str, list[Any]] = field(default_factory=dict)  # ``make = helper``: name -> [dotted, line]
     inline_schema: str | None = None  # ``@dj.schema("name")`` as the decorator
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "definition_record": None}  # parsed into the table's definition
+
 
 @dataclass
 class TableInfo:
@@ -154,6 +160,17 @@ class ModuleInfo:
 
     def __repr__(self) -> str:
         return f"ModuleInfo({self.name!r}, {self.display_path!r})"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Of the summary, only what name resolution reads after the build (the rest is in the model's
+        # indexes); tree and lines are re-derived from the source on use.
+        kept = {key: self.summary[key] for key in ("all", "flags") if key in self.summary}
+        return {**self.__dict__, "summary": kept, "_ast": None, "_lines": None}
+
+    def replace_source(self, digest: str, summary: dict[str, Any], tree: Any, source: str) -> None:
+        """The file changed but its summary did not (djlint.snapshot): only the text is new."""
+        self.digest, self.summary, self.source = digest, summary, source
+        self._ast, self._lines = tree, None
 
     @property
     def lines(self) -> list[str]:
@@ -261,8 +278,11 @@ class Model:
         self.tables: dict[str, TableInfo] = {}
         self.classes: dict[str, ClassInfo] = {}
         self.functions: dict[str, FunctionInfo] = {}
-        self.graph: nx.DiGraph = nx.DiGraph()
-        self.allowed: AllowedSets = AllowedSets(self.graph, lambda n: None)
+        import networkx as nx  # here, not at the top: a model restored from a snapshot never needs it
+
+        self._graph: nx.DiGraph | None = nx.DiGraph()
+        self._graph_data: tuple[list, list] | None = None
+        self.allowed: AllowedSets = AllowedSets(self._graph, {}.get)
         self.diagnostics: list[Diagnostic] = []
         self.unknown_names: dict[str, tuple[str, int, int]] = {}  # name -> first (path, line, column)
         self.files: list[str] = []
@@ -279,6 +299,37 @@ class Model:
         self._linking_modules: dict[str, list[str]] = {}  # element module -> modules given as linking_module
         self._resolving: set[tuple[str, str]] = set()
         self._memo: dict[tuple[str, str], Symbol | None] | None = None  # on once the model is built
+        self._built_unknown_names: dict[str, tuple[str, int, int]] = {}
+        # Values computed from the built model alone (e.g. make() analysis's structure fingerprint),
+        # kept with it in the snapshot.
+        self.derived: dict[str, Any] = {}
+        self.restored = False  # taken from a snapshot (djlint.snapshot) instead of built
+        self.snapshot: ModelSnapshot | None = None  # where to keep this model, with its file table
+        self.snapshot_table: dict[str, tuple[str, str]] = {}
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The foreign-key graph (networkx); rebuilt on first use in a model restored from a snapshot."""
+        if self._graph is None:
+            import networkx as nx
+
+            nodes, edges = self._graph_data or ([], [])
+            self._graph = nx.DiGraph()
+            self._graph.add_nodes_from(nodes)
+            self._graph.add_edges_from(edges)
+        return self._graph
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What djlint.snapshot keeps: the built model, without what make() analysis added (unknown
+        names noted in make bodies, parsed trees) and with the graph as plain lists (no networkx)."""
+        state = self.__dict__.copy()
+        if self._graph is not None:
+            state["_graph_data"] = (list(self._graph.nodes(data=True)), list(self._graph.edges(data=True)))
+        state["_graph"] = None
+        state["unknown_names"] = dict(self._built_unknown_names)
+        state["_tainted"] = None
+        state["snapshot"] = None
+        return state
 
     # -- public API --------------------------------------------------------------------------
     def resolve(self, module: str, dotted: str) -> Symbol | None:
@@ -361,19 +412,10 @@ class Model:
     def ancestry_unknown(self, table_id: str) -> bool:
         """True when an unknown node (unresolved name, table outside the repo, unreadable
         definition) is among the entity ancestors of ``table_id`` (or feeds its own entity)."""
-        if self._tainted is None:
-            # one multi-source traversal downstream of every unknown node, in the entity graph
-            entities = self.allowed.entities
-            tainted: set[Any] = set()
-            frontier = [n for n in entities if isinstance(n, str) and n.startswith(UNKNOWN_PREFIX)]
-            while frontier:
-                node = frontier.pop()
-                for child in entities.successors(node):
-                    if child not in tainted:
-                        tainted.add(child)
-                        frontier.append(child)
-            self._tainted = tainted
-        if table_id not in self.graph:
+        if self._tainted is None:  # one multi-source traversal downstream of every unknown node
+            unknown = [n for n in self.allowed.parents if isinstance(n, str) and n.startswith(UNKNOWN_PREFIX)]
+            self._tainted = self.allowed.downstream_of(unknown)
+        if table_id not in self.allowed.nodes:
             return True
         master = self.tables[table_id].master if table_id in self.tables else None
         return (master or table_id) in self._tainted
@@ -592,25 +634,35 @@ def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: 
 def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bool) -> Model:
     root = config.root.resolve()
     cwd = cwd.resolve()
-    model = Model(root, config)
     cache_dir = config.cache_dir if config.cache_dir is not None else root / ".djlint_cache"
     cache = (
         SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
     )
 
     given = [(p if p.is_absolute() else cwd / p).resolve() for p in paths]
-    model.covers_root = any(p == root or p in root.parents for p in given)
     files = discover(given, config)
+    listed = [(_relative(path, cwd), path) for path in files]
+    snapshot = None
+    if cache is not None:
+        snapshot = ModelSnapshot(Path(cache_dir), (config_material(config), tool_fingerprint(), str(root),
+                                                   str(cwd), [str(p) for p in given]))
+        restored = snapshot.restore(listed, config)
+        if restored is not None:
+            return restored
+    model = Model(root, config)
+    model.snapshot = snapshot
+    model.covers_root = any(p == root or p in root.parents for p in given)
     taken: set[str] = set()
     inits: dict[Path, bool] = {}
-    for path in files:
-        display = _relative(path, cwd)
+    for display, path in listed:
         model.files.append(display)
         data = _read(path)
         if data is None:
             model.broken[display] = Diagnostic(display, 1, 1, "DJ000", "cannot read the file")
             continue
         digest, summary, tree, text = load_summary(data, cache)
+        if snapshot is not None:
+            model.snapshot_table[display] = (digest, summary_digest(summary))
         if "error" in summary:
             error = summary["error"]
             model.broken[display] = Diagnostic(
@@ -653,6 +705,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
     _check_policy(model, cwd)
     model.diagnostics.sort()
     model._memo = {}  # the model is complete: resolutions no longer change
+    model._built_unknown_names = dict(model.unknown_names)
     return model
 
 
@@ -1023,8 +1076,7 @@ def _build_graph(model: Model) -> None:
     # one bulk insertion each: networkx's per-call overhead dominates on thousands of tables
     graph.add_nodes_from(nodes.items())
     graph.add_edges_from((parent, child, data) for (parent, child), data in edges.items())
-    tables = model.tables
-    model.allowed = AllowedSets(graph, lambda node: tables[node].master if node in tables else None)
+    model.allowed = AllowedSets(graph, {table.id: table.master for table in model.tables.values()}.get)
 
 
 def _toml_line(lines: list[str], needle: str, start: int = 0) -> int:

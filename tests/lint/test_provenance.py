@@ -67,7 +67,10 @@ def test_memoised_sets_match_a_fresh_search():
                               if (master_of(m) or m) == (master_of(node) or node)}
         own = master_of(table) or table
         expected |= {m for m in graph.nodes if (master_of(m) or m) == own}
-        expected |= {m for e in nx.ancestors(sets.entities, own) for m in graph.nodes if (master_of(m) or m) == e}
+        entities = nx.DiGraph((master_of(a) or a, master_of(b) or b) for a, b in graph.edges
+                              if (master_of(a) or a) != (master_of(b) or b))
+        entities.add_nodes_from(master_of(n) or n for n in graph.nodes)
+        expected |= {m for e in nx.ancestors(entities, own) for m in graph.nodes if (master_of(m) or m) == e}
         assert sets.reads(table) == expected, table
 
 
@@ -79,3 +82,14 @@ def test_may_read_agrees_with_the_read_set():
         for target in graph.nodes:
             assert sets.may_read(table, target) == (target in sets.reads(table)), (table, target)
             assert sets.may_read(table, target, extra={target})
+
+
+def test_table_ancestors_do_not_collapse_masters_and_parts():
+    graph = pipeline()
+    sets = AllowedSets(graph, master_of)
+    for table in graph.nodes:
+        for candidate in graph.nodes:
+            assert sets.is_table_ancestor(table, candidate) == (candidate in nx.ancestors(graph, table)), (
+                table, candidate)
+    assert not sets.is_table_ancestor("Summary", "Sorting.Unit")  # readable, but not upstream of Summary
+    assert sets.is_table_ancestor("Sorting.Unit", "Probe") and not sets.is_table_ancestor("Sorting", "Probe")

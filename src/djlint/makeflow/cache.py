@@ -73,7 +73,9 @@ def fingerprint(model: Any) -> str:
     for name in sorted(model.modules):
         info = model.modules[name]
         summary = getattr(info, "summary", None) or {}
-        bindings = tuple(_plain(b[:2] if b and b[0] == "def" else b[:-1]) for b in summary.get("bindings", []))
+        indexed = [*getattr(model, "_stars", {}).get(name, ()),
+                   *(b for group in getattr(model, "_bindings", {}).get(name, {}).values() for b in group)]
+        bindings = sorted(repr(_plain(b[:2] if b and b[0] == "def" else b[:-1])) for b in indexed)
         h.update(repr((name, info.display_path, getattr(info, "is_package", None), bindings,
                        _plain(summary.get("all")), _plain(summary.get("flags")))).encode())
     h.update(repr(sorted(getattr(model.config, "linking", {}).items())).encode())

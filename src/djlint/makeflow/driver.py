@@ -46,7 +46,11 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
     keys = KeyAttributes(model)
     cache = FactsCache(cache_dir, model.root) if cache_dir is not None and not os.environ.get(
         "DJLINT_NO_CACHE") else None
-    structure = fingerprint(model) + repr(sorted(shared.linking_map().items())) if cache is not None else ""
+    structure = ""
+    if cache is not None:
+        if "makeflow.fingerprint" not in model.derived:
+            model.derived["makeflow.fingerprint"] = fingerprint(model)
+        structure = model.derived["makeflow.fingerprint"] + repr(sorted(shared.linking_map().items()))
     for table_id in sorted(model.tables):
         info = model.tables[table_id]
         if info.tier not in POPULATED_TIERS:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import networkx as nx
-
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import make_label, table_label, unique
 
@@ -92,15 +90,12 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     found = []
-    ancestors: dict[str, set[str]] = {}
     for index in facts.upstream_indexes:
         if index.target not in model.tables or model.ancestry_unknown(index.table):
             continue
         # datajoint's self.upstream is Diagram.trace(self & key): the table itself and its real foreign-key
         # ancestors, not the entity-collapsed set the read rule uses (an ancestor's Part is not among them).
-        if index.table in model.graph and index.table not in ancestors:
-            ancestors[index.table] = nx.ancestors(model.graph, index.table)
-        if index.target == index.table or index.target in ancestors.get(index.table, ()):
+        if index.target == index.table or model.allowed.is_table_ancestor(index.table, index.target):
             continue
         found.append(Diagnostic(
             index.path, index.line, index.column, CODE,

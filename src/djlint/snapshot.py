@@ -1,0 +1,159 @@
+"""The last built repository model, kept on disk, so that a run after an edit that changes no file's
+summary (a make() body edited in place, a comment, a string) skips the model build.
+
+Building the model (resolving every name, tier, Part and foreign key of the repository) is the
+largest cost of a run after a one-file edit. It depends only on the files' summaries, the
+configuration and the analyzer itself; so after each build the model is stored with a table of
+every file's content hash and summary hash. The next run hashes the files; a file whose content
+changed is summarised again (one parse), and if every summary is unchanged the stored model is
+used, with the changed modules' source text swapped in. Anything else (a file added, removed,
+renamed, or whose summary changed: a new class, import or definition, or a shifted line) rebuilds.
+
+The model is stored with ``pickle``, which can run code when loading; a snapshot lives in the
+analysed repository's cache directory, which a repository could ship. So each snapshot is signed
+with a key kept in the user's own cache directory (``$XDG_CACHE_HOME/djlint`` or ``~/.cache/djlint``,
+created readable by the user only), and one whose signature does not verify is never unpickled.
+Without such a directory there is no snapshot, and every run builds the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import marshal
+import os
+import pickle
+import struct
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from djlint import cachefiles
+from djlint.summaries import digest, parse_and_summarize
+
+if TYPE_CHECKING:
+    from djlint.config import Config
+    from djlint.model import Model
+
+FORMAT = 1
+_MAGIC = b"DJLS"
+_LENGTH = struct.Struct("<I")
+_MAC_SIZE = 32
+
+
+def summary_digest(summary: dict[str, Any]) -> str:
+    return digest(marshal.dumps(summary))
+
+
+def _secret() -> bytes | None:
+    """The user's signing key, created on first use; None where no private directory can hold it."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "djlint"
+    path = base / "snapshot.key"
+    try:
+        key = path.read_bytes()
+        if len(key) == 32:
+            return key
+    except OSError:
+        pass
+    try:
+        base.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process created it meanwhile
+        with contextlib.suppress(OSError):
+            key = path.read_bytes()
+            return key if len(key) == 32 else None
+        return None
+    except (OSError, RuntimeError):  # no home directory, read-only, ...
+        return None
+    key = os.urandom(32)
+    with os.fdopen(handle, "wb") as out:
+        out.write(key)
+    return key
+
+
+class ModelSnapshot:
+    """One snapshot file per analysis scope (configuration, analysed paths, working directory)."""
+
+    def __init__(self, directory: Path, key_material: object) -> None:
+        self.key = hashlib.blake2b(
+            repr((FORMAT, sys.version_info[:2], key_material)).encode(), digest_size=16
+        ).hexdigest()
+        self.base = directory
+        self.path = directory / f"model-{self.key[:16]}.snapshot"
+
+    def restore(self, files: Sequence[tuple[str, Path]], config: Config) -> Model | None:
+        """The stored model if every file of ``files`` ((display path, path) in analysis order) has the
+        summary it had when the model was built; else None (the caller builds)."""
+        try:
+            blob = self.path.read_bytes()
+        except OSError:
+            return None
+        try:
+            header, body = self._open(blob)
+        except (ValueError, EOFError, TypeError, struct.error):
+            return None
+        if header.get("key") != self.key or [display for display, _ in files] != list(header["files"]):
+            return None
+        table: dict[str, tuple[str, str]] = header["files"]
+        changed: dict[str, tuple[str, dict[str, Any], Any, str]] = {}
+        for display, path in files:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return None
+            content = digest(data)
+            stored_content, stored_summary = table[display]
+            if content == stored_content:
+                continue
+            summary, tree, text = parse_and_summarize(data)
+            if "error" in summary or text is None or summary_digest(summary) != stored_summary:
+                return None
+            changed[display] = (content, summary, tree, text)
+        secret = _secret()
+        if secret is None or not hmac.compare_digest(blob[-_MAC_SIZE:], _mac(secret, blob[:-_MAC_SIZE])):
+            return None
+        from djlint.model import Model  # here: djlint.model uses this module
+
+        try:
+            model = pickle.loads(body)
+        except Exception:  # noqa: BLE001 - a snapshot of another analyzer version: rebuild
+            return None
+        if not isinstance(model, Model):
+            return None
+        model.config = config
+        for display, (content, summary, tree, text) in changed.items():
+            model.by_path[display].replace_source(content, summary, tree, text)
+        model.restored = True
+        return model
+
+    def store(self, model: Model, table: dict[str, tuple[str, str]]) -> None:
+        """Keep ``model`` with ``table`` (display path -> (content hash, summary hash), analysis order)."""
+        secret = _secret()
+        if secret is None:
+            return
+        try:
+            header = marshal.dumps({"key": self.key, "files": table})
+            body = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
+        except (ValueError, TypeError, pickle.PicklingError, AttributeError, RecursionError):
+            return  # not storable: every run builds
+        blob = _MAGIC + _LENGTH.pack(len(header)) + header + body
+        with contextlib.suppress(OSError):
+            cachefiles.prepare(self.base)
+            cachefiles.replace_atomically(self.path, blob + _mac(secret, blob))
+
+    @staticmethod
+    def _open(blob: bytes) -> tuple[dict[str, Any], bytes]:
+        if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _LENGTH.size + _MAC_SIZE:
+            raise ValueError("not a snapshot")
+        (length,) = _LENGTH.unpack_from(blob, len(_MAGIC))
+        start = len(_MAGIC) + _LENGTH.size
+        header = marshal.loads(blob[start : start + length])
+        if not isinstance(header, dict) or not isinstance(header.get("files"), dict):
+            raise ValueError("not a snapshot header")
+        return header, blob[start + length : -_MAC_SIZE]
+
+
+def _mac(secret: bytes, data: bytes) -> bytes:
+    return hmac.new(secret, data, hashlib.sha256).digest()

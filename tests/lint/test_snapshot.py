@@ -1,0 +1,182 @@
+"""The model snapshot (djlint.snapshot): reused only when every file's summary is unchanged, never
+unpickled unless signed with the user's key, and never changing what a run finds."""
+
+import pickle
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from djlint import snapshot as snapshot_module
+from djlint.analysis import analyze
+
+LAB = '''
+import datajoint as dj
+
+schema = dj.schema("lab")
+
+
+@schema
+class Subject(dj.Manual):
+    definition = """
+    subject_id: int
+    """
+
+
+@schema
+class Rig(dj.Manual):
+    definition = """
+    rig: varchar(16)
+    """
+
+
+@schema
+class Session(dj.Manual):
+    definition = """
+    -> Subject
+    session: int
+    """
+'''
+
+ANALYSIS = '''
+import datajoint as dj
+
+from lab import Rig, Session
+
+schema = dj.schema("analysis")
+
+
+@schema
+class Summary(dj.Computed):
+    definition = """
+    -> Session
+    ---
+    total: float
+    """
+
+    def make(self, key):
+        rigs = Rig.fetch("rig")  # sideways: Rig is not upstream of Summary
+        self.insert1(dict(key, total=len(rigs)))
+'''
+
+
+def make_repo(root: Path) -> Path:
+    for name, text in {"lab.py": LAB, "analysis.py": ANALYSIS}.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(textwrap.dedent(text).lstrip("\n"))
+    return root
+
+
+def snapshots(repo: Path) -> list[Path]:
+    return sorted((repo / ".djlint_cache").glob("model-*.snapshot"))
+
+
+def codes(result) -> list[tuple[str, int, str]]:
+    return [(d.path, d.line, d.code) for d in result.diagnostics]
+
+
+def fresh(repo: Path):
+    return analyze([repo], cwd=repo, use_cache=False)
+
+
+def test_an_edit_that_keeps_every_summary_reuses_the_model(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    first = analyze([repo], cwd=repo)
+    assert not first.model.restored and len(snapshots(repo)) == 1
+    assert ("analysis.py", 17, "DJ201") in codes(first)
+    # a make() body edited in place: same classes, imports and lines
+    path = repo / "analysis.py"
+    path.write_text(path.read_text().replace('Rig.fetch("rig")', 'Session.fetch("session")'))
+    second = analyze([repo], cwd=repo)
+    assert second.model.restored
+    assert codes(second) == codes(fresh(repo)) and ("analysis.py", 17, "DJ201") not in codes(second)
+    assert second.model.by_path["analysis.py"].source == path.read_text()
+    # and back: the sideways read is found again from the same snapshot
+    path.write_text(path.read_text().replace('Session.fetch("session")', 'Rig.fetch("rig")'))
+    third = analyze([repo], cwd=repo)
+    assert third.model.restored and codes(third) == codes(first)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda s: s.replace("    def make", "    # a new line shifts the method\n    def make"),
+                     id="shifted-lines"),
+        pytest.param(lambda s: s.replace("from lab import Rig, Session", "from lab import Session, Subject as Rig"),
+                     id="changed-import"),
+        pytest.param(lambda s: s + "\n\nclass Extra(dj.Lookup):\n    definition = 'x: int'\n", id="new-class"),
+        pytest.param(lambda s: s.replace("-> Session", "-> Session\n    -> Rig"), id="new-foreign-key"),
+    ],
+)
+def test_an_edit_that_changes_a_summary_rebuilds(tmp_path: Path, edit) -> None:
+    repo = make_repo(tmp_path / "repo")
+    analyze([repo], cwd=repo)
+    path = repo / "analysis.py"
+    path.write_text(edit(path.read_text()))
+    second = analyze([repo], cwd=repo)
+    assert not second.model.restored
+    assert codes(second) == codes(fresh(repo))
+
+
+def test_added_or_removed_files_rebuild(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    analyze([repo], cwd=repo)
+    (repo / "notes.py").write_text("x = 1\n")
+    assert not analyze([repo], cwd=repo).model.restored
+    (repo / "notes.py").unlink()
+    assert not analyze([repo], cwd=repo).model.restored
+    assert analyze([repo], cwd=repo).model.restored
+
+
+def test_a_file_that_stops_parsing_rebuilds_and_is_reported(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    analyze([repo], cwd=repo)
+    (repo / "analysis.py").write_text("def broken(:\n")
+    result = analyze([repo], cwd=repo)
+    assert not result.model.restored and ("analysis.py", 1, "DJ000") in codes(result)
+
+
+class _Planted:
+    """Unpickling this runs code: what a snapshot shipped inside a repository could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+def test_a_snapshot_not_signed_with_the_users_key_is_never_unpickled(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    expected = codes(analyze([repo], cwd=repo))
+    (target,) = snapshots(repo)
+    blob = target.read_bytes()
+    _, stored_body = snapshot_module.ModelSnapshot._open(blob)
+    marker = tmp_path / "pwned"
+    forged = blob[: len(blob) - len(stored_body) - 32] + pickle.dumps(_Planted(marker))
+    target.write_bytes(forged + snapshot_module._mac(b"\0" * 32, forged))  # signed with another key
+    (repo / "analysis.py").write_text((repo / "analysis.py").read_text() + "\n# a comment\n")
+    result = analyze([repo], cwd=repo)
+    assert not marker.exists()
+    assert not result.model.restored and codes(result) == expected
+
+
+def test_a_corrupt_snapshot_is_rebuilt(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    expected = codes(analyze([repo], cwd=repo))
+    (target,) = snapshots(repo)
+    target.write_bytes(b"DJLS\xff\xff\xff\xffgarbage" + b"\0" * 40)
+    (repo / "analysis.py").write_text((repo / "analysis.py").read_text() + "\n# a comment\n")
+    result = analyze([repo], cwd=repo)
+    assert not result.model.restored and codes(result) == expected
+    assert snapshot_module.ModelSnapshot._open(target.read_bytes())[0]["files"]  # rewritten, valid
+    assert analyze([repo], cwd=repo).model.restored
+
+
+def test_without_a_private_cache_directory_there_is_no_snapshot(tmp_path: Path, monkeypatch) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    repo = make_repo(tmp_path / "repo")
+    first = analyze([repo], cwd=repo)
+    assert snapshots(repo) == [] and codes(first) == codes(fresh(repo))
