@@ -23,7 +23,7 @@ from djlint.config import Config
 from djlint.definition import Attribute, Definition, ForeignKey
 from djlint.diagnostics import Diagnostic
 from djlint.provenance import AllowedSets
-from djlint.snapshot import ModelSnapshot, summary_digest
+from djlint.snapshot import ModelSnapshot, summary_digests
 from djlint.summaries import SummaryCache, decode_source, load_summary
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ class ClassInfo:
     definition_record: dict[str, Any] | None = None
     aliases: dict[str, list[Any]] = field(default_factory=dict)  # ``make = helper``: name -> [dotted, line]
     inline_schema: str | None = None  # ``@dj.schema("name")`` as the decorator
+    inherited_from: str | None = None  # a Part nested in a template base class: that class's id
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "definition_record": None}  # parsed into the table's definition
@@ -133,6 +134,7 @@ class TableInfo:
     definition_path: str = (
         ""  # display path of the file holding the definition (a base class's, if inherited)
     )
+    definition_owner: str | None = None  # id of the class whose ``definition`` this is
 
 
 class ModuleInfo:
@@ -305,7 +307,7 @@ class Model:
         self.derived: dict[str, Any] = {}
         self.restored = False  # taken from a snapshot (djlint.snapshot) instead of built
         self.snapshot: ModelSnapshot | None = None  # where to keep this model, with its file table
-        self.snapshot_table: dict[str, tuple[str, str]] = {}
+        self.snapshot_table: dict[str, tuple[str, str, str]] = {}
 
     @property
     def graph(self) -> nx.DiGraph:
@@ -662,7 +664,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
             continue
         digest, summary, tree, text = load_summary(data, cache)
         if snapshot is not None:
-            model.snapshot_table[display] = (digest, summary_digest(summary))
+            model.snapshot_table[display] = (digest, *summary_digests(summary))
         if "error" in summary:
             error = summary["error"]
             model.broken[display] = Diagnostic(
@@ -718,15 +720,7 @@ def _defines_make(summary: dict[str, Any]) -> bool:
 
 def _index_modules(model: Model) -> None:
     for name, info in model.modules.items():
-        bindings: dict[str, list[list[Any]]] = {}
-        stars: list[list[Any]] = []
-        for binding in info.summary.get("bindings", []):
-            if binding[0] == "star":
-                stars.append(binding)
-            else:
-                bindings.setdefault(binding[1], []).append(binding)
-        model._bindings[name] = bindings
-        model._stars[name] = stars
+        model._bindings[name], model._stars[name] = _binding_index(info.summary)
         for record in info.summary.get("classes", []):
             class_id = f"{name}.{record['qualname']}"
             parent = f"{name}.{record['parent']}" if record.get("parent") else None
@@ -778,6 +772,18 @@ def _index_modules(model: Model) -> None:
                         None,
                     ),
                 )
+
+
+def _binding_index(summary: dict[str, Any]) -> tuple[dict[str, list[list[Any]]], list[list[Any]]]:
+    """A module's global bindings by name, and its star imports."""
+    bindings: dict[str, list[list[Any]]] = {}
+    stars: list[list[Any]] = []
+    for binding in summary.get("bindings", []):
+        if binding[0] == "star":
+            stars.append(binding)
+        else:
+            bindings.setdefault(binding[1], []).append(binding)
+    return bindings, stars
 
 
 def _bind_method_aliases(model: Model) -> None:
@@ -927,6 +933,7 @@ def _build_tables(model: Model) -> None:
             bases=list(cls.bases),
             schema=schema,
             definition_path=model.modules[owner.module].display_path,
+            definition_owner=owner.id if record is not None else None,
         )
 
     masters = [cls for cls in model.classes.values() if is_master_table(cls)]
@@ -964,6 +971,7 @@ def _build_tables(model: Model) -> None:
                     bases=[nested.id, *nested.bases],
                     tier="Part",
                     definition_record=None,
+                    inherited_from=nested.id,
                 )
                 model.classes[part_id] = inherited
                 cls.nested.append(part_id)
@@ -1027,6 +1035,20 @@ def _resolve_reference(model: Model, table: TableInfo, fk: ForeignKey) -> None:
         fk.unknown = ref
 
 
+def _note_definition_problems(model: Model, table: TableInfo) -> None:
+    """DJ001 for a definition that is not a literal, and each foreign key that names nothing known."""
+    definition = table.definition
+    path = table.definition_path or table.path
+    if definition is not None and not definition.literal:
+        model.diagnostics.append(Diagnostic(
+            path, definition.line, 1, "DJ001",
+            f"definition of {table.qualname} is not a literal; skipped (its ancestry is unknown)"))
+    elif definition is not None:
+        for fk in definition.foreign_keys:
+            if fk.target is None:
+                model.note_unknown(fk.unknown or fk.text, path, fk.line, fk.column)
+
+
 def _build_graph(model: Model) -> None:
     graph = model.graph
     nodes: dict[str, dict[str, Any]] = {
@@ -1040,16 +1062,7 @@ def _build_graph(model: Model) -> None:
             placeholder = f"{UNKNOWN_PREFIX}{table.id}.definition"
             nodes[placeholder] = dict(unknown)
             edges[placeholder, table.id] = {"primary": True, "renames": {}}
-            if definition is not None and not definition.literal:
-                model.diagnostics.append(
-                    Diagnostic(
-                        table.definition_path or table.path,
-                        definition.line,
-                        1,
-                        "DJ001",
-                        f"definition of {table.qualname} is not a literal; skipped (its ancestry is unknown)",
-                    )
-                )
+            _note_definition_problems(model, table)
             continue
         for fk in definition.foreign_keys:
             _resolve_reference(model, table, fk)
@@ -1058,25 +1071,81 @@ def _build_graph(model: Model) -> None:
             else:
                 parent = f"{UNKNOWN_PREFIX}{fk.unknown}"
                 nodes.setdefault(parent, dict(unknown))
-                model.note_unknown(
-                    fk.unknown or fk.text, table.definition_path or table.path, fk.line, fk.column
-                )
             if parent == table.id:
                 continue
             data = edges.get((parent, table.id))
             if data is None:
-                edges[parent, table.id] = {
-                    "primary": fk.primary,
-                    "renames": dict(fk.renames),
-                    "line": fk.line,
-                }
+                edges[parent, table.id] = {"primary": fk.primary, "renames": dict(fk.renames)}
             else:
                 data["primary"] = data["primary"] or fk.primary
                 data["renames"].update(fk.renames)
+        _note_definition_problems(model, table)
     # one bulk insertion each: networkx's per-call overhead dominates on thousands of tables
     graph.add_nodes_from(nodes.items())
     graph.add_edges_from((parent, child, data) for (parent, child), data in edges.items())
     model.allowed = AllowedSets(graph, {table.id: table.master for table in model.tables.values()}.get)
+
+
+# ---------------------------------------------------------------------------------------------
+# Moved lines (djlint.snapshot)
+# ---------------------------------------------------------------------------------------------
+def reposition(model: Model, name: str, summary: dict[str, Any]) -> None:
+    """Lines moved in module ``name`` and nothing else changed there (``summary`` has the shape of the
+    summary the model was built from; djlint.snapshot checks): give the model's objects from that
+    module their new positions, and redo the build's findings located in it."""
+    model._bindings[name], model._stars[name] = _binding_index(summary)
+    records: dict[str, dict[str, Any]] = {}
+    for record in summary.get("classes", []):
+        class_id = f"{name}.{record['qualname']}"
+        first = class_id not in records
+        records.setdefault(class_id, record)  # the build keeps the first class of a name ...
+        methods = record.get("methods", {})
+        for method, (line, column) in methods.items():
+            function = model.functions.get(f"{class_id}.{method}")  # ... and the last method
+            if function is not None:
+                function.line, function.column = line, column
+        if first:
+            cls = model.classes[class_id]
+            cls.line, cls.column = record["line"], record["column"]
+            cls.aliases = dict(record.get("aliases", {}))
+            for method, (line, column) in methods.items():
+                own = cls.methods.get(method)
+                if own is not None and own.id == f"{class_id}.{method}":
+                    own.line, own.column = line, column
+    seen: set[str] = set()
+    for binding in summary.get("bindings", []):
+        function = model.functions.get(f"{name}.{binding[1]}") if binding[0] == "def" else None
+        if function is not None and function.class_id is None and function.id not in seen:
+            seen.add(function.id)
+            function.line, function.column = binding[2], binding[3] if len(binding) > 3 else 1
+    for table in model.tables.values():
+        cls = model.classes.get(table.id)
+        if cls is not None and cls.inherited_from in records:  # a Part of a template class here
+            source = model.classes[cls.inherited_from]
+            cls.line, cls.column = source.line, source.column
+        if cls is not None and (cls.module == name or cls.inherited_from in records):
+            table.line, table.column = cls.line, cls.column
+        owner = records.get(table.definition_owner or "")
+        if owner is not None and table.definition is not None:
+            _move_definition(table.definition, _definition_from_record(owner.get("definition")))
+    display = model.modules[name].display_path
+    model.diagnostics = [d for d in model.diagnostics if not (d.path == display and d.code == "DJ001")]
+    model.unknown_names = {n: place for n, place in model._built_unknown_names.items() if place[0] != display}
+    for table in model.tables.values():
+        if (table.definition_path or table.path) == display:
+            _note_definition_problems(model, table)
+    model.diagnostics.sort()
+    model._built_unknown_names = dict(model.unknown_names)
+
+
+def _move_definition(definition: Definition, moved: Definition | None) -> None:
+    if moved is None:
+        return
+    definition.line, definition.problems = moved.line, moved.problems
+    for old, new in zip(definition.attributes, moved.attributes):
+        old.line, old.column = new.line, new.column
+    for old_fk, new_fk in zip(definition.foreign_keys, moved.foreign_keys):
+        old_fk.line, old_fk.column = new_fk.line, new_fk.column
 
 
 def _toml_line(lines: list[str], needle: str, start: int = 0) -> int:

@@ -1,13 +1,15 @@
 """The last built repository model, kept on disk, so that a run after an edit that changes no file's
-summary (a make() body edited in place, a comment, a string) skips the model build.
+structure (a make() body or a helper edited, lines added or removed, comments) skips the model build.
 
 Building the model (resolving every name, tier, Part and foreign key of the repository) is the
 largest cost of a run after a one-file edit. It depends only on the files' summaries, the
 configuration and the analyzer itself; so after each build the model is stored with a table of
-every file's content hash and summary hash. The next run hashes the files; a file whose content
-changed is summarised again (one parse), and if every summary is unchanged the stored model is
-used, with the changed modules' source text swapped in. Anything else (a file added, removed,
-renamed, or whose summary changed: a new class, import or definition, or a shifted line) rebuilds.
+every file's content hash, summary hash and shape hash (the summary without lines and columns). The
+next run hashes the files; a file whose content changed is summarised again (one parse). If every
+summary has its old shape, the stored model is used: the changed modules' text is swapped in and,
+where only lines moved, the model's positions from that module are moved too
+(``djlint.model.reposition``). Anything else (a file added, removed or renamed; a class, import,
+method, attribute or foreign key added, removed or changed) rebuilds.
 
 The model is stored with ``pickle``, which can run code when loading; a snapshot lives in the
 analysed repository's cache directory, which a repository could ship. So each snapshot is signed
@@ -31,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from djlint import cachefiles
-from djlint.summaries import digest, parse_and_summarize
+from djlint.summaries import digest, parse_and_summarize, shape
 
 if TYPE_CHECKING:
     from djlint.config import Config
@@ -43,8 +45,9 @@ _LENGTH = struct.Struct("<I")
 _MAC_SIZE = 32
 
 
-def summary_digest(summary: dict[str, Any]) -> str:
-    return digest(marshal.dumps(summary))
+def summary_digests(summary: dict[str, Any]) -> tuple[str, str]:
+    """(hash of the summary, hash of its shape)."""
+    return digest(marshal.dumps(summary)), digest(marshal.dumps(shape(summary)))
 
 
 def _secret() -> bytes | None:
@@ -96,25 +99,28 @@ class ModelSnapshot:
             return None
         if header.get("key") != self.key or [display for display, _ in files] != list(header["files"]):
             return None
-        table: dict[str, tuple[str, str]] = header["files"]
-        changed: dict[str, tuple[str, dict[str, Any], Any, str]] = {}
+        table: dict[str, tuple[str, str, str]] = header["files"]
+        changed: dict[str, tuple[str, dict[str, Any], Any, str, bool]] = {}
         for display, path in files:
             try:
                 data = path.read_bytes()
             except OSError:
                 return None
             content = digest(data)
-            stored_content, stored_summary = table[display]
+            stored_content, stored_summary, stored_shape = table[display]
             if content == stored_content:
                 continue
             summary, tree, text = parse_and_summarize(data)
-            if "error" in summary or text is None or summary_digest(summary) != stored_summary:
+            if "error" in summary or text is None:
                 return None
-            changed[display] = (content, summary, tree, text)
+            new_summary, new_shape = summary_digests(summary)
+            if new_shape != stored_shape:
+                return None
+            changed[display] = (content, summary, tree, text, new_summary != stored_summary)
         secret = _secret()
         if secret is None or not hmac.compare_digest(blob[-_MAC_SIZE:], _mac(secret, blob[:-_MAC_SIZE])):
             return None
-        from djlint.model import Model  # here: djlint.model uses this module
+        from djlint.model import Model, reposition  # here: djlint.model uses this module
 
         try:
             model = pickle.loads(body)
@@ -123,13 +129,17 @@ class ModelSnapshot:
         if not isinstance(model, Model):
             return None
         model.config = config
-        for display, (content, summary, tree, text) in changed.items():
-            model.by_path[display].replace_source(content, summary, tree, text)
+        for display, (content, summary, tree, text, moved) in changed.items():
+            info = model.by_path[display]
+            info.replace_source(content, summary, tree, text)
+            if moved:
+                reposition(model, info.name, summary)
         model.restored = True
         return model
 
-    def store(self, model: Model, table: dict[str, tuple[str, str]]) -> None:
-        """Keep ``model`` with ``table`` (display path -> (content hash, summary hash), analysis order)."""
+    def store(self, model: Model, table: dict[str, tuple[str, str, str]]) -> None:
+        """Keep ``model`` with ``table`` (display path -> (content, summary and shape hashes), analysis
+        order)."""
         secret = _secret()
         if secret is None:
             return

@@ -425,6 +425,40 @@ def parse_and_summarize(data: bytes) -> tuple[dict[str, Any], ast.Module | None,
     return summary, tree, text
 
 
+def shape(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary without its lines and columns: what the repository model's structure depends on
+    (two summaries of the same shape differ only in where things are)."""
+
+    def definition(record: dict[str, Any] | None) -> Any:
+        if record is None:
+            return None
+        return {
+            **record,
+            "line": None,
+            "column": None,
+            "problems": [problem[1:] for problem in record.get("problems", [])],
+            "attributes": [a[:4] + a[5:6] for a in record.get("attributes", [])],
+            "foreign_keys": [f[:5] for f in record.get("foreign_keys", [])],
+        }
+
+    return {
+        **summary,
+        "bindings": [b[:2] if b[0] == "def" else b[:-1] for b in summary.get("bindings", [])],
+        "activations": [a[:-1] for a in summary.get("activations", [])],
+        "classes": [
+            {
+                **record,
+                "line": None,
+                "column": None,
+                "methods": list(record.get("methods", {})),
+                "aliases": {name: target[:1] for name, target in record.get("aliases", {}).items()},
+                "definition": definition(record.get("definition")),
+            }
+            for record in summary.get("classes", [])
+        ],
+    }
+
+
 class SummaryCache:
     """The summaries of one repository, in one ``marshal`` file per root:
     ``<dir>/summaries-<format>-<version>-py<X.Y>-<root hash>.pack``, a dict content-hash -> summary.
