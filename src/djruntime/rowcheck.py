@@ -131,6 +131,8 @@ def same(sent: Any, expected: Any) -> bool:
 def argument(args: Any, key: ArgKey) -> Any:
     """The driver argument ``key`` (position or name) of ``args``."""
     try:
+        if type(args) in (list, tuple):  # what datajoint sends; spares the slow Mapping (ABC) test
+            return args[key] if isinstance(key, int) else _UNSET
         if isinstance(key, int):
             if isinstance(args, Mapping):
                 return _UNSET
@@ -186,21 +188,26 @@ class TableColumns:
 COLUMNS = TableColumns()
 
 
+def key_values(key: Mapping[str, Any]) -> dict[str, Any]:
+    """The make key by lower-case attribute name, as :func:`check` takes it (once per make())."""
+    return {str(name).lower(): value for name, value in key.items()}
+
+
 def check(
     statement: Statement,
     args: Any,
-    key: Mapping[str, Any],
+    expected: Mapping[str, Any],
     connection: Any,
     run: RunQuery,
     quote: Callable[[str], str],
     limit: int = 3,
 ) -> list[Mismatch]:
-    """Every written value of ``statement`` (sent with ``args``) that differs from ``key``.
+    """Every written value of ``statement`` (sent with ``args``) that differs from the key ``expected``
+    (:func:`key_values`).
 
     ``run(sql, args)`` executes a check query outside the gate; ``quote`` quotes an identifier.
     At most ``limit`` mismatches are reported per statement.
     """
-    expected = {str(name).lower(): value for name, value in key.items()}
     found: list[Mismatch] = []
     for insert in statement.inserts:
         found.extend(_check_insert(insert, args, expected, connection, run, quote, limit))
@@ -224,7 +231,8 @@ def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limi
     columns = info.columns if info.columns is not None else COLUMNS.get(connection, info.table, run)
     overlap = [(index, column) for index, column in enumerate(columns) if column in expected]
     found: list[Mismatch] = []
-    _compare_assignments(info.table, info.on_conflict, args, expected, "on-conflict", found)
+    if info.on_conflict:
+        _compare_assignments(info.table, info.on_conflict, args, expected, "on-conflict", found)
     if not overlap:
         return found
     if info.rows is not None:

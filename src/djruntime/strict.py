@@ -24,6 +24,7 @@ import contextvars
 import logging
 import os
 import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,8 +53,8 @@ _internal: contextvars.ContextVar[bool] = contextvars.ContextVar("djruntime_stri
 _lock = threading.Lock()
 _pending: dict[TableName, dict[tuple, str]] = {}  # warn mode: distinct violations per table, until collected
 _logged: set[tuple] = set()  # warn mode: violations already logged (once per table)
-_allowed_cache: dict[tuple, tuple[frozenset[TableName], frozenset[TableName]]] = {}
-_sets_cache: dict[tuple, AllowedSets] = {}
+_allowed_cache: dict[int, _Allowed] = {}  # by id(table instance); see allowed_for()
+_sets_cache: dict[int, tuple[Any, object, AllowedSets]] = {}  # by id(dependencies): (graph, generation, sets)
 
 
 def parse_mode(value: bool | str | None) -> str:
@@ -171,13 +172,21 @@ def _table_key(table: Any) -> TableName:
     return name
 
 
-def _allowed_sets(dependencies: Any) -> AllowedSets:
-    signature = (id(dependencies), dependencies.number_of_nodes(), dependencies.number_of_edges())
-    sets = _sets_cache.get(signature)
-    if sets is None:
-        sets = AllowedSets(dependencies, extract_master)
-        _sets_cache.clear()
-        _sets_cache[signature] = sets
+def _graph_generation(dependencies: Any) -> object | None:
+    """An object datajoint replaces whenever it rebuilds the dependency graph: ``Dependencies.clear()``
+    and ``load()``, its only mutations, each assign a new ``_loaded_schemas`` set. A cache entry holds
+    the set, so its id cannot be reused: ``is`` tells in O(1) that the graph is unchanged (counting
+    edges, as before, walked the whole graph at every make()). None: unknown, never reuse."""
+    return getattr(dependencies, "_loaded_schemas", None)
+
+
+def _allowed_sets(dependencies: Any, generation: object | None) -> AllowedSets:
+    cached = _sets_cache.get(id(dependencies))  # the entry holds the graph, so its id is not reused
+    if cached is not None and generation is not None and cached[1] is generation:
+        return cached[2]
+    sets = AllowedSets(dependencies, extract_master)
+    _sets_cache.clear()
+    _sets_cache[id(dependencies)] = (dependencies, generation, sets)
     return sets
 
 
@@ -198,10 +207,28 @@ def _load_upstream(connection: Any, dependencies: Any) -> None:
         dependencies.load(force=True, schema_names=set(state[1]))
 
 
+@dataclass(frozen=True)
+class _Allowed:
+    """A table's allowed sets, with what they were computed from (compared by identity)."""
+
+    table: weakref.ref  # not kept alive by the cache (nor its connection)
+    database: Any
+    generation: object
+    policy: policy_module.RuntimePolicy
+    reads: frozenset[TableName]
+    writes: frozenset[TableName]
+
+
 def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]:
     """(reads, writes) a make() of ``table`` may do: the shared allowed set plus the policy's."""
     connection = table.connection
     dependencies = connection.dependencies
+    # The engine runs every make() of a populate() on one table instance: while neither the graph nor the
+    # policy changed, its sets stand (datajoint's full_table_name alone costs more than this check).
+    entry = _allowed_cache.get(id(table))
+    if (entry is not None and entry.table() is table and entry.policy is _policy
+            and entry.generation is _graph_generation(dependencies) and entry.database == table.database):
+        return entry.reads, entry.writes
     full_name = table.full_table_name
     token = _internal.set(True)
     try:
@@ -211,12 +238,8 @@ def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]
             _load_upstream(connection, dependencies)
     finally:
         _internal.reset(token)
-    signature = (id(dependencies), dependencies.number_of_nodes(), dependencies.number_of_edges(), full_name,
-                 id(_policy))
-    cached = _allowed_cache.get(signature)
-    if cached is not None:
-        return cached
-    sets = _allowed_sets(dependencies)
+    generation = _graph_generation(dependencies)
+    sets = _allowed_sets(dependencies, generation)
     own = _table_key(table)
 
     def names(nodes) -> set[TableName]:
@@ -224,22 +247,31 @@ def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]
 
     reads = frozenset(names(sets.reads(full_name)) | {own} | _policy.reads_of(own))
     writes = frozenset(names(sets.writes(full_name)) | {own} | _policy.writes_of(own))
-    if len(_allowed_cache) > 1024:
-        _allowed_cache.clear()
-    _allowed_cache[signature] = (reads, writes)
+    if generation is not None:
+        if len(_allowed_cache) >= 256:
+            _allowed_cache.clear()
+        _allowed_cache[id(table)] = _Allowed(weakref.ref(table), table.database, generation, _policy,
+                                             reads, writes)
     return reads, writes
 
 
-def _window_allowed(window: context.MakeContext) -> tuple[frozenset[TableName], frozenset[TableName]]:
-    allowed = window.notes.get("djruntime.strict.allowed")
-    if allowed is None:
-        allowed = allowed_for(window.table)
-        window.notes["djruntime.strict.allowed"] = allowed
-    return allowed
+def _window_rules(window: context.MakeContext) -> tuple[frozenset[TableName], frozenset[TableName], dict]:
+    """(reads, writes, key by lower-case attribute) of one make() window, worked out at its first
+    checked statement."""
+    rules = window.notes.get("djruntime.strict.rules")
+    if rules is None:
+        rules = (*allowed_for(window.table), rowcheck.key_values(window.key))
+        window.notes["djruntime.strict.rules"] = rules
+    return rules
 
 
 def _run_unchecked(connection: Any, sql: str, args: Sequence[Any]) -> list[tuple]:
-    return list(_original_query(connection, sql, args=tuple(args)).fetchall())
+    """One of the gate's own check queries (marked internal, should the driver call back)."""
+    token = _internal.set(True)
+    try:
+        return list(_original_query(connection, sql, args=tuple(args)).fetchall())
+    finally:
+        _internal.reset(token)
 
 
 def _touches_nothing(connection: Any, statement: sqlclassify.Statement, table: TableName, args: Any) -> bool:
@@ -264,25 +296,27 @@ def _touches_nothing(connection: Any, statement: sqlclassify.Statement, table: T
 def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) -> None:
     backend = getattr(getattr(connection, "adapter", None), "backend", "mysql")
     statement = sqlclassify.classify(sql, backend)
-    if statement.kind == "pass":
+    kind = statement.kind
+    if kind == "pass":
         return
-    reads, writes = _window_allowed(window)
+    reads, writes, key = _window_rules(window)
+    if kind == "read" and statement.reads <= reads:  # most statements: one subset test
+        return
     violations: list[Violation] = []
-    if statement.kind == "unclassifiable":
+    if kind == "unclassifiable":
         violations.append(Violation("unclassifiable", detail=statement.reason))
     for table in sorted(statement.reads):
         if table not in reads:
             violations.append(Violation("read", table))
     for table in sorted(statement.writes):
-        if statement.kind == "ddl":
+        if kind == "ddl":
             violations.append(Violation("ddl", table))
         elif table not in writes and not _touches_nothing(connection, statement, table, args):
             violations.append(Violation("write", table))
-    if not violations and statement.kind == "write":
-        token = _internal.set(True)
+    if not violations and kind == "write":
         try:
             mismatches = rowcheck.check(
-                statement, args, window.key, connection,
+                statement, args, key, connection,
                 run=lambda query, query_args: _run_unchecked(connection, query, query_args),
                 quote=connection.adapter.quote_identifier,
             )
@@ -290,8 +324,6 @@ def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) ->
             violations.append(Violation("unverifiable", detail=str(error).splitlines()[0]))
         else:
             violations.extend(Violation("row", m.table, m) for m in mismatches)
-        finally:
-            _internal.reset(token)
     if violations:
         _report(window, sql, violations)
 
