@@ -7,7 +7,8 @@
 
 Server from DJ_HOST/DJ_USER/DJ_PASS/DJ_PORT (PostgreSQL: DJ_PG_HOST/DJ_PG_USER/DJ_PG_PASS/DJ_PG_PORT),
 default the local root/postgres account. Each round populates the same keys twice, once with the gate
-off and once on (order alternating between rounds), each time from an empty target; the figure is the
+off and once on (order alternating between rounds), each time from an empty target and with the gate's
+statement caches emptied (as in a fresh process: every statement text is new to it); the figure is the
 ratio of the median wall times measured in this run (target: <= 1.10). The per-statement figure times
 the gate alone (classification with a warm cache + allowed-set check), without the server, inside an
 open make() window, for the statements a typical make() sends.
@@ -78,6 +79,9 @@ def populate_seconds(summary, mode: str, policy: Path) -> tuple[float, float]:
     the client, free of the server's commit latency, which dominates the wall time's run-to-run noise."""
     djruntime.install(strict_provenance=mode, policy=policy)
     (summary()).delete_quick()
+    # Every round makes the same keys: without this, rounds after the first would find every statement's
+    # exact text in the classification cache, where a real populate() sends new key values (a fresh process).
+    sqlclassify.cache_clear()
     start, cpu = time.perf_counter(), time.process_time()
     result = summary.populate()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
