@@ -42,8 +42,20 @@ class AllowedSets:
     """
 
     def __init__(self, graph: Any, master_of: MasterOf) -> None:
+        self._read(graph.nodes, graph.edges(), master_of)
+
+    @classmethod
+    def from_edges(
+        cls, nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable]], master_of: MasterOf
+    ) -> AllowedSets:
+        """The same, from the graph's nodes and ``(parent, child)`` edges."""
+        sets = cls.__new__(cls)
+        sets._read(nodes, edges, master_of)
+        return sets
+
+    def _read(self, nodes: Iterable[Hashable], edges: Iterable[Any], master_of: MasterOf) -> None:
         self.master_of = master_of
-        self.nodes: frozenset[Hashable] = frozenset(graph.nodes)
+        self.nodes: frozenset[Hashable] = frozenset(nodes)
         self.members: dict[Hashable, set[Hashable]] = {}
         self.parents: dict[Hashable, set[Hashable]] = {}  # entity -> parent entities
         self.table_parents: dict[Hashable, list[Hashable]] = {}  # table -> parent tables
@@ -51,7 +63,7 @@ class AllowedSets:
             entity = entity_of(node, master_of)
             self.members.setdefault(entity, set()).add(node)
             self.parents.setdefault(entity, set())
-        for parent, child in graph.edges():
+        for parent, child, *_ in edges:
             self.table_parents.setdefault(child, []).append(parent)
             a, b = entity_of(parent, master_of), entity_of(child, master_of)
             if a != b:
