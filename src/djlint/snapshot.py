@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from djlint.model import Model
 
 FORMAT = 1
+KEEP = 4  # snapshots per cache directory (one per scope: configuration, paths, working directory)
 _MAGIC = b"DJLS"
 _LENGTH = struct.Struct("<I")
 _MAC_SIZE = 32
@@ -152,6 +153,19 @@ class ModelSnapshot:
         with contextlib.suppress(OSError):
             cachefiles.prepare(self.base)
             cachefiles.replace_atomically(self.path, blob + _mac(secret, blob))
+            self._prune()
+
+    def _prune(self) -> None:
+        """Keep the most recently written few (each holds a whole model)."""
+        def written(path: Path) -> float:
+            try:
+                return path.stat().st_mtime
+            except OSError:
+                return 0.0
+
+        for stale in sorted(self.base.glob("model-*.snapshot"), key=written, reverse=True)[KEEP:]:
+            with contextlib.suppress(OSError):
+                stale.unlink()
 
     @staticmethod
     def _open(blob: bytes) -> tuple[dict[str, Any], bytes]:

@@ -250,3 +250,16 @@ def test_random_line_moves_give_what_a_fresh_build_gives(tmp_path: Path, fixture
         assert positions(again.model) == positions(built.model)
         restored += again.model.restored
     assert restored, "no edit was answered from the snapshot: the test tests nothing"
+
+
+def test_only_the_latest_few_snapshots_are_kept(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    for index in range(snapshot_module.KEEP + 3):  # each configuration is a scope of its own
+        analyze([repo], snapshot_config(repo, index), cwd=repo)
+    assert len(snapshots(repo)) == snapshot_module.KEEP
+
+
+def snapshot_config(repo: Path, index: int):
+    from djlint.config import Config
+
+    return Config(root=repo, ignore=(f"DJ9{index:02d}",))
