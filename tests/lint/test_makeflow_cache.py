@@ -134,3 +134,35 @@ class Reader(dj.Computed):
     _, facts = _facts(root, cache)
     assert counted == ["analysis.Reader"]
     assert [r.target for r in facts.reads if r.path == "analysis.py"] == ["lab.Weather"]
+
+
+def test_a_new_import_reanalyses_only_the_makes_whose_names_change(tmp_path: Path, counted: list) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    root.mkdir()
+    write_repo(root, {"lab.py": LAB, "helpers.py": HELPERS, "analysis.py": ANALYSIS})
+    _, cold = _facts(root, cache)
+    counted.clear()
+    # an import no make() name depends on: every entry is reused
+    (root / "lab.py").write_text("import math\n" + (root / "lab.py").read_text())
+    _, warm = _facts(root, cache)
+    assert counted == [] and _summary(warm) == _summary(cold)
+    # helpers now import a different Weather: only the make() that runs the helper is re-analysed
+    (root / "helpers.py").write_text(HELPERS.replace("from lab import Weather, Rig", "from lab import Rig\nfrom lab import Rig as Weather"))
+    _, facts = _facts(root, cache)
+    assert counted == ["analysis.UsesHelper"]
+    assert any(r.target == "lab.Rig" and r.path == "helpers.py" for r in facts.reads)
+    assert not any(r.target == "lab.Weather" for r in facts.reads)
+
+
+def test_a_name_added_to_a_star_imported_module_invalidates(tmp_path: Path, counted: list) -> None:
+    root, cache = tmp_path / "repo", tmp_path / "cache"
+    root.mkdir()
+    star = ANALYSIS.replace("from lab import Session, Rig\n", "from lab import Session\nfrom shared import *\n")
+    write_repo(root, {"lab.py": LAB, "helpers.py": HELPERS, "analysis.py": star,
+                      "shared.py": "from lab import Rig\n"})
+    _facts(root, cache)
+    counted.clear()
+    (root / "shared.py").write_text("from lab import Weather as Rig\n")  # same module text elsewhere
+    _, facts = _facts(root, cache)
+    assert counted == ["analysis.Alone"]
+    assert [r.target for r in facts.reads if r.path == "analysis.py"] == ["lab.Weather"]

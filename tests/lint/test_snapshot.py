@@ -236,14 +236,14 @@ def test_random_line_moves_give_what_a_fresh_build_gives(tmp_path: Path, fixture
     restored = 0
     for _ in range(4):
         for path in random_.sample(sources, k=min(2, len(sources))):
-            lines = path.read_text().split("\n")
+            lines = path.read_text(encoding="latin-1").split("\n")  # any bytes, written back unchanged
             for _ in range(random_.randint(1, 3)):
                 at = random_.randrange(len(lines) + 1)
                 if random_.random() < 0.3 and at < len(lines) and not lines[at].strip():
                     del lines[at]
                 else:
                     lines.insert(at, "")
-            path.write_text("\n".join(lines))
+            path.write_text("\n".join(lines), encoding="latin-1")
         again = analyze([repo], cwd=repo)
         built = fresh(repo)
         assert again.diagnostics == built.diagnostics
@@ -263,3 +263,66 @@ def snapshot_config(repo: Path, index: int):
     from djlint.config import Config
 
     return Config(root=repo, ignore=(f"DJ9{index:02d}",))
+
+
+@pytest.mark.parametrize("fixture", sorted(p.name for p in FIXTURES.iterdir() if p.is_dir()))
+def test_random_structural_edits_give_what_a_fresh_build_gives(tmp_path: Path, fixture: str) -> None:
+    """Imports added and global names rebound at random (the model is rebuilt; the make() facts cache
+    must re-analyse every make() whose names now mean something else): the same findings as a run
+    without any cache."""
+    import ast
+    import random
+    import shutil
+
+    repo = tmp_path / fixture
+    shutil.copytree(FIXTURES / fixture, repo, ignore=shutil.ignore_patterns(".djlint_cache", "__pycache__"))
+    sources = sorted(repo.rglob("*.py"))
+    random_ = random.Random(f"structure-{fixture}")
+    analyze([repo], cwd=repo)
+    imported = _names_imported_for_makes(sources)  # (defining file, name) pairs other modules' make() uses
+    for step in range(4):
+        if imported and random_.random() < 0.6:  # rebind, where it is defined, a name a make() imports
+            path, name = random_.choice(imported)
+        else:
+            path, name = random_.choice(sources), None
+        text = path.read_text(encoding="latin-1")  # any bytes, written back unchanged
+        try:
+            names = sorted({target.id for node in ast.parse(text).body if isinstance(node, ast.Assign)
+                            for target in node.targets if isinstance(target, ast.Name)}
+                           | {node.name for node in ast.parse(text).body if isinstance(node, ast.ClassDef)}
+                           | {(alias.asname or alias.name).split(".")[0] for node in ast.parse(text).body
+                              if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names
+                              if alias.name != "*"})
+        except SyntaxError:
+            continue
+        if len(names) >= 2 and random_.random() < 0.8:
+            name = name or random_.choice(names)
+            other = random_.choice([n for n in names if n != name])
+            text += f"\n{name} = {other}  # rebound\n"
+        else:
+            text = f"import os as _unused{step}\n" + text
+        path.write_text(text, encoding="latin-1")
+        assert analyze([repo], cwd=repo).diagnostics == fresh(repo).diagnostics, (path.name, step)
+
+
+def _names_imported_for_makes(sources: list[Path]) -> list[tuple[Path, str]]:
+    """(file defining it, name) for each ``from module import name`` whose name a make() body uses."""
+    import ast
+
+    by_stem = {source.stem: source for source in sources}
+    found: set[tuple[Path, str]] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source.read_text(encoding="latin-1"))
+        except SyntaxError:
+            continue
+        used = {n.id for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)
+                and node.name in ("make", "_make_tuples", "make_fetch") for n in ast.walk(node)
+                if isinstance(n, ast.Name)}
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and node.module:
+                defining = by_stem.get(node.module.rsplit(".", 1)[-1])
+                for alias in node.names:
+                    if defining is not None and defining != source and (alias.asname or alias.name) in used:
+                        found.add((defining, alias.name))
+    return sorted(found)

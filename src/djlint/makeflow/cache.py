@@ -3,11 +3,12 @@ entry points whose inputs changed.
 
 An entry (one make() of one table) is reused when all its inputs are unchanged:
   * the content digest of every module whose code it interpreted (make(), helpers, mixins, properties),
-  * the model's structure fingerprint: tables, tiers, masters, Parts, schemas, definitions' keys and
-    foreign keys, classes and their bases/methods/attributes, functions, modules, and every module's
-    global bindings (imports, definitions, ``__all__``; without line numbers) and the ``linking``
-    setting - everything name resolution depends on, so resolved names need no re-checking.
-One ``marshal`` pack per repository root, written atomically (temporary file + ``os.replace``).
+  * what every name it resolved means now (each (module, name) the run asked the model, and the answer),
+  * the model's declarations: tables, tiers, masters, Parts, schemas, definitions' keys and foreign keys,
+    classes and their bases/methods/attributes, functions, modules (with ``__all__``) and the
+    ``linking`` setting - what the interpretation reads from the model besides names (not line numbers).
+So adding an import or a module-level name to one module re-analyses only the make() bodies whose
+names now mean something else. One ``marshal`` pack per repository root, written atomically.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import marshal
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from djlint import __version__, cachefiles
@@ -30,7 +32,7 @@ from djlint.makeflow.facts import (
     Write,
 )
 
-FORMAT = 2
+FORMAT = 3
 _KINDS: dict[str, type[Fact]] = {
     "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
     "connect": Connect,
@@ -50,7 +52,7 @@ def _plain(value: Any) -> Any:
 
 
 def fingerprint(model: Any) -> str:
-    """Everything about the model's structure the facts depend on (not line numbers, not bodies)."""
+    """The model's declarations the facts depend on besides resolved names (not lines, not bodies)."""
     h = hashlib.blake2b(digest_size=16)
     for table_id in sorted(model.tables):
         t = model.tables[table_id]
@@ -73,13 +75,17 @@ def fingerprint(model: Any) -> str:
     for name in sorted(model.modules):
         info = model.modules[name]
         summary = getattr(info, "summary", None) or {}
-        indexed = [*getattr(model, "_stars", {}).get(name, ()),
-                   *(b for group in getattr(model, "_bindings", {}).get(name, {}).values() for b in group)]
-        bindings = sorted(repr(_plain(b[:2] if b and b[0] == "def" else b[:-1])) for b in indexed)
-        h.update(repr((name, info.display_path, getattr(info, "is_package", None), bindings,
+        h.update(repr((name, info.display_path, getattr(info, "is_package", None),
                        _plain(summary.get("all")), _plain(summary.get("flags")))).encode())
     h.update(repr(sorted(getattr(model.config, "linking", {}).items())).encode())
     return h.hexdigest()
+
+
+def meaning(symbol: Any) -> tuple | None:
+    """A resolved name's answer, comparable across runs."""
+    if symbol is None:
+        return None
+    return (symbol.kind, symbol.target, symbol.module, symbol.schema)
 
 
 def encode_fact(fact: Fact) -> tuple:
@@ -139,16 +145,20 @@ class FactsCache:
                 self._entries = {}
         return self._entries
 
-    def lookup(self, key: str, structure: str, model: Any) -> tuple | None:
-        """The cached (facts, unknown notes) of an entry whose inputs are all unchanged, else None."""
+    def lookup(self, key: str, structure: str, model: Any, resolve: Callable[[str, str], Any]) -> tuple | None:
+        """The cached (facts, unknown notes, resolutions) of an entry whose inputs are all unchanged,
+        else None. ``resolve(module, dotted)`` answers what a name means in the current model."""
         entry = self._load().get(key)
         try:
-            stored_structure, modules, facts, notes = entry  # type: ignore[misc]
+            stored_structure, modules, resolutions, facts, notes = entry  # type: ignore[misc]
             if stored_structure != structure:
                 return None
             for name, digest in modules:
                 info = model.modules.get(name)
                 if info is None or info.digest != digest:
+                    return None
+            for module, dotted, answer in resolutions:
+                if meaning(resolve(module, dotted)) != (None if answer is None else tuple(answer)):
                     return None
             result = [decode_fact(tuple(f)) for f in facts], [tuple(n) for n in notes]
         except Exception:  # noqa: BLE001 - an entry of another shape: a miss
@@ -156,11 +166,12 @@ class FactsCache:
         self._fresh[key] = entry
         return result
 
-    def store(self, key: str, structure: str, modules: dict[str, str], facts: list[Fact],
-              notes: list[tuple]) -> None:
+    def store(self, key: str, structure: str, modules: dict[str, str], resolved: dict[tuple[str, str], Any],
+              facts: list[Fact], notes: list[tuple]) -> None:
         self._fresh[key] = (
             structure,
             tuple(sorted(modules.items())),
+            tuple((module, dotted, meaning(symbol)) for (module, dotted), symbol in resolved.items()),
             tuple(encode_fact(f) for f in facts),
             tuple(notes),
         )

@@ -62,7 +62,7 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
             facts.entries.append((table_id, function_info.id))
             key = f"{table_id}\0{function_info.id}"
             if cache is not None:
-                hit = cache.lookup(key, structure, model)
+                hit = cache.lookup(key, structure, model, shared.resolve)
                 if hit is not None:
                     found_facts, notes = hit
                     for fact in found_facts:
@@ -91,7 +91,7 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
             for fact in found_facts:
                 facts.add(fact)
             if cache is not None:
-                cache.store(key, structure, run.touched, found_facts, run.notes)
+                cache.store(key, structure, run.touched, run.resolved, found_facts, run.notes)
     if cache is not None:
         cache.flush()
     facts.dedupe()

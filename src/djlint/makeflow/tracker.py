@@ -253,12 +253,15 @@ class MakeRun:
         self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
         self.depth = 0
         self.budget = MAX_CALLS
-        # inputs of this run, for the facts cache: modules interpreted, unknowns noted
+        # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
         self.touched: dict[str, str] = {}
+        self.resolved: dict[tuple[str, str], Any] = {}
         self.notes: list[tuple[str, str, int, int]] = []
 
     def resolve(self, module: str, dotted: str) -> Any:
-        return self.shared.resolve(module, dotted)
+        symbol = self.shared.resolve(module, dotted)
+        self.resolved[module, dotted] = symbol
+        return symbol
 
     def touch(self, module: Any) -> None:
         self.touched[module.name] = getattr(module, "digest", "")
