@@ -225,6 +225,11 @@ def shape_of(sql: str, dialect: str) -> str | None:
         pieces = sql.split(quote)
         if len(pieces) % 2:  # balanced quotes
             return _plain_shape(sql, pieces, quote, postgres)
+    return _regex_shape(sql, postgres)
+
+
+def _regex_shape(sql: str, postgres: bool) -> str | None:
+    """The general path of :func:`shape_of` (any statement)."""
     if postgres:
         shape = _POSTGRES_SHAPE.sub(_postgres_piece, sql)
         return None if _POSTGRES_UNSAFE.search(shape) or _POSTGRES_DOLLAR.match(shape) else shape

@@ -275,3 +275,32 @@ def test_fresh_subquery_aliases_do_not_make_new_shapes(backend):
     # a schema or table whose name looks like an alias is still a name
     assert reads(f"SELECT * FROM {q}$1f{q}.{q}t{q}", backend) == {("$1f", "t")}
     assert reads(f"SELECT * FROM {q}lab{q}.{q}$1f{q}", backend) == {("lab", "$1f")}
+
+
+# The shape cache's fast path (statements without string literals, as datajoint sends for numeric
+# keys) must give exactly the shape of the general regex path, on any such statement.
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PIECES = ["SELECT ", "FROM ", " WHERE ", "(", ")", " AND ", " = ", " IN (", ",", ".", " ", "-", "+", "*",
+           "1", "23", "4.5", "6e7", ".8", "x9", "a1", "_2", "$3", "%s", "%(key)s", "--", "/*", "#", "$$",
+           "AS ", "\n", "\t", "0x1F"]
+_NAMES = ["db", "tbl", "$1f", "_aggr3", "a.b", "x y", "9lives", "$", "-- not a comment", "#", "%s", "1e3"]
+
+
+def _statement(quote: str):
+    name = st.sampled_from(_NAMES).map(lambda n: f"{quote}{n}{quote}")
+    return st.lists(st.one_of(st.sampled_from(_PIECES), name), max_size=14).map("".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.data())
+def test_fast_shape_path_equals_the_regex_path(data) -> None:
+    postgres = data.draw(st.booleans())
+    quote = '"' if postgres else "`"
+    sql = data.draw(_statement(quote))
+    pieces = sql.split(quote)
+    if "'" in sql or (not postgres and '"' in sql) or quote * 2 in sql or len(pieces) % 2 == 0:
+        return  # not a statement the fast path takes
+    fast = sqlclassify.shape_of(sql, "postgres" if postgres else "mysql")
+    assert fast == sqlclassify._regex_shape(sql, postgres), sql
