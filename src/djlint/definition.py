@@ -193,7 +193,7 @@ def parse_attribute(body: str, line: int, column: int, in_key: bool) -> tuple[At
     else:
         name = head
     name = name.strip()
-    if not _ATTR_NAME.match(name):
+    if not _ATTR_NAME.match(name) or not name.isidentifier():  # \w also takes e.g. "¼"
         return None, f"bad attribute name in {body.strip()!r}"
     return Attribute(
         name=name,

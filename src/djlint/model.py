@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from djlint.cache import config_material, tool_fingerprint
-from djlint.config import Config
+from djlint.config import Allowance, Config, Policy
 from djlint.definition import Attribute, Definition, ForeignKey
 from djlint.diagnostics import Diagnostic
 from djlint.provenance import AllowedSets
@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     import networkx as nx
 
 TIERS = ("Manual", "Lookup", "Imported", "Computed", "Part")
+# A copy of datajoint inside the repository (a vendored checkout, a submodule) is never the library the
+# pipeline imports: ``import datajoint`` always means the installed package.
+ALWAYS_EXTERNAL = frozenset({"datajoint"})
 SKIPPED_DIRS = frozenset(
     {
         ".git",
@@ -276,6 +279,7 @@ class Model:
     def __init__(self, root: Path, config: Config) -> None:
         self.root = root
         self.config = config
+        self.policy: Policy = config.policy  # with every name made the id of the table it denotes
         self.modules: dict[str, ModuleInfo] = {}
         self.tables: dict[str, TableInfo] = {}
         self.classes: dict[str, ClassInfo] = {}
@@ -299,6 +303,7 @@ class Model:
         self._schema_modules: dict[str, list[str]] = {}
         self._tainted: set[Any] | None = None
         self._linking_modules: dict[str, list[str]] = {}  # element module -> modules given as linking_module
+        self._activated_schemas: dict[tuple[str, str], str] = {}  # (module, schema variable) -> name
         self._resolving: set[tuple[str, str]] = set()
         self._memo: dict[tuple[str, str], Symbol | None] | None = None  # on once the model is built
         self._built_unknown_names: dict[str, tuple[str, int, int]] = {}
@@ -421,6 +426,19 @@ class Model:
         master = self.tables[table_id].master if table_id in self.tables else None
         return (master or table_id) in self._tainted
 
+    def table_named(self, name: str) -> str | None:
+        """The table a module-qualified class name denotes (``pipeline.lab.Scan``, or a re-export such as
+        ``pipeline.Scan``), found as the runtime finds it: the module, then the attribute in it."""
+        if name in self.tables:
+            return name
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            module = ".".join(parts[:cut])
+            if module in self.modules:
+                symbol = self.resolve(module, ".".join(parts[cut:]))
+                return symbol.target if symbol is not None and symbol.kind == "table" else None
+        return None
+
     def note_unknown(self, name: str, path: str, line: int, column: int = 1) -> None:
         """Record an unresolved name; one informational DJ001 per name is reported (earliest place)."""
         place = (path, line, column)
@@ -445,6 +463,8 @@ class Model:
 
     def _module_named(self, name: str, near: str | None = None) -> str | None:
         """A module (or namespace package) with this absolute name; prefers ``near``'s tree."""
+        if name.partition(".")[0] in ALWAYS_EXTERNAL:
+            return None
         candidates = self._by_plain_name.get(name)
         if candidates:
             if near is not None and len(candidates) > 1:
@@ -559,6 +579,11 @@ class Model:
         parent = module.rsplit(".", 1)[0] if "." in module else ""
         return f"{parent}.{absolute}" if parent else absolute
 
+    def schema_name(self, module: str, binding: list[Any]) -> str:
+        """The database name of a schema binding: given to ``dj.schema(...)``, or later to
+        ``schema.activate(...)`` / the Element's ``activate(...)``; "" when not known."""
+        return binding[2] or self._activated_schemas.get((module, binding[1]), "")
+
     def _binding(self, module: str, binding: list[Any]) -> Symbol | None:
         kind = binding[0]
         if kind == "class":
@@ -601,7 +626,7 @@ class Model:
                 return Symbol("module", self._schema_modules[schema][0], schema=schema)
             return Symbol("unknown", local, local)
         if kind == "schema":
-            return Symbol("schema", binding[2] or "", module)
+            return Symbol("schema", self.schema_name(module, binding), module)
         if kind == "alias":
             return self.resolve(module, binding[2])
         if kind == "value":
@@ -699,6 +724,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
     model.diagnostics.extend(model.broken.values())
     _index_modules(model)
     _link_activations(model)
+    _activate_schemas(model)
     _bind_method_aliases(model)
     _classify_classes(model)
     _build_tables(model)
@@ -819,6 +845,29 @@ def _link_activations(model: Model) -> None:
                 targets = model._linking_modules.setdefault(element.target, [])
                 if linking not in targets:
                     targets.append(linking)
+
+
+def _activate_schemas(model: Model) -> None:
+    """``schema = dj.schema()`` named later: ``schema.activate("lab_ephys")`` in the module or elsewhere,
+    or the Element's ``ephys.activate("lab_ephys", linking_module=...)`` (its main schema)."""
+    for name, info in model.modules.items():
+        for receiver, schema_name, _line in info.summary.get("schema_activations", []):
+            symbol = model.resolve(name, receiver)
+            if symbol is None:
+                continue
+            if symbol.kind == "schema" and not symbol.target and symbol.module in model.modules:
+                owner, preferred = symbol.module, receiver.rpartition(".")[2]
+            elif symbol.kind == "module" and symbol.target in model.modules:
+                owner, preferred = symbol.target, "schema"
+            else:
+                continue
+            unnamed = [b[1] for b in model._bindings[owner].get(preferred, []) if b[0] == "schema" and not b[2]]
+            if not unnamed:
+                unnamed = [n for n, group in model._bindings[owner].items()
+                           if any(b[0] == "schema" and not b[2] for b in group)]
+                if len(unnamed) != 1:
+                    continue  # which schema of the module is meant is not clear
+            model._activated_schemas.setdefault((owner, unnamed[0]), schema_name)
 
 
 def _datajoint_tier(symbol: Symbol | None) -> str | None:
@@ -991,8 +1040,9 @@ def _build_tables(model: Model) -> None:
     # schemas declared in a module even when no table is decorated yet
     for name, info in model.modules.items():
         for binding in info.summary.get("bindings", []):
-            if binding[0] == "schema" and binding[2]:
-                modules = model._schema_modules.setdefault(binding[2], [])
+            schema_name = model.schema_name(name, binding) if binding[0] == "schema" else ""
+            if schema_name:
+                modules = model._schema_modules.setdefault(schema_name, [])
                 if name not in modules:
                     modules.append(name)
 
@@ -1157,9 +1207,19 @@ def _toml_line(lines: list[str], needle: str, start: int = 0) -> int:
 
 
 def _check_policy(model: Model, cwd: Path) -> None:
+    """Resolve the policy's names to tables (``model.policy``); DJ003 for a name that denotes none."""
     policy = model.config.policy
     if not policy.allow:
         return
+    allow: dict[str, Allowance] = {}
+    for table, entry in policy.allow.items():
+        key = model.table_named(table) or table
+        before = allow.get(key, Allowance())
+        allow[key] = Allowance(
+            before.reads | {model.table_named(name) or name for name in entry.reads},
+            before.writes | {model.table_named(name) or name for name in entry.writes},
+        )
+    model.policy = Policy(allow=allow, source=policy.source)
     source = policy.source or (model.root / "pyproject.toml")
     try:
         lines = Path(source).read_text(encoding="utf-8", errors="replace").splitlines()
@@ -1176,7 +1236,7 @@ def _check_policy(model: Model, cwd: Path) -> None:
             ("writes", sorted(entry.writes)),
         ):
             for name in names:
-                if name in model.tables:
+                if model.table_named(name) is not None:
                     continue
                 if not _policy_name_decidable(model, name, analysed):
                     continue

@@ -23,7 +23,7 @@ from typing import Any
 from djlint import __version__, cachefiles
 from djlint.definition import Definition, parse_definition
 
-SUMMARY_FORMAT = 6
+SUMMARY_FORMAT = 7
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -82,13 +82,12 @@ def _call_name(node: ast.AST) -> str | None:
     return None
 
 
-def _schema_arg(call: ast.Call, position: int, keyword: str) -> str | None:
-    """The literal schema name given to a schema / virtual-module call (None: absent or computed)."""
+def _argument(call: ast.Call, position: int, keyword: str) -> ast.AST | None:
     node: ast.AST | None = call.args[position] if len(call.args) > position else None
     for kw in call.keywords:
         if kw.arg == keyword:
             node = kw.value
-    return _literal_str(node)
+    return node
 
 
 class _Token:
@@ -223,6 +222,8 @@ class _Summarizer:
         self.all: list[str] | None = None
         self.flags: set[str] = set()
         self.activations: list[list[Any]] = []
+        self.schema_activations: list[list[Any]] = []  # [receiver, schema name, line]
+        self.constants: dict[str, str] = {}  # module-level NAME = "text" seen so far
 
     # -- module scope -------------------------------------------------------------------------
     def module(self, tree: ast.Module, source: str) -> None:
@@ -238,10 +239,33 @@ class _Summarizer:
                     self.flags.add("activate")
                     self.activation(node)
 
+    def schema_name(self, call: ast.Call, position: int, keyword: str = "schema_name") -> str | None:
+        """The schema name given to a schema / virtual-module / activate call, when it is a literal or
+        built from module-level string constants (None: absent, or computed at run time)."""
+        return self.string(_argument(call, position, keyword))
+
+    def string(self, node: ast.AST | None) -> str | None:
+        if isinstance(node, ast.Constant):
+            return node.value if isinstance(node.value, str) else None
+        if isinstance(node, ast.Name):
+            return self.constants.get(node.id)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = self.string(node.left), self.string(node.right)
+            return left + right if left is not None and right is not None else None
+        if isinstance(node, ast.JoinedStr):
+            parts = [self.string(v.value if isinstance(v, ast.FormattedValue) and v.conversion == -1
+                                 and v.format_spec is None else v) for v in node.values]
+            return "".join(parts) if all(p is not None for p in parts) else None  # type: ignore[arg-type]
+        return None
+
     def activation(self, call: ast.Call) -> None:
         """``element.activate(..., linking_module=__name__ | "pkg.mod" | module)``: Elements' run-time
-        injection of the linking module's names into the element module's namespace."""
+        injection of the linking module's names into the element module's namespace; and the schema
+        name given to ``schema.activate("name")`` or ``element.activate("name", ...)``."""
         receiver = dotted(call.func.value) if isinstance(call.func, ast.Attribute) else None
+        name = self.schema_name(call, 0) if receiver is not None else None
+        if name is not None:
+            self.schema_activations.append([receiver, name, call.lineno])
         for keyword in call.keywords:
             if keyword.arg != "linking_module" or receiver is None:
                 continue
@@ -314,10 +338,15 @@ class _Summarizer:
             self.all = self._all_list(value)
             return
         call_name = _call_name(value) if value is not None else None
+        text = self.string(value)
+        if text is not None:
+            self.constants[name] = text
+        else:
+            self.constants.pop(name, None)  # rebound to something else
         if isinstance(value, ast.Call) and call_name in _VIRTUAL_FACTORIES:
-            self.bindings.append(["virtual", name, _schema_arg(value, 1, "schema_name"), line])
+            self.bindings.append(["virtual", name, self.schema_name(value, 1), line])
         elif isinstance(value, ast.Call) and call_name in _SCHEMA_FACTORIES:
-            self.bindings.append(["schema", name, _schema_arg(value, 0, "schema_name"), line])
+            self.bindings.append(["schema", name, self.schema_name(value, 0), line])
         elif isinstance(value, (ast.Name, ast.Attribute)) and dotted(value):
             self.bindings.append(["alias", name, dotted(value), line])
         else:
@@ -341,7 +370,7 @@ class _Summarizer:
             # ``@dj.schema("name")`` used inline as the decorator
             "inline_schema": next(
                 (
-                    _schema_arg(d, 0, "schema_name")
+                    self.schema_name(d, 0)
                     for d in node.decorator_list
                     if isinstance(d, ast.Call) and _call_name(d) in _SCHEMA_FACTORIES
                 ),
@@ -421,6 +450,7 @@ def parse_and_summarize(data: bytes) -> tuple[dict[str, Any], ast.Module | None,
         "all": summarizer.all,
         "flags": sorted(summarizer.flags),
         "activations": summarizer.activations,
+        "schema_activations": summarizer.schema_activations,
     }
     return summary, tree, text
 
@@ -445,6 +475,7 @@ def shape(summary: dict[str, Any]) -> dict[str, Any]:
         **summary,
         "bindings": [b[:2] if b[0] == "def" else b[:-1] for b in summary.get("bindings", [])],
         "activations": [a[:-1] for a in summary.get("activations", [])],
+        "schema_activations": [a[:-1] for a in summary.get("schema_activations", [])],
         "classes": [
             {
                 **record,

@@ -100,7 +100,7 @@ class ChannelCount(dj.Computed):
 def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     if facts is None:
         return []
-    policy = model.config.policy
+    policy = model.policy
     # self.upstream[X] outside the allowed set is never an ancestor either: DJ202 reports it (it raises at
     # run time, so nothing is read); one finding per mistake.
     upstream_reported = set()

@@ -91,7 +91,7 @@ class TrialCount(dj.Computed):
 def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     if facts is None:
         return []
-    policy = model.config.policy
+    policy = model.policy
     found = []
     for write in facts.writes:
         if write.target not in model.tables:
