@@ -24,7 +24,8 @@ helper, mixin or Part method there); a key mismatch at the row's field; a one-sh
 consumer; a connection at the call opening it.
 
 Known limits (conservative: no alarm rather than a guess): tables reached through ``getattr`` or dict
-lookups with computed keys, parameter defaults, instance attributes of objects built outside the
+lookups with computed keys, parameter defaults that call something (``table=None`` defaults are no
+value either), instance attributes of objects built outside the
 analysed code, ``Table.populate()`` called from make() (not reported as a write), and one-shot iterables
 reused across loop iterations when the loop may end early. Code that is not reached from a make()
 (key_source, class bodies and module-level code at import time, scripts, notebooks) is never reported.

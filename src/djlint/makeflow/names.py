@@ -46,6 +46,7 @@ CONNECTION_OPENERS = frozenset({
     "sqlalchemy.create_engine", "sqlalchemy.engine.create_engine",
     "datajoint.Connection", "datajoint.connection.Connection",
 })
+FUNCTOOLS_PARTIAL = frozenset({"functools.partial"})
 PARTIAL_ITERTOOLS = frozenset({"itertools.islice", "itertools.takewhile", "itertools.dropwhile"})
 VIRTUAL_MODULE = frozenset({
     "datajoint.create_virtual_module", "datajoint.VirtualModule", "datajoint.virtual_module.create_virtual_module",

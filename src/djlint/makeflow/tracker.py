@@ -43,6 +43,7 @@ from djlint.makeflow.values import (
     KeyField,
     LocalFn,
     Mod,
+    Partial,
     Row,
     Seq,
     Super,
@@ -221,6 +222,10 @@ def _breaks(body: list[ast.stmt]) -> bool:
     return False
 
 
+_NOT_IN_DEFAULTS = (ast.Call, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+                    ast.NamedExpr, ast.Yield, ast.YieldFrom, ast.Await)
+
+
 def _decorated(function: ast.AST, *names: str) -> bool:
     return any((_dotted(d) or "").rsplit(".", 1)[-1] in names for d in getattr(function, "decorator_list", []))
 
@@ -248,6 +253,7 @@ class MakeRun:
         self.class_values: dict[tuple[str, str], Value] = {}
         self.instance_values: dict[tuple[str, str], Value] = {}
         self.module_values: dict[tuple[str, str], Value] = {}
+        self.default_values: dict[int, dict[str, Value]] = {}
         self.active: set[Any] = set()
         self.done: dict[Any, Value] = {}
         self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
@@ -282,6 +288,15 @@ class MakeRun:
     # ------------------------------------------------------------------ reporting
     def loc(self, frame: Frame, node: ast.AST) -> Location:
         return self.shared.location(frame.module, node)
+
+    def named_at(self, frame: Frame, node: ast.AST) -> Location:
+        """Where ``a.B`` names ``B``: the expression's start when it is on one line (the column convention
+        of every diagnostic), the attribute name's own line and column when ``.B`` is on a later line."""
+        end = getattr(node, "end_lineno", None)
+        if isinstance(node, ast.Attribute) and end is not None and end != node.lineno:
+            column = node.end_col_offset - len(node.attr.encode()) + 1
+            return Location(frame.module.display_path, end, column)
+        return self.loc(frame, node)
 
     def _via(self, frame: Frame) -> str | None:
         return None if frame.entry else frame.function
@@ -675,7 +690,7 @@ class MakeRun:
             frame = Frame(module, f"{module_name}.{name}", None, {}, entry=False)
             value = self.assigned_value(tree.body, name, frame)
             self.touch(module)
-        value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Row, Const)))
+        value = frozenset(a for a in value if isinstance(a, (Tab, Mod, Cls, Seq, Row, Const, Partial)))
         self.module_values[key] = value
         return value
 
@@ -702,7 +717,7 @@ class MakeRun:
             symbol = self.resolve(frame.module.name, dotted)
             # methods reached through a class are looked up step by step, keeping the receiver
             if symbol is not None and symbol.kind not in ("unknown", "function"):
-                return self._symbol_value(symbol, self.loc(frame, node))
+                return self._symbol_value(symbol, self.named_at(frame, node))
         base = self.ev(node.value, frame)
         return self.attribute(base, node.attr, node, frame)
 
@@ -717,10 +732,10 @@ class MakeRun:
                 elif name == "__class__":
                     result.add(atom)
                 elif part in self.model.tables:
-                    result.add(Tab(part, self.loc(frame, node)))
+                    result.add(Tab(part, self.named_at(frame, node)))
                 elif name == "master" and info is not None and info.master:
-                    result.add(Tab(info.master, self.loc(frame, node)))
-                elif name in N.METADATA:
+                    result.add(Tab(info.master, self.named_at(frame, node)))
+                elif name in N.METADATA and not self._user_method(atom.table, name):
                     continue
                 else:
                     member = self.class_member(atom.table, atom, name, node, frame)
@@ -731,13 +746,13 @@ class MakeRun:
                 result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
             elif isinstance(atom, Mod):
                 symbol = self.resolve(atom.name, name)
-                result |= self._symbol_value(symbol, self.loc(frame, node))
+                result |= self._symbol_value(symbol, self.named_at(frame, node))
             elif isinstance(atom, Ext):
                 result.add(Ext(f"{atom.name}.{name}"))
             elif isinstance(atom, Cls):
                 nested = f"{atom.class_id}.{name}"
                 if nested in self.model.tables:
-                    result.add(Tab(nested, self.loc(frame, node)))
+                    result.add(Tab(nested, self.named_at(frame, node)))
                 elif nested in self.model.classes:
                     result.add(Cls(nested))
                 else:
@@ -750,6 +765,11 @@ class MakeRun:
             elif isinstance(atom, (Key, Row, Super, Const, Seq, Gen, Upstream)):
                 result.add(Attr(atom, name))
         return frozenset(result)
+
+    def _user_method(self, table: str, name: str) -> bool:
+        """The table or one of its repo bases defines ``name`` (``log``, ``describe``...) as a method:
+        it shadows datajoint's attribute of that name. ``key_source`` stays metadata: populate() reads it."""
+        return name != "key_source" and self.model.method_info(table, name) is not None
 
     def class_member(self, class_id: str, receiver: Atom, name: str, node: ast.AST,
                      frame: Frame) -> Value | None:
@@ -884,6 +904,13 @@ class MakeRun:
             return self.call_external(atom.name, node, positional, keywords, starred, frame)
         if isinstance(atom, Attr):
             return self.call_method(atom.receiver, atom.name, node, positional, keywords, frame)
+        if isinstance(atom, Partial):
+            result: set[Atom] = set()
+            bound = [*atom.args, *positional]
+            named = {**dict(atom.keywords), **keywords}
+            for inner in atom.func:
+                result |= self.call(inner, node, bound, named, starred, frame)
+            return frozenset(result)
         return NOTHING
 
     # ------------------------------------------------------------------ methods of values
@@ -969,7 +996,7 @@ class MakeRun:
                     if name in ("join", "__mul__", "__add__"):
                         result.update(tables_in(value))
             return frozenset(result)
-        if name in N.METADATA:
+        if name in N.METADATA and not self._user_method(tab.table, name):
             return NOTHING
         found = self.sources.method(tab.table, name)
         if found is None:
@@ -1042,6 +1069,13 @@ class MakeRun:
             for value, arg in positional:
                 self.read(value, arg, frame, f"dj.{name.rsplit('.', 1)[1]}()")
             return frozenset({Ext("datajoint.U()")}) if name.endswith(".U") else NOTHING
+        if name in N.FUNCTOOLS_PARTIAL and positional:
+            # the arguments are bound now and passed when it is called (reads happen then)
+            callables = frozenset(a for a in positional[0][0] if isinstance(a, (Fn, LocalFn, Attr, Partial, Cls)))
+            if not callables:
+                return NOTHING
+            return frozenset({Partial(callables, tuple(positional[1:]), tuple(sorted(keywords.items(),
+                                                                                      key=lambda kv: kv[0])))})
         if name in N.PARTIAL_ITERTOOLS:
             # batches/prefixes of one iterator, by design: its later consumers see the rest
             for value, arg in positional[:1]:
@@ -1081,7 +1115,7 @@ class MakeRun:
                 # the mapped function runs on the elements: follow it for what it reads
                 element = frozenset().union(*(self.element(v) for v, _ in positional[1:]))
                 for atom in positional[0][0]:
-                    if isinstance(atom, (Fn, LocalFn)):
+                    if isinstance(atom, (Fn, LocalFn, Partial)):
                         self.call(atom, node, [(element, positional[1][1])], {}, [], frame)
             return frozenset({Gen(next(_ids), self.loc(frame, node), frozenset(items))})
         if builtin in N.CONSUMING_BUILTINS or builtin in N.TRUTH_BUILTINS:
@@ -1398,8 +1432,10 @@ class MakeRun:
         for keyword, (value, _) in keywords.items():
             if keyword in named:
                 env[keyword] = value
-        for param in [*params, *arguments.kwonlyargs]:
-            env.setdefault(param.arg, NOTHING)
+        if any(p.arg not in env for p in [*params, *arguments.kwonlyargs]):
+            defaults = self.defaults(module, function, class_id, closure)
+            for param in [*params, *arguments.kwonlyargs]:
+                env.setdefault(param.arg, defaults.get(param.arg, NOTHING))
         bound = tuple(sorted(env.items(), key=lambda item: item[0]))
         signature = (id(function), bound)
         generator = isinstance(function, FunctionNode) and self.shared.is_generator(function)
@@ -1433,6 +1469,44 @@ class MakeRun:
             return frozenset({Gen(next(_ids), self.loc(caller, call_node), yielded)})
         self.done[signature] = returned
         return returned
+
+    # what a default may hold: a table, module, class or function named in it (a callback), a literal
+    _DEFAULT_ATOMS = (Tab, Mod, Cls, Fn, Partial, Seq, Row, Const)
+
+    def defaults(self, module: Any, function: Any, class_id: str | None,
+                 closure: dict[str, Value] | None) -> dict[str, Value]:
+        """Parameter -> value of its default, evaluated where Python does at def time (the defining
+        module, or the enclosing function's names for a nested def or lambda). That evaluation is not
+        make() reading anything: its facts are discarded; a table it names is reported where it is used.
+        ``None`` defaults are dropped: a ``param=None`` guarded by ``if param is not None`` is not a value."""
+        key = id(function)
+        cached = self.default_values.get(key) if closure is None else None
+        if cached is not None:
+            return cached
+        arguments = function.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        pairs = list(zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults))
+        pairs += [(p, d) for p, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None]
+        # only names, attributes, literals and operators: a call in a default is not followed (its
+        # result would be cached as a call whose facts were discarded)
+        pairs = [(p, d) for p, d in pairs if not any(isinstance(n, _NOT_IN_DEFAULTS) for n in ast.walk(d))]
+        found: dict[str, Value] = {}
+        if pairs:
+            frame = Frame(module, self._qualname(module, function, class_id), class_id,
+                          dict(closure) if closure is not None else {}, entry=False)
+            facts, self.facts = self.facts, MakeFacts()
+            consumed, done = dict(self.consumed), dict(self.done)
+            try:
+                for param, node in pairs:
+                    value = frozenset(a for a in self.ev(node, frame) if isinstance(a, self._DEFAULT_ATOMS)
+                                      and not (isinstance(a, Const) and a.value is None))
+                    if value:
+                        found[param.arg] = value
+            finally:
+                self.facts, self.consumed, self.done = facts, consumed, done
+        if closure is None:
+            self.default_values[key] = found
+        return found
 
     @staticmethod
     def _qualname(module: Any, function: Any, class_id: str | None) -> str:

@@ -152,7 +152,18 @@ class Super:
     self_value: frozenset
 
 
-Atom = Tab | Unk | Mod | Cls | Inst | Fn | LocalFn | Ext | Attr | Key | KeyField | Const | Row | Seq | Gen | Upstream | Super
+@dataclass(frozen=True)
+class Partial:
+    """``functools.partial(func, *args, **keywords)``: calling it calls ``func`` with these first.
+    ``args``/``keywords`` hold (value, ast node) pairs, as the tracker passes arguments."""
+
+    func: frozenset
+    args: tuple
+    keywords: tuple
+
+
+Atom = (Tab | Unk | Mod | Cls | Inst | Fn | LocalFn | Ext | Attr | Key | KeyField | Const | Row | Seq | Gen | Upstream
+        | Super | Partial)
 Value = frozenset
 NOTHING: Value = frozenset()
 
