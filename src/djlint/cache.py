@@ -61,6 +61,9 @@ def python_files(paths: Sequence[Path], config: Config) -> list[Path]:
 
 
 def _rel(path: Path, root: Path) -> str:
+    text, prefix = str(path), str(root)
+    if text.startswith(prefix) and text[len(prefix) : len(prefix) + 1] == os.sep:  # the usual case, fast
+        return text[len(prefix) + 1 :].replace(os.sep, "/")
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
@@ -70,8 +73,8 @@ def _rel(path: Path, root: Path) -> str:
 class Digests:
     """Content hashes of files, each file read once per run (never across runs: files change)."""
 
-    def __init__(self) -> None:
-        self._known: dict[Path, str] = {}
+    def __init__(self, known: dict[Path, str] | None = None) -> None:
+        self._known: dict[Path, str] = dict(known or {})
 
     def __call__(self, path: Path) -> str:
         digest = self._known.get(path)
@@ -159,11 +162,15 @@ class ResultCache:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
-    def store(self, key: str, diagnostics: Sequence[Diagnostic], files: Sequence[Path]) -> None:
+    def store(
+        self, key: str, diagnostics: Sequence[Diagnostic], files: Sequence[Path], analysed: Digests
+    ) -> None:
+        """``analysed``: the hashes of the contents the analysis read (a file edited during the run
+        must not be recorded with its content from before)."""
         entry = {
             "format": ENTRY_FORMAT,
             "key": key,
-            "files": {_rel(f, self.root): Digests()(f) for f in files},  # as analysed: read again
+            "files": {_rel(f, self.root): analysed(f) for f in files},
             "diagnostics": [[d.path, d.line, d.column, d.code, d.message] for d in diagnostics],
         }
         with contextlib.suppress(OSError):
@@ -201,12 +208,14 @@ def _mtime(path: Path) -> float:
 
 def _run_analysis(
     paths: Sequence[Path], config: Config, root: Path, use_cache: bool = True
-) -> tuple[list[Diagnostic], list[Path]]:
+) -> tuple[list[Diagnostic], list[Path], Digests]:
+    """(diagnostics, the files analysed, the hashes of the contents the analysis read)."""
     from djlint.analysis import analyze  # heavy imports only when an analysis really runs
 
     result = analyze(list(paths), config, cwd=root, use_cache=use_cache)
     analysed = [Path(os.path.normpath(root / f)) for f in result.files]  # files are relative to root
-    return list(result.diagnostics), analysed
+    read = {Path(os.path.normpath(root / m.display_path)): m.digest for m in result.model.modules.values()}
+    return list(result.diagnostics), analysed, Digests(read)  # broken files are read again
 
 
 def analyze_cached(
@@ -217,7 +226,7 @@ def analyze_cached(
     root = config.root.resolve()
     paths = [Path(p).resolve() for p in paths]
     if not use_cache:
-        diagnostics, _ = _run_analysis(paths, config, root, use_cache=False)
+        diagnostics, _, _ = _run_analysis(paths, config, root, use_cache=False)
         return _relative_to(diagnostics, root, cwd)
     files = python_files(paths, config)
     digests = Digests()
@@ -228,8 +237,8 @@ def analyze_cached(
         with cache.lock():
             diagnostics = cache.load(key)  # another process may have finished meanwhile
             if diagnostics is None:
-                diagnostics, analysed = _run_analysis(paths, config, root)
-                cache.store(key, diagnostics, analysed)
+                diagnostics, analysed, read = _run_analysis(paths, config, root)
+                cache.store(key, diagnostics, analysed, read)
     return _relative_to(diagnostics, root, cwd)
 
 

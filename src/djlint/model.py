@@ -212,6 +212,9 @@ def _excluded(relative: str, patterns: Sequence[str]) -> bool:
 
 
 def _relative(path: Path, base: Path) -> str:
+    text, prefix = str(path), str(base)
+    if text.startswith(prefix) and text[len(prefix) : len(prefix) + 1] == os.sep:  # the usual case, fast
+        return text[len(prefix) + 1 :].replace(os.sep, "/")
     try:
         return path.relative_to(base).as_posix()
     except ValueError:
@@ -228,18 +231,19 @@ def discover(paths: Sequence[Path], config: Config) -> list[Path]:
             if given.suffix == ".py" and not _excluded(_relative(given, root), config.exclude):
                 found[given] = None
             continue
+        excluding = bool(config.exclude)
         for directory, subdirs, files in os.walk(given):
             subdirs[:] = sorted(
                 d
                 for d in subdirs
                 if d not in SKIPPED_DIRS
                 and not d.endswith(".egg-info")
-                and not _excluded(_relative(Path(directory, d), root), config.exclude)
+                and not (excluding and _excluded(_relative(Path(directory, d), root), config.exclude))
             )
             for name in sorted(files):
                 if name.endswith(".py"):
                     file = Path(directory, name)
-                    if not _excluded(_relative(file, root), config.exclude):
+                    if not (excluding and _excluded(_relative(file, root), config.exclude)):
                         found[file] = None
     return list(found)
 

@@ -59,7 +59,7 @@ def repo(tmp_path, monkeypatch):
         found = [d for d in FINDINGS if config.enabled(d.code)]
         excluded = [p for p in config.exclude]
         found = [d for d in found if not any(Path(d.path).match(p) for p in excluded)]
-        return found, [analysis_root / p for p in SOURCE]
+        return found, [analysis_root / p for p in SOURCE], cache.Digests()
 
     monkeypatch.setattr(cache, "_run_analysis", fake_analysis)
     monkeypatch.chdir(root)
@@ -228,7 +228,7 @@ def test_baseline_survives_line_moves_but_not_new_copies(repo, capsys, monkeypat
     text = source.read_text() + "        probe = (Probe & key).fetch1()\n"
     source.write_text(text)
     copy = Diagnostic("pipeline/analysis.py", len(text.splitlines()), 18, "DJ201", "Spikes.make reads Probe")
-    monkeypatch.setattr(cache, "_run_analysis", lambda paths, config, root, use_cache=True: ([*moved, copy], []))
+    monkeypatch.setattr(cache, "_run_analysis", lambda paths, config, root, use_cache=True: ([*moved, copy], [], cache.Digests()))
     status, out, err = run_main(capsys, "--no-cache", "--baseline", "base.json")
     assert status == 1
     assert out == f"pipeline/analysis.py:{copy.line}:18: DJ201 Spikes.make reads Probe\n"

@@ -137,7 +137,7 @@ def _worker(root: str, log: str, barrier, results) -> None:  # type: ignore[no-u
         with open(log, "a") as handle:
             handle.write("analysed\n")
         time.sleep(0.5)
-        return [Diagnostic("a.py", 1, 1, "DJ201", "read")], [analysis_root / "a.py"]
+        return [Diagnostic("a.py", 1, 1, "DJ201", "read")], [analysis_root / "a.py"], cache.Digests()
 
     cache._run_analysis = slow_analysis
     config = load_config(Path(root))

@@ -326,3 +326,28 @@ def _names_imported_for_makes(sources: list[Path]) -> list[tuple[Path, str]]:
                     if defining is not None and defining != source and (alias.asname or alias.name) in used:
                         found.add((defining, alias.name))
     return sorted(found)
+
+
+def test_a_file_edited_during_a_run_is_not_cached_under_its_old_content(tmp_path: Path, monkeypatch) -> None:
+    """The whole-result cache records the contents the analysis read: a file edited between the cache
+    key and the analysis (then reverted) must not be answered with the edited file's findings."""
+    from djlint import cache
+    from djlint.config import load_config
+
+    monkeypatch.delenv("DJLINT_NO_CACHE", raising=False)
+    repo = make_repo(tmp_path / "repo")
+    path = repo / "analysis.py"
+    original_text = path.read_text()
+    original = cache._run_analysis
+
+    def edit_meanwhile(paths, config, root, use_cache=True):
+        path.write_text(original_text.replace('Rig.fetch("rig")', 'Session.fetch("session")'))
+        return original(paths, config, root, use_cache)
+
+    monkeypatch.setattr(cache, "_run_analysis", edit_meanwhile)
+    during = cache.analyze_cached([repo], load_config(repo), cwd=repo)
+    assert not any(d.code == "DJ201" for d in during)  # the edited text was analysed
+    monkeypatch.setattr(cache, "_run_analysis", original)
+    path.write_text(original_text)  # back to the content the key was computed from
+    after = cache.analyze_cached([repo], load_config(repo), cwd=repo)
+    assert any(d.code == "DJ201" and d.path == "analysis.py" for d in after)
