@@ -692,7 +692,10 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
             continue
         digest, summary, tree, text = load_summary(data, cache)
         if snapshot is not None:
-            model.snapshot_table[display] = (digest, *summary_digests(summary))
+            known = snapshot.previous.get(display)
+            model.snapshot_table[display] = (
+                tuple(known) if known is not None and known[0] == digest else (digest, *summary_digests(summary))
+            )
         if "error" in summary:
             error = summary["error"]
             model.broken[display] = Diagnostic(

@@ -86,6 +86,8 @@ class ModelSnapshot:
         ).hexdigest()
         self.base = directory
         self.path = directory / f"model-{self.key[:16]}.snapshot"
+        # the stored file table, once restore() has read it: a rebuild reuses the hashes of unchanged files
+        self.previous: dict[str, tuple[str, str, str]] = {}
 
     def restore(self, files: Sequence[tuple[str, Path]], config: Config) -> Model | None:
         """The stored model if every file of ``files`` ((display path, path) in analysis order) has the
@@ -98,9 +100,12 @@ class ModelSnapshot:
             header, body = self._open(blob)
         except (ValueError, EOFError, TypeError, struct.error):
             return None
-        if header.get("key") != self.key or [display for display, _ in files] != list(header["files"]):
+        if header.get("key") != self.key:
             return None
         table: dict[str, tuple[str, str, str]] = header["files"]
+        self.previous = table
+        if [display for display, _ in files] != list(table):
+            return None
         changed: dict[str, tuple[str, dict[str, Any], Any, str, bool]] = {}
         for display, path in files:
             try:
