@@ -436,15 +436,18 @@ class MakeRun:
         return True
 
     def st_Try(self, statement: ast.Try, frame: Frame) -> bool:
-        # handlers run from the state before the try body (the body may have failed anywhere),
-        # the else-block after it; both outcomes merge
+        # handlers run from the names bound before the try body (the body may have failed anywhere),
+        # the else-block after it; both outcomes merge. An iterable the body consumed counts as consumed
+        # in the handlers: the usual failure is the consuming call itself (an insert that hit a duplicate
+        # has drained its generator, so a retry in ``except`` inserts nothing).
         before = self._snapshot(frame)
         completed = self.exec_block(statement.body, frame)
+        drained = dict(self.consumed)
         if completed and statement.orelse:
             completed = self.exec_block(statement.orelse, frame)
         states = [self._snapshot(frame)] if completed else []
         for handler in statement.handlers:
-            self._restore(frame, before)
+            self._restore(frame, (before[0], drained))
             if handler.type is not None:
                 self.ev(handler.type, frame)
             if handler.name:
