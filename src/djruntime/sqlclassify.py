@@ -61,14 +61,77 @@ SAFE_FUNCTIONS = frozenset(
     format_type inet_client_addr inet_server_addr current_schema current_database obj_description
     col_description pg_get_constraintdef pg_get_indexdef pg_get_expr pg_typeof array_agg string_agg
     jsonb_build_object json_build_object jsonb_agg json_agg jsonb_typeof jsonb_extract_path
+    bin oct weekday dayofweek dayofmonth dayofyear microsecond timediff adddate subdate addtime subtime
+    to_seconds binary json_arrayagg json_objectagg json_pretty json_depth json_overlaps json_contains_path
+    json_array_append json_array_insert json_storage_size json_detailed json_compact json_loose
+    json_exists json_query json_equals json_normalize json_key_value
+    bit_and bit_or bit_xor std stddev_pop stddev_samp var_pop var_samp variance median
+    export_set make_set lcase ucase mid position quote insert char_length character_length
+    to_char log2 log10 ln exp pow power sqrt sign truncate radians degrees pi cot atan2 crc32c
+    natural_sort_key sformat date_add date_sub extract period_diff quarter week year month day hour
+    minute second time date datediff sec_to_time
+    to_json to_jsonb every bool_and bool_or make_date make_time make_timestamp make_timestamptz
+    make_interval cardinality isfinite num_nonnulls num_nulls array_length array_lower array_upper
+    array_position array_positions array_remove array_replace array_append array_prepend array_cat
+    array_to_string string_to_array array_dims array_ndims unnest jsonb_array_length json_array_length
+    jsonb_pretty jsonb_strip_nulls json_strip_nulls jsonb_set jsonb_insert jsonb_path_exists
+    jsonb_path_query jsonb_path_query_first jsonb_path_query_array jsonb_path_match jsonb_object_keys
+    json_object_keys jsonb_each json_each jsonb_each_text json_each_text jsonb_extract_path_text
+    json_extract_path_text json_typeof jsonb_object_agg json_object_agg row_to_json array_to_json
+    split_part strpos btrim initcap translate chr to_hex bit_count regexp_match regexp_matches
+    regexp_split_to_array regexp_split_to_table starts_with left right length lower upper
+    width_bucket div mod gcd lcm factorial scale trim_scale min_scale ceiling floor round trunc abs
+    percentile_cont percentile_disc mode corr covar_pop covar_samp regr_slope regr_intercept
+    string_agg concat_ws to_timestamp date_bin extract timezone overlay
     """.split()  # noqa: SIM905 - a word list reads better than a literal of 200 strings
 )
 
-_PASS_PREFIX = re.compile(
-    r"\s*(?:START\s+TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE\s+SAVEPOINT|SHOW|DESCRIBE|DESC"
-    r"|SET\s+(?:SESSION\s+|GLOBAL\s+|LOCAL\s+)?(?:TRANSACTION|CHARACTER|NAMES|TIME\s+ZONE|SQL_MODE|"
-    r"AUTOCOMMIT|search_path|statement_timeout|lock_timeout|client_encoding|innodb_lock_wait_timeout))\b",
+# Functions whose value can change between the gate's check query and the write that follows it
+# (time, randomness, sequences, locks, session counters): a checked write must not depend on them.
+VOLATILE_FUNCTIONS = frozenset(
+    """
+    row_count found_rows last_insert_id get_lock release_lock release_all_locks is_free_lock is_used_lock
+    sleep benchmark rand random uuid uuid_short sys_guid gen_random_uuid uuid_generate_v1 uuid_generate_v4
+    now current_timestamp current_date current_time curdate curtime sysdate localtime localtimestamp
+    utc_timestamp utc_date utc_time unix_timestamp clock_timestamp statement_timestamp
+    transaction_timestamp timeofday pg_advisory_lock pg_advisory_unlock pg_try_advisory_lock
+    pg_advisory_xact_lock pg_try_advisory_xact_lock pg_advisory_unlock_all pg_advisory_lock_shared
+    pg_advisory_unlock_shared pg_sleep pg_sleep_for pg_sleep_until nextval setval currval lastval
+    set_config txid_current txid_current_if_assigned pg_current_xact_id connection_id pg_backend_pid
+    master_pos_wait source_pos_wait
+    """.split()  # noqa: SIM905
+)
+_VOLATILE_NODES = (exp.Rand, exp.Uuid, exp.CurrentTimestamp, exp.CurrentDate, exp.CurrentTime, exp.Localtime,
+                   exp.Localtimestamp, exp.UtcTimestamp, exp.UtcDate, exp.Parameter, exp.PropertyEQ)
+
+# Unqualified pg_ names that resolve to PostgreSQL's catalog (pg_catalog comes first on the search
+# path): only these are framework reads; a user table named pg_secret is not.
+PG_CATALOG_RELATIONS = frozenset(
+    """
+    pg_class pg_namespace pg_attribute pg_type pg_index pg_indexes pg_constraint pg_description pg_enum
+    pg_tables pg_views pg_matviews pg_proc pg_depend pg_attrdef pg_settings pg_database pg_roles pg_user
+    pg_authid pg_auth_members pg_locks pg_stat_activity pg_inherits pg_sequence pg_sequences pg_trigger
+    pg_extension pg_am pg_amop pg_amproc pg_collation pg_operator pg_opclass pg_opfamily pg_cast
+    pg_language pg_rewrite pg_statistic pg_stats pg_tablespace pg_timezone_names pg_timezone_abbrevs
+    pg_shdescription pg_policy pg_policies pg_publication pg_event_trigger pg_foreign_table
+    pg_foreign_server pg_partitioned_table pg_range pg_conversion pg_aggregate pg_available_extensions
+    pg_stat_user_tables pg_stat_all_tables pg_statio_user_tables pg_prepared_xacts pg_cursors
+    pg_prepared_statements pg_rules pg_seclabel pg_init_privs pg_default_acl pg_largeobject_metadata
+    """.split()  # noqa: SIM905
+)
+
+# Statements classified before parsing (sqlglot reads them loosely or not at all): SHOW and DESCRIBE
+# pass when plain; SET is read by _classify_set(); transaction and lock control is refused in make().
+_SPECIAL = re.compile(
+    r"\s*(START\s+TRANSACTION|BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE|END|ABORT|XA|LOCK|UNLOCK|"
+    r"PREPARE\s+TRANSACTION|SHOW|DESCRIBE|DESC|SET)\b",
     re.IGNORECASE,
+)
+# SHOW passes unparsed only without an expression (a subquery or function needs a parenthesis).
+_SHOW_EXPRESSION = re.compile(r"[(;]|\bSELECT\b", re.IGNORECASE)
+_NAME = r"(?:`[^`]*`|\"[^\"]*\"|[\w$]+)"
+_PLAIN_DESCRIBE = re.compile(
+    rf"\s*DESC(?:RIBE)?\s+{_NAME}(?:\s*\.\s*{_NAME})?(?:\s+(?:{_NAME}|'[^'\\]*'))?\s*;?\s*\Z", re.IGNORECASE
 )
 _FIRST_WORD = re.compile(r"\s*\(*\s*([A-Za-z]+)")
 _DRIVER_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
@@ -200,8 +263,12 @@ def cache_clear() -> None:
 
 @lru_cache(maxsize=8192)
 def _classify(sql: str, dialect: str) -> Statement:
-    if _PASS_PREFIX.match(sql) and ";" not in sql.strip().rstrip(";"):
-        return PASS
+    if dialect == "mysql" and "/*" in sql and has_executable_comment(sql):
+        return _unclassifiable("it holds a MySQL executable comment (/*! … */ or /*M! … */), which the server "
+                               "runs but a parser reads as a comment")
+    special = _SPECIAL.match(sql)
+    if special:
+        return _classify_special(sql, dialect, " ".join(special.group(1).upper().split()))
     first = _FIRST_WORD.match(sql)
     if first and first.group(1).upper() in ("SELECT", "WITH", "VALUES", "TABLE"):
         shape = shape_of(sql, dialect)
@@ -215,6 +282,155 @@ def _classify(sql: str, dialect: str) -> Statement:
                     _shapes[(shape, dialect)] = statement
             return statement
     return _analyse(sql, dialect)
+
+
+# MySQL lexemes in which "/*!" is not an executable comment: strings, quoted names, line comments; and
+# block comments, whose opening tells (/*! and /*M! run their content, MariaDB's versioned /*!50100 too).
+_MYSQL_LEXEMES = re.compile(
+    r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`[^`]*`|\#[^\n]*|--\s[^\n]*|/\*(M?!)?.*?(?:\*/|\Z)""", re.DOTALL
+)
+
+
+def has_executable_comment(sql: str) -> bool:
+    """Whether ``sql`` holds a MySQL/MariaDB executable comment outside strings and names."""
+    return any(match.group(1) for match in _MYSQL_LEXEMES.finditer(sql))
+
+
+_TRANSACTION_WORDS = frozenset({"START TRANSACTION", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "END",
+                                "ABORT", "XA", "LOCK", "UNLOCK", "PREPARE TRANSACTION"})
+
+
+def transaction_control(what: str) -> Statement:
+    return Statement("forbidden", reason=(
+        f"transaction or lock control ({what}); make() runs inside the engine's transaction, which only the "
+        "engine commits or rolls back"))
+
+
+def _classify_special(sql: str, dialect: str, word: str) -> Statement:
+    if word in _TRANSACTION_WORDS:
+        return transaction_control(word)
+    if word == "SET":
+        return _classify_set(sql, dialect)
+    if word == "SHOW":
+        if _SHOW_EXPRESSION.search(sql.strip().rstrip(";")):
+            return _unclassifiable("a SHOW with an expression (a subquery or function can read any table)")
+        return PASS
+    if _PLAIN_DESCRIBE.match(sql):  # DESCRIBE table [column]; DESCRIBE of a query is parsed
+        return PASS
+    return _analyse(sql, dialect)
+
+
+# SET inside make(): every value a plain literal or name. Settings that change how the server reads the
+# following statements (string escapes, quoting, name resolution, character sets) would make the gate's
+# reading differ from the server's; transaction settings would escape the engine's transaction.
+_SET_TOKEN = {
+    "mysql": re.compile(
+        r"""\s*(?:(?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")|(?P<name>`[^`]*`|[A-Za-z_][\w$]*)"""
+        r"""|(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?![\w$])|(?P<op>@@|@|:=|=|,|\.))""", re.DOTALL),
+    "postgres": re.compile(
+        r"""\s*(?:(?P<str>'(?:[^'\\]|'')*'(?!'))|(?P<name>"(?:[^"]|"")*"|[A-Za-z_][\w$]*)"""
+        r"""|(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)(?![\w$])|(?P<op>=|,|\.))""", re.DOTALL),
+}
+LEXING_SETTINGS = frozenset({
+    "sql_mode", "standard_conforming_strings", "backslash_quote", "escape_string_warning", "search_path",
+    "names", "character set", "charset", "character_set_client", "character_set_connection",
+    "character_set_results", "collation_connection", "client_encoding", "session_replication_role",
+})
+TRANSACTION_SETTINGS = frozenset({
+    "autocommit", "transaction", "characteristics", "completion_type", "transaction_isolation", "tx_isolation",
+    "transaction_read_only", "tx_read_only", "default_transaction_isolation", "default_transaction_read_only",
+    "default_transaction_deferrable", "transaction_deferrable", "session characteristics",
+})
+_SET_SCOPES = frozenset({"session", "local"})
+
+
+def _set_tokens(sql: str, dialect: str) -> list[tuple[str, str]] | None:
+    body = sql.strip()
+    body = body[:-1] if body.endswith(";") else body
+    pattern = _SET_TOKEN[dialect]
+    tokens, position, end = [], 0, len(body)
+    while True:
+        while position < end and body[position].isspace():
+            position += 1
+        if position >= end:
+            return tokens
+        match = pattern.match(body, position)
+        if match is None or match.end() == position:
+            return None
+        kind = match.lastgroup or ""
+        tokens.append((kind, match.group(kind)))
+        position = match.end()
+
+
+def _classify_set(sql: str, dialect: str) -> Statement:
+    tokens = _set_tokens(sql, dialect)
+    cannot = _unclassifiable("a SET whose values are not plain literals or names (a subquery, function or "
+                             "@@variable in a SET can read or derive anything)")
+    if not tokens or tokens[0] != ("name", "SET") and tokens[0][1].upper() != "SET":
+        return cannot
+    tokens = [(kind, value.lower() if kind in ("name", "op") else value) for kind, value in tokens[1:]]
+    items: list[list[tuple[str, str]]] = [[]]
+    for token in tokens:
+        if token == ("op", ",") and dialect == "mysql":  # PostgreSQL: one setting, maybe a list value
+            items.append([])
+        else:
+            items[-1].append(token)
+    for item in items:
+        verdict = _set_item(item)
+        if verdict is not None:
+            return cannot if verdict == "cannot" else verdict
+    return PASS
+
+
+_GLOBAL = Statement("forbidden", reason="a SET of a server-wide (GLOBAL) setting")
+_ASSIGN = {("op", "="), ("op", ":="), ("name", "to")}
+
+
+def _set_item(item: list[tuple[str, str]]) -> Statement | str | None:
+    """None: a plain setting; "cannot": not plain; or the Statement that refuses it."""
+    words = [value for _, value in item]
+    if not words:
+        return "cannot"
+    if words[0] in ("global", "persist", "persist_only"):
+        return _GLOBAL
+    if words[0] in ("session", "local") and len(item) > 1 and item[1] not in _ASSIGN:
+        item, words = item[1:], words[1:]
+    if words[0] == "@@":  # @@[session.|local.|global.]name
+        if len(words) > 3 and words[2] == ".":
+            if words[1] == "global":
+                return _GLOBAL
+            item, words = item[2:], words[2:]
+        item, words = item[1:], words[1:]
+        if not item or item[0][0] != "name":
+            return "cannot"
+    elif words[0] == "@":  # a user variable: only its value matters
+        if len(item) < 2 or item[1][0] not in ("name", "str"):
+            return "cannot"
+        item, words = [("name", "@" + words[1]), *item[2:]], ["@" + words[1], *words[2:]]
+    split = next((i for i, token in enumerate(item) if token in _ASSIGN), len(item))
+    if split == len(item) and len(item) == 3 and words[:2] == ["time", "zone"] and item[2][0] != "op":
+        return None  # PostgreSQL SET TIME ZONE 'UTC' | LOCAL
+    if any(kind != "name" for kind, _ in item[:split]):
+        return "cannot"
+    name = " ".join(words[:split])
+    if name in TRANSACTION_SETTINGS or name.startswith(("transaction ", "characteristics ")):
+        return transaction_control(f"SET {words[0].upper()}")
+    if name in LEXING_SETTINGS or name.startswith(("names ", "character set", "charset ")):
+        name = " ".join(words[:2]) if name.startswith("character set") else words[0]
+        return Statement("forbidden", reason=(
+            f"SET {name}, a setting that changes how the server reads the statements that follow (quoting, "
+            "string escapes, name resolution, character set): the gate could no longer read them as the "
+            "server does"))
+    if split == len(item):
+        return "cannot"
+    values = item[split + 1:]
+    # value [, value …]: literals and names only (a list only in PostgreSQL, whose items were not split)
+    for index, (kind, value) in enumerate(values):
+        if index % 2 == 0 and kind not in ("str", "name", "num"):
+            return "cannot"
+        if index % 2 == 1 and (kind, value) != ("op", ","):
+            return "cannot"
+    return None if values and len(values) % 2 == 1 else "cannot"
 
 
 def shape_of(sql: str, dialect: str) -> str | None:
@@ -328,7 +544,7 @@ def is_framework(name: TableName, dialect: str) -> bool:
     schema, table = name
     if schema.lower() in SYSTEM_SCHEMAS or table.startswith("~"):
         return True
-    return dialect == "postgres" and not schema and table.startswith("pg_")
+    return dialect == "postgres" and not schema and table in PG_CATALOG_RELATIONS
 
 
 def _write_targets(tree: exp.Expression) -> tuple[list[exp.Table], list[str]]:
@@ -377,23 +593,43 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
         if tree is None:
             continue
         if isinstance(tree, exp.Command):
-            problems.append(f"{str(tree.this).upper()} statements are opaque to the gate")
+            word = str(tree.this).upper()
+            if word in _TRANSACTION_WORDS:
+                return transaction_control(word)
+            problems.append(f"{word} statements are opaque to the gate")
             continue
-        if isinstance(tree, (exp.Show, exp.Commit, exp.Rollback, exp.Transaction, exp.Use)):
+        if isinstance(tree, (exp.Commit, exp.Rollback, exp.Transaction)):
+            return transaction_control(tree.key.upper())
+        if not isinstance(tree, _STATEMENTS):  # sqlglot reads an unknown verb (FLUSH, ABORT) as an expression
+            problems.append(f"it is not a statement the gate knows ({tree.key})")
             continue
+        if isinstance(tree, exp.Set):  # a SET the SET reader did not see (after a comment)
+            problems.append("a SET after a comment")
+            continue
+        if isinstance(tree, (exp.Show, exp.Use)):
+            continue
+        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
         if isinstance(tree, exp.Describe):
             if any(isinstance(n, (exp.Insert, exp.Update, exp.Delete)) for n in tree.walk()):
                 problems.append("EXPLAIN of a write")
+            for table in tree.find_all(exp.Table):  # EXPLAIN of a query reveals its tables' statistics
+                name = _table_name(table, cte_names, dialect)
+                if name is not None and not is_framework(name, dialect):
+                    reads.add(name)
             continue
-        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
-        if isinstance(tree, (exp.Drop, exp.Create, exp.Alter, exp.TruncateTable)) or (
-            isinstance(tree, exp.Select) and tree.args.get("into")
-        ):
+        if isinstance(tree, (exp.Drop, exp.Create, exp.Alter, exp.TruncateTable, exp.Comment, exp.Grant,
+                             exp.Revoke)) or (isinstance(tree, exp.Select) and tree.args.get("into")):
             ddl = True
+            found = len(writes)
             for table in tree.find_all(exp.Table):
                 name = _table_name(table, cte_names, dialect)
                 if name is not None:
                     writes.add(name)
+            column = tree.this if isinstance(tree, exp.Comment) else None
+            if isinstance(column, exp.Column) and column.table:  # COMMENT ON COLUMN [schema.]table.column
+                writes.add((_identifier(column.args.get("db"), dialect), _identifier(column.args["table"], dialect)))
+            if len(writes) == found and not isinstance(tree, (exp.Create, exp.Select)):
+                problems.append(f"a {tree.key.upper()} whose table it cannot name")
             if isinstance(tree, exp.Create) and isinstance(tree.expression, exp.Query):
                 for table in tree.expression.find_all(exp.Table):
                     name = _table_name(table, cte_names, dialect)
@@ -405,7 +641,7 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
         target_ids = {id(t) for t in targets}
         for table in tree.find_all(exp.Table):
             name = _table_name(table, cte_names, dialect)
-            if name is None:
+            if name is None or isinstance(table.parent, exp.Lock):  # FOR UPDATE OF t names a table read already
                 continue
             if id(table) in target_ids:
                 writes.add(name)
@@ -435,8 +671,34 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
     return Statement(kind, frozenset(reads), frozenset(writes), inserts=tuple(inserts), modifies=tuple(modifies))
 
 
+_STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Drop, exp.Create, exp.Alter,
+               exp.TruncateTable, exp.Comment, exp.Grant, exp.Revoke, exp.Describe, exp.Show, exp.Use, exp.Set,
+               exp.Values)
+
+
 class _Unverifiable(Exception):
     pass
+
+
+def volatile(node: exp.Expression | None) -> str | None:
+    """What in ``node`` can change value between the gate's check query and the write (None: nothing)."""
+    if node is None:
+        return None
+    for part in node.walk():
+        if isinstance(part, _VOLATILE_NODES):
+            if isinstance(part, (exp.Parameter, exp.PropertyEQ)):
+                return "a user variable"
+            return f"{part.sql_name()}()"
+        if isinstance(part, exp.Anonymous) and str(part.this).lower() in VOLATILE_FUNCTIONS:
+            return f"{part.this}()"
+    return None
+
+
+def _require_stable(node: exp.Expression | None, clause: str) -> None:
+    what = volatile(node)
+    if what is not None:
+        raise _Unverifiable(f"{clause} uses {what}, whose value can change between the gate's check of the rows "
+                            "and the write itself")
 
 
 def _slot(node: exp.Expression, dialect: str) -> Slot:
@@ -510,6 +772,7 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
                     rows.append(tuple(_slot(v, dialect) for v in values))
                 inserts.append(InsertInfo(name, columns, rows=tuple(rows), on_conflict=conflict))
             elif isinstance(source, exp.Query):
+                _require_stable(source, "the source of an INSERT … SELECT")
                 select = source.copy()
                 first = _leftmost_select(select)
                 if first is None:
@@ -537,6 +800,7 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
         if node.args.get("using") or node.args.get("from_") or node.args.get("from"):
             raise _Unverifiable(f"a {node.key.upper()} joined to other tables")
         where = node.args.get("where")
+        _require_stable(where, f"the WHERE clause of {node.key.upper()}")
         where_sql, where_args = (None, ())
         if where is not None:
             where_sql, where_args = _to_driver(where.this.sql(dialect))

@@ -21,12 +21,15 @@ restores datajoint's own ``Connection.query`` (no cost at all). The engine's boo
 from __future__ import annotations
 
 import contextvars
+import datetime
 import logging
 import os
 import threading
+import uuid
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +163,7 @@ _gated_query.__doc__ = _original_query.__doc__
 
 @dataclass(frozen=True)
 class Violation:
-    kind: str  # read | write | ddl | row | unclassifiable
+    kind: str  # read | write | ddl | row | unclassifiable | unverifiable | forbidden | argument
     table: TableName | None = None
     detail: Any = None
 
@@ -293,8 +296,51 @@ def _touches_nothing(connection: Any, statement: sqlclassify.Statement, table: T
     return True
 
 
+# Arguments the drivers turn into quoted literals. Anything else may render as SQL text the gate never
+# read (psycopg2's AsIs, an object with getquoted/__conform__) or change between check and send.
+_PLAIN_TYPES = frozenset({int, float, bool, type(None), str, bytes, bytearray, memoryview, Decimal, datetime.date,
+                          datetime.datetime, datetime.time, datetime.timedelta, uuid.UUID})
+try:
+    import numpy
+
+    _PLAIN_TYPES |= {t for t in set(numpy.sctypeDict.values()) if t not in (numpy.object_, numpy.void)}
+except ImportError:  # pragma: no cover - datajoint requires numpy
+    pass
+_CONTAINERS = (list, tuple, dict)
+
+
+def _odd_argument(value: Any, depth: int = 0) -> Any:
+    """The first argument that is not a plain value (lists, tuples and dicts of plain values are plain)."""
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return None
+    if kind in _CONTAINERS and depth < 3:
+        for item in (value.values() if kind is dict else value):
+            odd = _odd_argument(item, depth + 1)
+            if odd is not None:
+                return odd
+        return None
+    if kind.__module__.startswith("pandas") and isinstance(value, (datetime.datetime, datetime.timedelta)):
+        return None  # pandas Timestamp/Timedelta from a DataFrame insert: the drivers format them as datetimes
+    return value
+
+
+def _odd_arguments(args: Any) -> Any:
+    kind = type(args)
+    if kind is tuple or kind is list:
+        if _PLAIN_TYPES.issuperset(map(type, args)):
+            return None
+    elif kind is not dict:
+        return args  # the drivers take a sequence or a mapping; anything else is not read twice alike
+    return _odd_argument(args)
+
+
 def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) -> None:
     backend = getattr(getattr(connection, "adapter", None), "backend", "mysql")
+    if args:
+        odd = _odd_arguments(args)
+        if odd is not None:
+            _report(window, sql, [Violation("argument", detail=f"{type(odd).__module__}.{type(odd).__qualname__}")])
     statement = sqlclassify.classify(sql, backend)
     kind = statement.kind
     if kind == "pass":
@@ -303,8 +349,8 @@ def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) ->
     if kind == "read" and statement.reads <= reads:  # most statements: one subset test
         return
     violations: list[Violation] = []
-    if kind == "unclassifiable":
-        violations.append(Violation("unclassifiable", detail=statement.reason))
+    if kind == "unclassifiable" or kind == "forbidden":
+        violations.append(Violation(kind, detail=statement.reason))
     for table in sorted(statement.reads):
         if table not in reads:
             violations.append(Violation("read", table))
@@ -397,6 +443,13 @@ def _describe(window: context.MakeContext, violation: Violation, index: dict[Tab
         return (f"{who} sent a statement the strict gate cannot classify: {violation.detail}. Strict mode fails "
                 "closed. Way out: express the query with datajoint on upstream tables (self.upstream[X]), or run "
                 "it outside make().")
+    if violation.kind == "forbidden":
+        return (f"{who} sent {violation.detail}. This is not allowed inside make() in strict mode. Way out: leave "
+                "it to the engine, or run it outside make().")
+    if violation.kind == "argument":
+        return (f"{who} passed a query argument of type {violation.detail}, which the driver may render as SQL "
+                "text the gate never read. Inside make() arguments must be plain values (numbers, strings, bytes, "
+                "dates, UUIDs, Decimal, numpy scalars, and lists/tuples/dicts of them).")
     if violation.kind == "unverifiable":
         return (f"{who} wrote rows the strict gate could not check against the key ({violation.detail}). "
                 "Strict mode fails closed.")
@@ -441,7 +494,8 @@ def _report(window: context.MakeContext, sql: str, violations: list[Violation]) 
         for violation, message in zip(violations, messages):
             identity = (own, violation.kind, violation.table,
                         violation.detail.attribute if isinstance(violation.detail, rowcheck.Mismatch) else
-                        (violation.detail if violation.kind in ("unclassifiable", "unverifiable") else None))
+                        (violation.detail if violation.kind in ("unclassifiable", "unverifiable", "forbidden",
+                                                                "argument") else None))
             pending.setdefault(identity, message)
             if identity not in _logged:
                 _logged.add(identity)
