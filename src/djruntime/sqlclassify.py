@@ -14,10 +14,13 @@ Writes (``INSERT``/``REPLACE``/``UPDATE``/``DELETE``) are always parsed exactly,
 (``djruntime.rowcheck``) needs their values: datajoint sends values as ``%s`` arguments, so an
 ``INSERT`` of N rows has one text whatever the values, and stays cached.
 
-Framework statements pass: ``SHOW``/``DESCRIBE``, transaction control, ``SET`` without tables, reads of
-``information_schema``/``pg_catalog``/``mysql``/``performance_schema``/``sys`` and of datajoint's hidden
-``~`` tables (``~lineage``, ``~~jobs``), and statements with no table (``SELECT user()``,
-``SELECT CURRENT_TIMESTAMP``). Names in string literals (``table_name = 'x'``, ``'"db"."t"'::regclass``)
+Framework statements pass: plain ``SHOW``/``DESCRIBE``, ``SET`` of plain values, reads of
+``information_schema``/``pg_catalog`` (unqualified: the real catalog names only)/``mysql``/
+``performance_schema``/``sys`` and of datajoint's hidden ``~`` tables (``~lineage``, ``~~jobs``), and
+statements with no table (``SELECT user()``, ``SELECT CURRENT_TIMESTAMP``). Refused (kind ``forbidden``):
+transaction and lock control, ``SET`` of settings that change lexing or transactions. Unclassifiable too:
+MySQL executable comments, ``SET`` of expressions, and checked writes whose ``WHERE`` or source uses
+volatile values (user variables, ``ROW_COUNT()``, ``RAND()``, ``NOW()``, locks, sequences). Names in string literals (``table_name = 'x'``, ``'"db"."t"'::regclass``)
 are data, not reads. What sqlglot cannot parse, what it parses only as an opaque command
 (``PREPARE``, ``CALL``, ``LOCK TABLES``, ``LOAD DATA``), and calls of functions it does not know (stored
 functions can read any table) are *unclassifiable*: the gate blocks them inside make() in raise mode.
