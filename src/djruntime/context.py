@@ -3,7 +3,9 @@
 The engine (``djruntime.engine``) opens a window around every call of ``make()`` (and of
 ``make_fetch``/``make_compute``/``make_insert``) and marks its own bookkeeping statements; the strict
 gate (``djruntime.strict``) reads both at every statement. This module is the only contract between
-the two.
+the two. The gate records each statement it refuses with ``note_blocked(window, message)``; a make()
+that catches that ProvenanceError and returns normally still fails its job (the engine checks
+``window.blocked``).
 
 A window is held twice: in a ContextVar (so nested populates and asyncio tasks see their own) and on
 the connection object (so a query sent from *another thread* on the same connection during make() is
@@ -33,6 +35,7 @@ class MakeContext:
     phase: str = "make"  # make | make_fetch | make_compute | make_insert
     thread_id: int = field(default_factory=threading.get_ident)
     notes: dict = field(default_factory=dict)  # per-window state for the gate (e.g. warnings seen)
+    blocked: list[str] = field(default_factory=list)  # messages of statements the gate refused (note_blocked)
 
 
 _current: contextvars.ContextVar[MakeContext | None] = contextvars.ContextVar("djruntime_make", default=None)
@@ -82,6 +85,22 @@ def make_window(table: Any, key: dict, connection: Any, phase: str = "make") -> 
             if context in stack:
                 stack.remove(context)
             _current.reset(token)
+
+
+def window_on(connection: Any) -> MakeContext | None:
+    """The innermost make() window open on ``connection`` (from any thread), else None."""
+    stack = getattr(connection, _STACK_ATTRIBUTE, None)
+    return stack[-1] if stack else None
+
+
+def note_blocked(window: MakeContext | None, message: str) -> None:
+    """Record that the gate refused a statement of ``window``'s make() (call it as the error is raised).
+
+    Should make() catch the error and return normally, the engine still fails the job with the first
+    recorded message: make() went on without data it asked for. ``window`` None is a no-op.
+    """
+    if window is not None:
+        window.blocked.append(str(message))  # list.append: safe from another thread
 
 
 def current(connection: Any = None) -> MakeContext | None:

@@ -44,7 +44,8 @@ from datajoint import provenance as dj_provenance
 from datajoint.errors import DataJointError, DuplicateError
 
 from . import context, upstream
-from .queue import Claim, JobQueue, abandon_session
+from .errors import ProvenanceError
+from .queue import Claim, JobQueue, JobQueueInMakeError, abandon_session
 from .signals import StopSignals
 
 logger = logging.getLogger("datajoint")
@@ -130,11 +131,13 @@ def _instance(table):
 
 
 def jobs_of(table) -> JobQueue:
-    """The table's job queue (datajoint's ``~~table``, declared on first use)."""
+    """The table's job queue (datajoint's ``~~table``, declared on first use outside make())."""
     table = _instance(table)
     queue = getattr(table, "_djruntime_jobs", None)
     if queue is None:
         queue = JobQueue(table)
+        if context.window_on(table.connection) is not None:
+            return queue  # inside make(): no DDL (it would commit make()'s transaction), not cached
         queue.ensure()
         table._djruntime_jobs = queue
     return queue
@@ -158,41 +161,79 @@ def _begin(connection) -> None:
     connection._in_transaction = True
 
 
+def _savepoint_name(connection) -> str:
+    depth = getattr(connection, "_djruntime_savepoints", 0) + 1
+    connection._djruntime_savepoints = depth
+    return f"djruntime_nested_{depth}"
+
+
+def _savepoint_done(connection, name: str, *, rollback: bool) -> None:
+    """Release (or roll back to, then release) a nested job's savepoint."""
+    connection._djruntime_savepoints = max(0, getattr(connection, "_djruntime_savepoints", 1) - 1)
+    if rollback:
+        connection.query(f"ROLLBACK TO SAVEPOINT {name}")
+    connection.query(f"RELEASE SAVEPOINT {name}")
+
+
+def _fail_if_blocked(window: context.MakeContext) -> None:
+    """make() returned normally although the strict gate refused one of its statements (make() caught
+    the ProvenanceError): it went on without data it asked for, so the job fails all the same."""
+    if window.blocked:
+        more = len(window.blocked) - 1
+        raise ProvenanceError(
+            window.blocked[0]
+            + f"\n{window.phase}() caught this error and returned normally"
+            + (f" ({more} more statement{'s' if more > 1 else ''} refused)" if more else "")
+            + "; the job fails all the same."
+        )
+
+
 # ---------------------------------------------------------------------------------------------- make()
-def invoke_make(table, key: dict, make: Callable, make_kwargs: dict | None, connection) -> None:
+def invoke_make(
+    table, key: dict, make: Callable, make_kwargs: dict | None, connection, *, transaction_open: bool = False
+) -> None:
     """THE one place where make() (or make_fetch / make_compute / make_insert) is called.
 
     A plain make() runs in the transaction the caller opened. A generator make (datajoint's tripartite
     protocol) runs fetch and compute outside a transaction, then opens one, fetches again, checks the
     fetched data's hash (datajoint's ``DeepHash``) and inserts. Each phase runs in its own
-    ``context.make_window``; the transaction start is bookkeeping.
+    ``context.make_window``; the transaction start is bookkeeping. ``transaction_open``: the caller
+    already holds the transaction (a nested populate's savepoint), so the generator's is not opened.
+    A phase that returns normally although the strict gate refused one of its statements (make() caught
+    the ProvenanceError) raises that ProvenanceError here.
     """
     kwargs = make_kwargs or {}
     if not inspect.isgeneratorfunction(make):
-        with context.make_window(table, key, connection, "make"):
+        with context.make_window(table, key, connection, "make") as window:
             make(dict(key), **kwargs)
+            _fail_if_blocked(window)
         return
 
     import deepdiff
 
     generator = make(dict(key), **kwargs)
-    with context.make_window(table, key, connection, "make_fetch"):
+    with context.make_window(table, key, connection, "make_fetch") as window:
         fetched = next(generator)
+        _fail_if_blocked(window)
     fetch_hash = deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
-    with context.make_window(table, key, connection, "make_compute"):
+    with context.make_window(table, key, connection, "make_compute") as window:
         computed = next(generator)
-    with context.bookkeeping():
-        _begin(connection)
+        _fail_if_blocked(window)
+    if not transaction_open:
+        with context.bookkeeping():
+            _begin(connection)
     generator = make(dict(key), **kwargs)  # restart: fetch again inside the transaction
-    with context.make_window(table, key, connection, "make_fetch"):
+    with context.make_window(table, key, connection, "make_fetch") as window:
         fetched = next(generator)
+        _fail_if_blocked(window)
     if fetch_hash != deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]:
         raise DataJointError("Referential integrity failed! The `make_fetch` data has changed")
-    with context.make_window(table, key, connection, "make_insert"):
+    with context.make_window(table, key, connection, "make_insert") as window:
         try:
             generator.send(computed)
         except StopIteration:
             pass
+        _fail_if_blocked(window)
 
 
 def run_job(
@@ -212,12 +253,33 @@ def run_job(
     ``(key, message_or_exception)`` for a suppressed error — datajoint's ``_populate1`` contract.
     KeyboardInterrupt and SystemExit (SIGTERM) always propagate after the job is rolled back and
     returned to pending (or recorded as an error when ``settings.on_interrupt == "error"``).
+
+    Called while another make() holds a transaction on the connection (a nested populate), the job
+    runs in a savepoint of that transaction instead: its rows commit with the outer job, and a
+    failure rolls back to the savepoint only.
     """
     connection = table.connection
     make = table._make_tuples if hasattr(table, "_make_tuples") else table.make
     stop = stop or StopSignals()
     start_time = time.time()
     _log_jobs(f"Making {key} -> {table.full_table_name}")
+    savepoint = None
+    if connection._in_transaction and context.window_on(connection) is not None:
+        if queue is not None:  # the queue's finish belongs to a transaction of the job's own
+            raise JobQueueInMakeError("a job-queue job cannot run inside another transaction")
+        with context.bookkeeping():
+            savepoint = _savepoint_name(connection)
+            try:
+                connection.query(f"SAVEPOINT {savepoint}")
+            except BaseException:
+                connection._djruntime_savepoints -= 1
+                raise
+    # restored afterwards: a nested populate of the same class must not clear the outer's state
+    saved_state = (
+        table.__class__.__dict__.get("_allow_insert", _MISSING),
+        table.__dict__.get("_upstream_key", _MISSING),
+        table.__dict__.get("_upstream", _MISSING),
+    )
     table.__class__._allow_insert = True
     table._upstream_key = dict(key)
     table._upstream = None
@@ -225,10 +287,10 @@ def run_job(
     try:
         try:
             with stop.make_running():
-                if not inspect.isgeneratorfunction(make):
+                if savepoint is None and not inspect.isgeneratorfunction(make):
                     with context.bookkeeping():
                         _begin(connection)
-                invoke_make(table, key, make, make_kwargs, connection)
+                invoke_make(table, key, make, make_kwargs, connection, transaction_open=savepoint is not None)
             duration = time.time() - start_time
             with context.bookkeeping():
                 if table._has_job_metadata_attrs():
@@ -242,25 +304,42 @@ def run_job(
                     connection.cancel_transaction()
                     logger.warning(f"Job {key} of {table.full_table_name} was taken over by another worker; rolled back")
                     return False
-                connection.commit_transaction()
+                if savepoint is not None:
+                    _savepoint_done(connection, savepoint, rollback=False)
+                else:
+                    connection.commit_transaction()
         except BaseException as error:
             stack = traceback.format_exc()
             broken = False
             with context.bookkeeping():
                 try:
-                    connection.cancel_transaction()
+                    if savepoint is not None:
+                        _savepoint_done(connection, savepoint, rollback=True)
+                    else:
+                        connection.cancel_transaction()
                 except Exception:  # lost, or an interrupt cut a query short: the session is unusable
                     broken = True
             if broken:
+                if savepoint is not None:  # the outer make()'s transaction is lost too: it fails
+                    raise
                 abandon_session(connection)  # the server rolls the old session back
             return _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects)
         _log_jobs(f"Success making {key} -> {table.full_table_name}")
         return True
     finally:
         dj_provenance.reset_ingesting(provenance_token)
-        table.__class__._allow_insert = False
-        table._upstream = None
-        table._upstream_key = None
+        _restore(table.__class__, "_allow_insert", saved_state[0], False)
+        _restore(table, "_upstream_key", saved_state[1], None)
+        _restore(table, "_upstream", saved_state[2], None)
+
+
+_MISSING = object()
+
+
+def _restore(owner, name: str, value, default) -> None:
+    """Put back an attribute run_job set (``default`` where it was not set on ``owner`` itself:
+    the value the engine always left there)."""
+    setattr(owner, name, default if value is _MISSING else value)
 
 
 def _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects):
@@ -313,7 +392,8 @@ def run_worker(
     """
     table = _instance(table)
     queue = jobs_of(table)
-    restriction = table._jobs_to_do(restrictions) if restrictions else None
+    with context.bookkeeping():
+        restriction = table._jobs_to_do(restrictions) if restrictions else None
     budget = budget or LocalBudget(None)
     sizer = BatchSizer()
     version = queue.job_version()
@@ -399,7 +479,8 @@ def run_direct(
     table = _instance(table)
     from datajoint.jobs import _get_job_version
 
-    keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
+    with context.bookkeeping():  # the engine's own query, also from a populate() inside make()
+        keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
     version = _get_job_version(table.connection._config)
     success_count, error_list = 0, []
     if display_progress:
@@ -446,7 +527,10 @@ def populate(
     workers' reservations), then claim → make → finish until no schedulable job is left.
     """
     table = _instance(table)
-    if table.connection.in_transaction:
+    outer = context.window_on(table.connection)
+    if outer is not None:
+        _check_nested(table, outer, reserve_jobs, processes)
+    elif table.connection.in_transaction:
         raise DataJointError("Populate cannot be called during a transaction.")
     result = _populate(
         table,
@@ -470,6 +554,19 @@ def populate(
     return result
 
 
+def _check_nested(table, outer: context.MakeContext, reserve_jobs: bool, processes: int | None) -> None:
+    """populate() from inside another make() (see docs/engine.md, "Populating from inside make()")."""
+    where = f"inside {type(outer.table).__name__}.{outer.phase}()"
+    if reserve_jobs:
+        raise JobQueueInMakeError(
+            f"{table.__class__.__name__}.populate(reserve_jobs=True) cannot run {where}: the job queue "
+            "commits its own transactions. Use reserve_jobs=False (the nested jobs then run in make()'s "
+            "transaction)."
+        )
+    if processes is not None and processes > 1:
+        raise DataJointError(f"{table.__class__.__name__}.populate(processes={processes}) cannot run {where}.")
+
+
 def _populate(
     table,
     restrictions: tuple,
@@ -484,7 +581,8 @@ def _populate(
     priority: int | None,
     refresh: bool | None,
 ) -> dict:
-    table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
+    with context.bookkeeping():
+        table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
     if processes is not None and processes > 1 and min(processes, mp.cpu_count()) > 1:
         try:
             from . import pool

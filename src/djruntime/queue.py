@@ -14,8 +14,12 @@ API (used by ``djruntime.engine`` and by the multi-process pool / worker CLI)::
 and datajoint's own ``reserve``, ``complete``, ``error``, ``ignore``, ``pending``/``reserved``/... queries.
 
 Every statement the queue sends is wrapped in ``context.bookkeeping()`` so the strict gate lets it
-pass. The job table's columns are datajoint's, unchanged; the queue only adds the claim index
-``(status, priority, scheduled_time)`` when an older job table lacks it.
+pass. That is why every operation that writes the queue (refresh, rescue, claim, reserve, finish,
+fail, release, complete, error, ignore) refuses to run while a make() window is open on its connection
+(``JobQueueInMakeError``): it would commit make()'s transaction or write job tables unchecked. Reads
+(``jobs.pending``, ``jobs.progress()``, …) still work inside make(). The job table's columns are
+datajoint's, unchanged; the queue only adds the claim index ``(status, priority, scheduled_time)``
+when an older job table lacks it.
 
 How the queue differs from datajoint's (see docs/engine.md):
 
@@ -47,6 +51,7 @@ from typing import Any
 
 from datajoint.codecs import decode_attribute
 from datajoint.condition import AndList, Not, make_condition
+from datajoint.errors import DataJointError
 from datajoint.jobs import ERROR_MESSAGE_LENGTH, TRUNCATION_APPENDIX, Job, _get_job_version
 
 from . import context
@@ -145,6 +150,25 @@ def abandon_session(connection) -> None:
                 pass
 
 
+class JobQueueInMakeError(DataJointError):
+    """A job-queue operation (refresh, claim, reserve, status changes, …) was called inside make().
+
+    Such operations run as the engine's bookkeeping and manage their own transactions: inside make()
+    they would commit make()'s open transaction, or read and write job tables unchecked."""
+
+
+def refuse_inside_make(connection, operation: str) -> None:
+    """Raise JobQueueInMakeError when a make() window is open on ``connection``."""
+    window = context.window_on(connection)
+    if window is not None:
+        owner = getattr(window.table, "class_name", None) or type(window.table).__name__
+        raise JobQueueInMakeError(
+            f"jobs.{operation}() cannot be called inside make() ({owner}.{window.phase}() for key "
+            f"{dict(window.key)!r}): job-queue operations run their own transactions and would commit "
+            "make()'s. Call it before or after populate()."
+        )
+
+
 def _truncate(message: str) -> str:
     if len(message) > ERROR_MESSAGE_LENGTH:
         return message[: ERROR_MESSAGE_LENGTH - len(TRUNCATION_APPENDIX)] + TRUNCATION_APPENDIX
@@ -199,7 +223,11 @@ class JobQueue(Job):
         return self._version
 
     def ensure(self) -> JobQueue:
-        """Declare the job table if missing, and add the claim index if an older table lacks it."""
+        """Declare the job table if missing, and add the claim index if an older table lacks it.
+
+        Inside make() nothing is done: the DDL would commit make()'s transaction (MySQL)."""
+        if context.window_on(self.connection) is not None:
+            return self
         with context.bookkeeping():
             if not self.is_declared:
                 try:
@@ -233,6 +261,13 @@ class JobQueue(Job):
 
     # ------------------------------------------------------------------ transactions
     def _begin_read_committed(self) -> None:
+        # never inside a transaction someone else opened: _commit() would commit it
+        refuse_inside_make(self.connection, "transaction")
+        if self.connection._in_transaction:
+            raise DataJointError(
+                f"job queue of {self.full_table_name}: a transaction is already open on this connection; "
+                "the queue never commits a transaction it did not open"
+            )
         if self._mysql:
             self.connection.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
             self.connection.query("START TRANSACTION")
@@ -271,6 +306,7 @@ class JobQueue(Job):
         and except live reservations. Orphaned: reservations whose holder is gone (see ``rescue``),
         and, as datajoint, reservations older than ``orphan_timeout`` — back to pending in place.
         """
+        refuse_inside_make(self.connection, "refresh")
         config = self.connection._config.jobs
         priority = config.default_priority if priority is None else priority
         stale_timeout = config.stale_timeout if stale_timeout is None else stale_timeout
@@ -383,6 +419,7 @@ class JobQueue(Job):
         not in the visible process list). PostgreSQL: reservations whose connection_id is no live
         backend, or marked ones whose worker lock is not held (a reused pid).
         """
+        refuse_inside_make(self.connection, "rescue")
         with context.bookkeeping():
             # READ COMMITTED: the scan neither locks nor waits for rows a live worker is finishing
             self._begin_read_committed()
@@ -401,6 +438,9 @@ class JobQueue(Job):
         ``restriction``: a query expression of keys (e.g. ``table._jobs_to_do(restrictions)``).
         ``priority``: only jobs with ``priority <= priority`` (datajoint's meaning).
         """
+        refuse_inside_make(self.connection, "claim")
+        if self.connection._in_transaction:
+            raise DataJointError("jobs.claim() cannot run inside an open transaction (it commits its own)")
         if limit <= 0:
             return []
         worker = worker_identity(self.connection)
@@ -489,6 +529,7 @@ class JobQueue(Job):
     def finish(self, key: dict, duration: float | None = None) -> bool:
         """Mark the job done (success, or deleted unless ``keep_completed``) if this connection still
         holds it. Call inside make()'s transaction; False means another worker owns the job now."""
+        refuse_inside_make(self.connection, "finish")
         q = self._q
         where = f"{self._key_condition(key)} AND {self._owned()}"
         with context.bookkeeping():
@@ -504,6 +545,7 @@ class JobQueue(Job):
 
     def finish_many(self, claims: Sequence[Claim]) -> int:
         """Complete claimed jobs whose keys are already in the target (no make() call)."""
+        refuse_inside_make(self.connection, "finish_many")
         if not claims:
             return 0
         q = self._q
@@ -522,6 +564,7 @@ class JobQueue(Job):
     def fail(self, key: dict, message: str, stack: str | None = None) -> bool:
         """Record the job's error (message truncated as datajoint does, stack as datajoint's blob)
         if this connection still holds it."""
+        refuse_inside_make(self.connection, "fail")
         q = self._q
         assignments = [f"{q('status')}='error'", f"{q('completed_time')}={self._now()}", f"{q('error_message')}=%s"]
         args: list = [_truncate(message)]
@@ -542,6 +585,7 @@ class JobQueue(Job):
 
     def release(self, claims: Iterable[Claim | dict]) -> int:
         """Return jobs this connection holds to pending, in place (interrupted or never started)."""
+        refuse_inside_make(self.connection, "release")
         keys = list(claims)
         if not keys:
             return 0
@@ -558,6 +602,7 @@ class JobQueue(Job):
     def reserve(self, key: dict) -> bool:
         """datajoint's ``reserve(key)``, as a djruntime reservation (marked, held by this connection's
         worker lock, so it is rescued if this connection dies)."""
+        refuse_inside_make(self.connection, "reserve")
         worker = worker_identity(self.connection)
         q = self._q
         host = marked_host()
@@ -572,14 +617,17 @@ class JobQueue(Job):
         return cursor.rowcount == 1
 
     def complete(self, key: dict, duration: float | None = None) -> None:
+        refuse_inside_make(self.connection, "complete")
         with context.bookkeeping():
             super().complete(key, duration=duration)
 
     def error(self, key: dict, error_message: str, error_stack: str | None = None) -> None:
+        refuse_inside_make(self.connection, "error")
         with context.bookkeeping():
             super().error(key, error_message=error_message, error_stack=error_stack)
 
     def ignore(self, key: dict) -> None:
+        refuse_inside_make(self.connection, "ignore")
         with context.bookkeeping():
             super().ignore(key)
 
