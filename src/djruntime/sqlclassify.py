@@ -348,8 +348,7 @@ _SET_SCOPES = frozenset({"session", "local"})
 
 
 def _set_tokens(sql: str, dialect: str) -> list[tuple[str, str]] | None:
-    body = sql.strip()
-    body = body[:-1] if body.endswith(";") else body
+    body = sql.strip().removesuffix(";")
     pattern = _SET_TOKEN[dialect]
     tokens, position, end = [], 0, len(body)
     while True:

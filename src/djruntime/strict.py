@@ -487,6 +487,7 @@ def _report(window: context.MakeContext, sql: str, violations: list[Violation]) 
     messages = [_describe(window, v, index) for v in violations]
     if _mode == "raise":
         text = "Strict provenance: " + " ".join(dict.fromkeys(messages)) + f"\nStatement: {_shown_statement(sql)}"
+        context.note_blocked(window, text)  # a make() that swallows the error still fails its job
         raise ProvenanceError(text)
     own = _table_key(window.table)
     with _lock:

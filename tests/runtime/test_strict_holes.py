@@ -18,6 +18,7 @@ import pytest
 import test_strict_pipeline as pipeline
 from test_strict import KEY, _build, empty_policy, insert_own, run_make, strict_on  # noqa: F401 - fixtures
 
+import djruntime
 from djruntime import ProvenanceError, context
 
 
@@ -227,7 +228,7 @@ def test_a_user_table_named_pg_something_is_not_a_catalog(postgres_pipe):
 @pytest.mark.usefixtures("strict_on")
 def test_transaction_control_in_make_is_blocked(any_pipe):
     p = any_pipe
-    other, own = names(p)
+    own = p.Analysis.full_table_name
     mysql = p.server.backend == "mysql"
     cases = ["COMMIT", "ROLLBACK", "SAVEPOINT s1", "BEGIN",
              "START TRANSACTION" if mysql else "START TRANSACTION ISOLATION LEVEL SERIALIZABLE",
@@ -294,3 +295,25 @@ def test_pure_functions_and_for_update_of_pass(any_pipe):
         insert_own(self, key)
 
     passes(p, body)
+
+
+# ------------------------------------------------------------------------------ through populate()
+def test_a_swallowed_refusal_still_fails_the_job(any_pipe, empty_policy):
+    """The gate records each refusal on the window (context.note_blocked): the engine fails the job."""
+    p = any_pipe
+
+    def body(self, key):
+        try:
+            self.connection.query("COMMIT")
+        except ProvenanceError:
+            pass
+        insert_own(self, key)
+
+    pipeline.BODIES["Analysis"] = body
+    djruntime.install(strict_provenance=True, policy=empty_policy)
+    try:
+        result = p.Analysis.populate(KEY, reserve_jobs=True, suppress_errors=True)
+    finally:
+        djruntime.uninstall()
+    assert len(result["error_list"]) == 1 and "transaction or lock control" in str(result["error_list"][0][1])
+    assert len(p.Analysis & KEY) == 0
