@@ -735,10 +735,12 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
     _bind_method_aliases(model)
     _classify_classes(model)
     _build_tables(model)
+    # Every index name resolution reads is complete (tables, tiers, schemas, linking): from here on a
+    # name always means the same, so resolutions are memoised (the foreign keys' are reused by make()).
+    model._memo = {}
     _build_graph(model)
     _check_policy(model, cwd)
     model.diagnostics.sort()
-    model._memo = {}  # the model is complete: resolutions no longer change
     model._built_unknown_names = dict(model.unknown_names)
     return model
 
