@@ -60,7 +60,8 @@ def python_files(paths: Sequence[Path], config: Config) -> list[Path]:
     return sorted(found)
 
 
-def _rel(path: Path, root: Path) -> str:
+def relative_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root``, with ``/`` separators (``..`` when outside)."""
     text, prefix = str(path), str(root)
     if text.startswith(prefix) and text[len(prefix) : len(prefix) + 1] == os.sep:  # the usual case, fast
         return text[len(prefix) + 1 :].replace(os.sep, "/")
@@ -134,8 +135,8 @@ def result_key(
         "format": ENTRY_FORMAT,
         "tool": tool_fingerprint(),
         "config": config_material(config),
-        "paths": [_rel(p, root) for p in paths],
-        "files": [[_rel(f, root), digests(f)] for f in files],
+        "paths": [relative_path(p, root) for p in paths],
+        "files": [[relative_path(f, root), digests(f)] for f in files],
     }
     encoded = json.dumps(material, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return hashlib.blake2b(encoded, digest_size=20).hexdigest()
@@ -170,19 +171,14 @@ class ResultCache:
         entry = {
             "format": ENTRY_FORMAT,
             "key": key,
-            "files": {_rel(f, self.root): analysed(f) for f in files},
+            "files": {relative_path(f, self.root): analysed(f) for f in files},
             "diagnostics": [[d.path, d.line, d.column, d.code, d.message] for d in diagnostics],
         }
         with contextlib.suppress(OSError):
             cachefiles.prepare(self.directory.parent, self.directory)
             cachefiles.replace_atomically(self.directory / f"{key}.json", json.dumps(entry).encode("utf-8"))
-            self._prune()
+            cachefiles.keep_newest(self.directory.glob("*.json"), KEEP_ENTRIES)
 
-    def _prune(self) -> None:
-        entries = sorted(self.directory.glob("*.json"), key=_mtime, reverse=True)
-        for stale in entries[KEEP_ENTRIES:]:
-            with contextlib.suppress(OSError):
-                stale.unlink()
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
@@ -197,13 +193,6 @@ class ResultCache:
             if fcntl is not None:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             yield
-
-
-def _mtime(path: Path) -> float:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 def _run_analysis(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 _IGNORE_ALL = "# created by djlint\n*\n"
@@ -35,3 +36,17 @@ def replace_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def keep_newest(paths: Iterable[Path], keep: int) -> None:
+    """Delete all but the ``keep`` most recently written of ``paths`` (bounded caches)."""
+
+    def written(path: Path) -> float:
+        try:
+            return path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    for stale in sorted(paths, key=written, reverse=True)[keep:]:
+        with contextlib.suppress(OSError):
+            stale.unlink()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from djlint.cache import config_material, tool_fingerprint
+from djlint.cache import config_material, relative_path, tool_fingerprint
 from djlint.config import Allowance, Config, Policy
 from djlint.definition import Attribute, Definition, ForeignKey
 from djlint.diagnostics import Diagnostic
@@ -211,16 +211,6 @@ def _excluded(relative: str, patterns: Sequence[str]) -> bool:
     return False
 
 
-def _relative(path: Path, base: Path) -> str:
-    text, prefix = str(path), str(base)
-    if text.startswith(prefix) and text[len(prefix) : len(prefix) + 1] == os.sep:  # the usual case, fast
-        return text[len(prefix) + 1 :].replace(os.sep, "/")
-    try:
-        return path.relative_to(base).as_posix()
-    except ValueError:
-        return Path(os.path.relpath(path, base)).as_posix()
-
-
 def discover(paths: Sequence[Path], config: Config) -> list[Path]:
     """Every ``.py`` under ``paths`` (files given explicitly are kept), minus exclusions."""
     found: dict[Path, None] = {}
@@ -228,7 +218,7 @@ def discover(paths: Sequence[Path], config: Config) -> list[Path]:
     for given in paths:
         given = given.resolve()
         if given.is_file():
-            if given.suffix == ".py" and not _excluded(_relative(given, root), config.exclude):
+            if given.suffix == ".py" and not _excluded(relative_path(given, root), config.exclude):
                 found[given] = None
             continue
         excluding = bool(config.exclude)
@@ -238,12 +228,12 @@ def discover(paths: Sequence[Path], config: Config) -> list[Path]:
                 for d in subdirs
                 if d not in SKIPPED_DIRS
                 and not d.endswith(".egg-info")
-                and not (excluding and _excluded(_relative(Path(directory, d), root), config.exclude))
+                and not (excluding and _excluded(relative_path(Path(directory, d), root), config.exclude))
             )
             for name in sorted(files):
                 if name.endswith(".py"):
                     file = Path(directory, name)
-                    if not (excluding and _excluded(_relative(file, root), config.exclude)):
+                    if not (excluding and _excluded(relative_path(file, root), config.exclude)):
                         found[file] = None
     return list(found)
 
@@ -266,7 +256,7 @@ def module_name(path: Path, root: Path, _inits: dict[Path, bool] | None = None) 
             parts.insert(0, directory.name)
             directory = directory.parent
         return ".".join(parts), is_package
-    relative = _relative(path.with_suffix(""), root).split("/")
+    relative = relative_path(path.with_suffix(""), root).split("/")
     if relative and relative[0] == "src" and len(relative) > 1:
         relative = relative[1:]
     if relative and relative[0] == "..":  # outside the root: keep only the stem
@@ -671,7 +661,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
 
     given = [(p if p.is_absolute() else cwd / p).resolve() for p in paths]
     files = discover(given, config)
-    listed = [(_relative(path, cwd), path) for path in files]
+    listed = [(relative_path(path, cwd), path) for path in files]
     snapshot = None
     if cache is not None:
         snapshot = ModelSnapshot(Path(cache_dir), (config_material(config), tool_fingerprint(), str(root),
@@ -709,7 +699,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
         name, is_package = module_name(path, root, inits)
         plain = name
         if name in taken:  # two separate trees with the same module name: keep both
-            name = _relative(path.with_suffix(""), root).replace("/", ".").lstrip(".")
+            name = relative_path(path.with_suffix(""), root).replace("/", ".").lstrip(".")
             while name in taken:
                 name += "_"
         taken.add(name)
@@ -1234,7 +1224,7 @@ def _check_policy(model: Model, cwd: Path) -> None:
         lines = Path(source).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
-    display = _relative(Path(source).resolve(), cwd)
+    display = relative_path(Path(source).resolve(), cwd)
     analysed = set(model.modules)
     for table, entry in policy.allow.items():
         header = _toml_line(lines, table)

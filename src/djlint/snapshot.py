@@ -158,19 +158,7 @@ class ModelSnapshot:
         with contextlib.suppress(OSError):
             cachefiles.prepare(self.base)
             cachefiles.replace_atomically(self.path, blob + _mac(secret, blob))
-            self._prune()
-
-    def _prune(self) -> None:
-        """Keep the most recently written few (each holds a whole model)."""
-        def written(path: Path) -> float:
-            try:
-                return path.stat().st_mtime
-            except OSError:
-                return 0.0
-
-        for stale in sorted(self.base.glob("model-*.snapshot"), key=written, reverse=True)[KEEP:]:
-            with contextlib.suppress(OSError):
-                stale.unlink()
+            cachefiles.keep_newest(self.base.glob("model-*.snapshot"), KEEP)  # each holds a whole model
 
     @staticmethod
     def _open(blob: bytes) -> tuple[dict[str, Any], bytes]:
