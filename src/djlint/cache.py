@@ -25,7 +25,7 @@ from djlint.config import Config
 from djlint.diagnostics import Diagnostic
 
 CACHE_DIR_NAME = ".djlint_cache"
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2  # 2: diagnostics as objects with their structured fields
 KEEP_ENTRIES = 16
 # Only directories the analysis never enters (djlint.model.SKIPPED_DIRS has these and more): the listing
 # below must include every file the analysis may read, so that adding one invalidates the entry.
@@ -159,7 +159,7 @@ class ResultCache:
             for relative, digest in entry["files"].items():  # files analysed but not listed by us
                 if self.digests(self.root / relative) != digest:
                     return None
-            return [Diagnostic(*record) for record in entry["diagnostics"]]
+            return [Diagnostic.from_dict(record) for record in entry["diagnostics"]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
@@ -172,7 +172,7 @@ class ResultCache:
             "format": ENTRY_FORMAT,
             "key": key,
             "files": {relative_path(f, self.root): analysed(f) for f in files},
-            "diagnostics": [[d.path, d.line, d.column, d.code, d.message] for d in diagnostics],
+            "diagnostics": [d.as_dict() for d in diagnostics],
         }
         with contextlib.suppress(OSError):
             cachefiles.prepare(self.directory.parent, self.directory)
@@ -235,8 +235,8 @@ def _relative_to(diagnostics: Sequence[Diagnostic], root: Path, cwd: Path) -> li
     cwd = cwd.resolve()
     if cwd == root:
         return list(diagnostics)
-    moved = []
-    for d in diagnostics:
-        path = os.path.relpath(os.path.join(root, d.path), cwd).replace(os.sep, "/")
-        moved.append(Diagnostic(path, d.line, d.column, d.code, d.message))
-    return sorted(moved)
+
+    def path_of(path: str) -> str:
+        return os.path.relpath(os.path.join(root, path), cwd).replace(os.sep, "/")
+
+    return sorted(d.rebased(path_of) for d in diagnostics)

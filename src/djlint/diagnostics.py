@@ -2,19 +2,77 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True, order=True)
+class Related:
+    """Another place of the same finding: where a read in a helper executes, the make() call reaching it."""
+
+    path: str
+    line: int
+    column: int
+    message: str
 
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """A finding. ``path`` is relative to the current directory with ``/`` separators;
-    ``line`` and ``column`` are 1-based (flake8's plugin API converts the column to 0-based)."""
+    ``line`` and ``column`` are 1-based (flake8's plugin API converts the column to 0-based).
+
+    The structured fields do not take part in equality or ordering (a finding is its place, code and
+    message): ``table`` is the module-qualified table whose make() the finding is in, ``target`` the
+    module-qualified table read or written, ``via`` the call chain from make() to the reported line,
+    ``related`` the other places of the same finding.
+    """
 
     path: str
     line: int
     column: int
     code: str
     message: str
+    table: str | None = field(default=None, compare=False)
+    target: str | None = field(default=None, compare=False)
+    via: tuple[str, ...] = field(default=(), compare=False)
+    related: tuple[Related, ...] = field(default=(), compare=False)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        """The JSON record: the five core fields, then the structured ones that are set."""
+        record: dict[str, object] = {
+            "path": self.path, "line": self.line, "column": self.column,
+            "code": self.code, "message": self.message,
+        }
+        if self.table is not None:
+            record["table"] = self.table
+        if self.target is not None:
+            record["target"] = self.target
+        if self.via:
+            record["via"] = list(self.via)
+        if self.related:
+            record["related"] = [
+                {"path": r.path, "line": r.line, "column": r.column, "message": r.message}
+                for r in self.related
+            ]
+        return record
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> Diagnostic:
+        """The inverse of :meth:`as_dict` (raises on a malformed record)."""
+        related = tuple(
+            Related(str(r["path"]), int(r["line"]), int(r["column"]), str(r["message"]))
+            for r in record.get("related", ())
+        )
+        return cls(
+            str(record["path"]), int(record["line"]), int(record["column"]), str(record["code"]),
+            str(record["message"]), table=record.get("table"), target=record.get("target"),
+            via=tuple(str(v) for v in record.get("via", ())), related=related,
+        )
+
+    def rebased(self, path_of: Callable[[str], str]) -> Diagnostic:
+        """The same finding with its path and its related places' paths mapped by ``path_of``."""
+        return replace(
+            self, path=path_of(self.path),
+            related=tuple(replace(r, path=path_of(r.path)) for r in self.related),
+        )
