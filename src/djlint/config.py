@@ -9,6 +9,7 @@ exclude = ["notebooks/*"]          # glob patterns, relative to the repository r
 select = ["DJ"]                    # code prefixes to report
 ignore = ["DJ401"]
 linking = { Subject = "lab.subject.Subject" }   # names injected at run time -> module-qualified tables
+external-roots = true              # tables of installed packages cannot descend from yours
 
 [tool.djlint.allow."lab.ingest.SessionImport"]  # module-qualified class name
 reads = ["lab.reference.ProbeGeometry"]
@@ -75,6 +76,9 @@ class Config:
     linking: dict[str, str] = field(default_factory=dict)
     policy: Policy = field(default_factory=Policy)
     cache_dir: Path | None = None
+    # Tables from outside the analysed repository (installed packages, schemas no module declares) are
+    # taken as roots: they cannot descend from the repository's own tables (README, "Unknown names").
+    external_roots: bool = True
 
     def enabled(self, code: str) -> bool:
         """Longest matching prefix wins between select and ignore (as in flake8 and ruff)."""
@@ -148,6 +152,9 @@ def load_config(root: Path) -> Config:
     if not isinstance(linking, dict) or not all(isinstance(v, str) for v in linking.values()):
         raise ConfigError("[tool.djlint] linking must map names to module-qualified names")
     cache_dir = tool.get("cache-dir")
+    external_roots = tool.get("external-roots", True)
+    if not isinstance(external_roots, bool):
+        raise ConfigError("[tool.djlint] external-roots must be true or false")
     return Config(
         root=root,
         select=_string_list(tool.get("select", ["DJ"]), "select"),
@@ -156,4 +163,5 @@ def load_config(root: Path) -> Config:
         linking=dict(linking),
         policy=parse_policy(tool, source=pyproject if pyproject.is_file() else None),
         cache_dir=(root / cache_dir) if isinstance(cache_dir, str) else None,
+        external_roots=external_roots,
     )

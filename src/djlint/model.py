@@ -25,6 +25,7 @@ from djlint.diagnostics import Diagnostic
 from djlint.provenance import AllowedSets
 from djlint.snapshot import ModelSnapshot, summary_digests
 from djlint.summaries import SummaryCache, decode_source, load_summary
+from djlint.unknowns import UNKNOWN_PREFIX, Unknowns
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -58,7 +59,6 @@ SKIPPED_DIRS = frozenset(
     }
 )
 _BUILTINS = frozenset(dir(builtins))
-UNKNOWN_PREFIX = "?"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,7 +295,12 @@ class Model:
         self._packages: set[str] = set()
         self._schema_tables: dict[str, dict[str, str]] = {}
         self._schema_modules: dict[str, list[str]] = {}
-        self._tainted: set[Any] | None = None
+        self._unknowns: Unknowns | None = None
+        self._unnamed_schemas: bool | None = None
+        self._shared_qualnames: set[str] | None = None  # class names that more than one table has
+        # unresolved foreign-key parents (``?name`` nodes) that every reference places outside the repo
+        self.external_nodes: set[str] = set()
+        self._linked_externals: set[str] = set()  # installed modules activated with a linking module
         self._linking_modules: dict[str, list[str]] = {}  # element module -> modules given as linking_module
         self._activated_schemas: dict[tuple[str, str], str] = {}  # (module, schema variable) -> name
         self._resolving: set[tuple[str, str]] = set()
@@ -327,7 +332,8 @@ class Model:
         state = self.__dict__.copy()
         state["_graph"] = None
         state["unknown_names"] = dict(self._built_unknown_names)
-        state["_tainted"] = None
+        state["_unknowns"] = None
+        state["_shared_qualnames"] = None
         state["snapshot"] = None
         return state
 
@@ -409,16 +415,84 @@ class Model:
                 return found
         return None
 
-    def ancestry_unknown(self, table_id: str) -> bool:
-        """True when an unknown node (unresolved name, table outside the repo, unreadable
-        definition) is among the entity ancestors of ``table_id`` (or feeds its own entity)."""
-        if self._tainted is None:  # one multi-source traversal downstream of every unknown node
-            unknown = [n for n in self.allowed.parents if isinstance(n, str) and n.startswith(UNKNOWN_PREFIX)]
-            self._tainted = self.allowed.downstream_of(unknown)
-        if table_id not in self.allowed.nodes:
-            return True
-        master = self.tables[table_id].master if table_id in self.tables else None
-        return (master or table_id) in self._tainted
+    @property
+    def unknowns(self) -> Unknowns:
+        """What stays decidable below the names this model could not resolve (djlint.unknowns)."""
+        if self._unknowns is None:
+            self._unknowns = Unknowns(self)
+        return self._unknowns
+
+    def unknown_node(self, module: str, dotted: str) -> tuple[str, bool]:
+        """The graph node of the unresolved ``dotted`` (as written in ``module``), and whether it comes
+        from outside the analysed repository: an installed package's table, or one of a schema that no
+        analysed table lives in (a virtual module, ``spawn_missing_classes()``). An installed module the
+        repository activates with ``linking_module=`` receives the repository's tables: not outside.
+
+        A name from outside is its full dotted name. Any other is scoped by the module where it stays
+        unresolved (after following imports), so that two modules' run-time names ``Session`` are not
+        taken for one table (the descendant test of djlint.unknowns relies on it)."""
+        seen: set[tuple[str, str]] = set()
+
+        def origin(module: str, dotted: str) -> tuple[str, bool]:
+            local = (f"{UNKNOWN_PREFIX}{dotted}@{module}", False)
+            if (module, dotted) in seen or len(seen) > 32:
+                return local
+            seen.add((module, dotted))
+            head, _, rest = dotted.partition(".")
+            bindings = self._bindings.get(module, {}).get(head)
+            if not bindings:
+                star = self._from_stars(module, head) if self._stars.get(module) else None
+                if star is not None and star.kind == "external":
+                    return self._outside(star.target, rest)
+                info = self.modules.get(module)
+                spawned = info is not None and "spawn" in info.summary.get("flags", ())
+                return (local[0], True) if spawned and self._spawns_foreign(module) else local
+            if len(bindings) > 1:
+                return local
+            binding = bindings[0]
+            kind = binding[0]
+            if kind == "virtual":
+                schema = binding[2]
+                if schema is None:
+                    return local
+                return f"{UNKNOWN_PREFIX}{rest or head}@{schema}", self._foreign_schema(schema)
+            if kind == "alias":
+                return origin(module, f"{binding[2]}.{rest}" if rest else binding[2])
+            if kind not in ("import", "from"):
+                return local
+            symbol = self._binding(module, binding)
+            if symbol is not None and symbol.kind == "external":
+                return self._outside(symbol.target, rest)
+            if symbol is not None and symbol.kind == "module" and rest:
+                return origin(symbol.target, rest)
+            if symbol is not None and symbol.kind == "unknown" and kind == "from":
+                _, _, level, source, name, _line = binding
+                owner = self._module_named(self._absolute(module, level, source), near=module)
+                if owner in self.modules:  # a name the source module gets at run time
+                    return origin(owner, f"{name}.{rest}" if rest else name)
+            return local
+
+        return origin(module, dotted)
+
+    def _outside(self, target: str, rest: str) -> tuple[str, bool]:
+        dotted = f"{target}.{rest}" if rest else target
+        return f"{UNKNOWN_PREFIX}{dotted}", self._installed(dotted)
+
+    def _installed(self, dotted: str) -> bool:
+        """An external name that no in-repo ``activate(..., linking_module=...)`` links to the repository."""
+        return not any(dotted == linked or dotted.startswith(linked + ".") for linked in self._linked_externals)
+
+    def _foreign_schema(self, schema: str) -> bool:
+        """No analysed table lives in ``schema`` and none lives in a schema whose name is unknown."""
+        if self._unnamed_schemas is None:
+            self._unnamed_schemas = any(t.schema is None and t.master is None for t in self.tables.values())
+        return schema not in self._schema_tables and not self._unnamed_schemas
+
+    def _spawns_foreign(self, module: str) -> bool:
+        """``schema.spawn_missing_classes()`` in ``module``: every schema it binds is a foreign one."""
+        names = [self.schema_name(module, b) for group in self._bindings.get(module, {}).values()
+                 for b in group if b[0] == "schema"]
+        return bool(names) and all(name and self._foreign_schema(name) for name in names)
 
     def table_named(self, name: str) -> str | None:
         """The table a module-qualified class name denotes (``pipeline.lab.Scan``, or a re-export such as
@@ -444,11 +518,18 @@ class Model:
         return self.by_path.get(display_path)
 
     def table_name(self, table_id: str) -> str:
-        """How messages name a table: its class name (qualname), plus the database when known."""
+        """How messages name a table: its class name (qualname), module-qualified when another table has
+        the same class name, plus the database when known."""
         table = self.tables.get(table_id)
         if table is None:
-            return table_id.lstrip(UNKNOWN_PREFIX)
-        return f"{table.qualname} ({table.schema})" if table.schema else table.qualname
+            return table_id.lstrip(UNKNOWN_PREFIX).partition("@")[0]
+        if self._shared_qualnames is None:
+            seen: set[str] = set()
+            self._shared_qualnames = set()
+            for other in self.tables.values():
+                (self._shared_qualnames if other.qualname in seen else seen).add(other.qualname)
+        name = table.id if table.qualname in self._shared_qualnames else table.qualname
+        return f"{name} ({table.schema})" if table.schema else name
 
     # -- lookup internals --------------------------------------------------------------------
     def _class_symbol(self, class_id: str) -> Symbol:
@@ -831,6 +912,8 @@ def _link_activations(model: Model) -> None:
     for name, info in model.modules.items():
         for receiver, kind, value, _line in info.summary.get("activations", []):
             element = model.resolve(name, receiver)
+            if element is not None and element.kind == "external":
+                model._linked_externals.add(element.target)
             if element is None or element.kind != "module" or element.target not in model.modules:
                 continue
             if kind == "self":
@@ -1103,6 +1186,7 @@ def _build_graph(model: Model) -> None:
     }
     edges: dict[tuple[str, str], dict[str, Any]] = {}
     unknown = {"tier": None, "master": None, "unknown": True}
+    external: set[str] = set()
     for table in model.tables.values():
         definition = table.definition
         if definition is None or not definition.literal:
@@ -1116,8 +1200,14 @@ def _build_graph(model: Model) -> None:
             if fk.target is not None:
                 parent = fk.target
             else:
-                parent = f"{UNKNOWN_PREFIX}{fk.unknown}"
-                nodes.setdefault(parent, dict(unknown))
+                parent, outside = (model.unknown_node(table.module, fk.ref) if fk.ref is not None
+                                   else (f"{UNKNOWN_PREFIX}{fk.unknown}@{table.module}", False))
+                if parent not in nodes:
+                    nodes[parent] = dict(unknown)
+                    if outside:
+                        external.add(parent)
+                elif not outside:  # one in-repo reference of the name is enough to keep it unknown
+                    external.discard(parent)
             if parent == table.id:
                 continue
             data = edges.get((parent, table.id))
@@ -1127,6 +1217,7 @@ def _build_graph(model: Model) -> None:
                 data["primary"] = data["primary"] or fk.primary
                 data["renames"].update(fk.renames)
         _note_definition_problems(model, table)
+    model.external_nodes = external
     model._graph_data = (list(nodes.items()), [(parent, child, data) for (parent, child), data in edges.items()])
     model._graph = None
     model.allowed = AllowedSets.from_edges(

@@ -142,7 +142,7 @@ def test_table_spellings_tiers_and_parts(tmp_path: Path) -> None:
         ("pipe.ephys.D", "pipe.ephys.D.Part"),
         ("pipe.ephys.Kind", "pipe.ephys.D.Part"),
     }
-    assert not any(model.ancestry_unknown(t) for t in model.tables)
+    assert not any(bool(model.unknowns.blockers(t)) for t in model.tables)
     assert model.graph.nodes["pipe.ephys.D.Part"] == {"tier": "Part", "master": "pipe.ephys.D"}
     assert model.allowed.reads("pipe.ephys.D") >= {
         "pipe.ephys.Kind",
@@ -304,7 +304,7 @@ def test_virtual_modules_and_unknown_names(tmp_path: Path) -> None:
     }
     assert model.tables["ephys.Probe"].schema is None
     assert {
-        t: model.ancestry_unknown(t)
+        t: bool(model.unknowns.blockers(t))
         for t in ("ephys.Probe", "ephys.Insertion", "ephys.Clean", "ephys.External", "lab.Session")
     } == {
         "ephys.Probe": True,
@@ -313,8 +313,8 @@ def test_virtual_modules_and_unknown_names(tmp_path: Path) -> None:
         "ephys.External": True,
         "lab.Session": False,
     }
-    assert model.graph.has_edge("?other.Rig", "ephys.Probe") and model.graph.nodes["?other.Rig"]["unknown"]
-    assert not model.graph.edges["?other.Rig", "ephys.Probe"]["primary"]
+    assert model.graph.has_edge("?Rig@not_in_repo", "ephys.Probe") and model.graph.nodes["?Rig@not_in_repo"]["unknown"]
+    assert not model.graph.edges["?Rig@not_in_repo", "ephys.Probe"]["primary"]
     # one DJ001 per unknown name, at its first occurrence
     assert model.unknown_names == {
         "other.Rig": ("ephys.py", 17, 5),
@@ -350,7 +350,7 @@ def test_linking_config_resolves_elements_names(tmp_path: Path) -> None:
     model = build_model([tmp_path], config, tmp_path, use_cache=False)
     assert model.tables["element.Recording"].definition.foreign_keys[0].target == "lab.Session"
     assert model.resolve("element", "Session").target == "lab.Session"
-    assert not model.ancestry_unknown("element.Recording")
+    assert not bool(model.unknowns.blockers("element.Recording"))
     assert codes(tmp_path) == []
 
 
@@ -532,7 +532,7 @@ def test_non_literal_definitions_and_syntax_errors(tmp_path: Path) -> None:
         ("ok.py", 7, "DJ001"),
     ]
     assert "not a literal" in result.diagnostics[2].message
-    assert result.model.ancestry_unknown("ok.Child") and result.model.ancestry_unknown("ok.Dynamic")
+    assert bool(result.model.unknowns.blockers("ok.Child")) and bool(result.model.unknowns.blockers("ok.Dynamic"))
     assert sorted(result.files) == ["binary.py", "broken.py", "ok.py"]
     assert set(result.model.modules) == {"ok"}
 
@@ -821,7 +821,7 @@ def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, lin
 def test_elements_without_activation_in_the_repo_stay_unknown(tmp_path: Path) -> None:
     model = model_of(tmp_path, {"element/__init__.py": "", "element/ephys.py": ELEMENT})
     assert sorted(model.unknown_names) == ["Rig", "Session"]
-    assert model.ancestry_unknown("element.ephys.Recording")
+    assert bool(model.unknowns.blockers("element.ephys.Recording"))
 
 
 def test_parts_nested_in_template_bases_belong_to_each_inheriting_table(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ from djlint.makeflow.facts import (
     Write,
 )
 
-FORMAT = 3
+FORMAT = 4
 _KINDS: dict[str, type[Fact]] = {
     "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
     "connect": Connect,
@@ -92,14 +92,13 @@ def encode_fact(fact: Fact) -> tuple:
     where = fact.location
     extra: tuple = ()
     if isinstance(fact, (Read, Write)):
-        extra = (fact.target, fact.via)
+        extra = (fact.target, fact.via, _place(fact.executes), _place(fact.call))
     elif isinstance(fact, UpstreamIndex):
         extra = (fact.target,)
     elif isinstance(fact, KeyMismatch):
         extra = (fact.target, fact.attribute, fact.value)
     elif isinstance(fact, OneShotReuse):
-        first = fact.first
-        extra = (fact.name, None if first is None else (first.path, first.line, first.column))
+        extra = (fact.name, _place(fact.first))
     return (_NAMES[type(fact)], fact.table, where.path, where.line, where.column, fact.how, *extra)
 
 
@@ -109,7 +108,15 @@ def decode_fact(record: tuple) -> Fact:
     if kind == "oneshot":
         name, first = extra
         return OneShotReuse(table, location, how, name, Location(*first) if first else None)
+    if kind in ("read", "write"):
+        target, via, executes, call = extra
+        return _KINDS[kind](table, location, how, target, tuple(via),  # type: ignore[call-arg]
+                            Location(*executes) if executes else None, Location(*call) if call else None)
     return _KINDS[kind](table, location, how, *extra)
+
+
+def _place(location: Location | None) -> tuple | None:
+    return None if location is None else (location.path, location.line, location.column)
 
 
 def _code_tag() -> str:

@@ -41,7 +41,9 @@ class Read(Fact):
     """make() of ``table`` reads ``target``."""
 
     target: str = ""
-    via: str | None = None  # the function the read happens in, when it is not make() itself
+    via: tuple[str, ...] = ()  # the calls from make() to the function holding the reported line
+    executes: Location | None = None  # where the read runs, when not at the reported line
+    call: Location | None = None  # the call in make() that reaches it, when ``via`` is not empty
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,9 @@ class Write(Fact):
     """make() of ``table`` writes ``target`` (insert, update1, delete, raw SQL, other table's method)."""
 
     target: str = ""
-    via: str | None = None
+    via: tuple[str, ...] = ()
+    executes: Location | None = None
+    call: Location | None = None
 
 
 @dataclass(frozen=True)

@@ -70,12 +70,14 @@ class Frame:
     """One activation: a function body being interpreted."""
 
     def __init__(self, module: Any, function: str, class_id: str | None, env: dict[str, Value],
-                 entry: bool) -> None:
+                 entry: bool, chain: tuple[str, ...] = (), call: Location | None = None) -> None:
         self.module = module            # ModuleInfo
         self.function = function        # "module.qualname", for messages
         self.class_id = class_id        # class defining the function (for super())
         self.env = env
         self.entry = entry              # True for the make() body itself
+        self.chain = chain              # the functions called from make() down to this one
+        self.call = call                # the call in make()'s own body that leads here
         self.returns: list[Value] = []
         self.yields: list[Value] = []
         self.exits: list[dict[int, tuple[int, Location, Location]]] = []   # consumption at each return
@@ -260,6 +262,7 @@ class MakeRun:
         self.depth = 0
         self.budget = MAX_CALLS
         # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
+        self.origins: dict[Location, tuple[tuple[str, ...], Location | None]] = {}
         self.touched: dict[str, str] = {}
         self.resolved: dict[tuple[str, str], Any] = {}
         self.notes: list[tuple[str, str, int, int]] = []
@@ -295,16 +298,27 @@ class MakeRun:
         end = getattr(node, "end_lineno", None)
         if isinstance(node, ast.Attribute) and end is not None and end != node.lineno:
             column = node.end_col_offset - len(node.attr.encode()) + 1
-            return Location(frame.module.display_path, end, column)
-        return self.loc(frame, node)
+            return self.placed(frame, Location(frame.module.display_path, end, column))
+        return self.placed(frame, self.loc(frame, node))
 
-    def _via(self, frame: Frame) -> str | None:
-        return None if frame.entry else frame.function
+    def placed(self, frame: Frame, where: Location) -> Location:
+        """``where`` names a table: remember which call chain holds that line (the first one to reach it),
+        so a read reported there names the function that contains it."""
+        self.origins.setdefault(where, (frame.chain, frame.call))
+        return where
+
+    def fact_place(self, kind: type, how: str, target: str, where: Location, frame: Frame,
+                   node: ast.AST) -> None:
+        """Add a Read or Write of ``target`` reported at ``where``, which may lie in another function than
+        the one executing it (a table named in one helper, fetched in another)."""
+        here = self.loc(frame, node)
+        chain, call = self.origins.get(where, (frame.chain, frame.call))
+        self.facts.add(kind(self.owner, where, how, target, chain, None if here == where else here,
+                            call if chain else None))
 
     def read(self, value: Value, node: ast.AST, frame: Frame, how: str, *, through_seq: bool = True) -> None:
         for tab in tables_in(value, through_seq=through_seq):
-            where = tab.origin or self.loc(frame, node)
-            self.facts.add(Read(self.owner, where, how, tab.table, self._via(frame)))
+            self.fact_place(Read, how, tab.table, tab.origin or self.loc(frame, node), frame, node)
         self.note_unknowns(value)
 
     def note_unknowns(self, value: Value) -> None:
@@ -318,8 +332,7 @@ class MakeRun:
                     self.notes.append((unknown.name, where.path, where.line, where.column))
 
     def write(self, tab: Tab, node: ast.AST, frame: Frame, how: str) -> None:
-        where = tab.origin or self.loc(frame, node)
-        self.facts.add(Write(self.owner, where, how, tab.table, self._via(frame)))
+        self.fact_place(Write, how, tab.table, tab.origin or self.loc(frame, node), frame, node)
 
     def consume(self, value: Value, node: ast.AST, frame: Frame, how: str) -> None:
         """A one-shot iterable in ``value`` is iterated to the end here."""
@@ -643,7 +656,7 @@ class MakeRun:
             if any(isinstance(a, Tab) and a.origin == UNPLACED or isinstance(a, Unk) and a.location == UNPLACED
                    for a in value):
                 # a table imported inside the function: it is named where it is used
-                here = self.loc(frame, node)
+                here = self.placed(frame, self.loc(frame, node))
                 value = frozenset(
                     Tab(a.table, here) if isinstance(a, Tab) and a.origin == UNPLACED
                     else Unk(a.name, here) if isinstance(a, Unk) and a.location == UNPLACED else a
@@ -656,7 +669,10 @@ class MakeRun:
 
     def _global(self, frame: Frame, dotted: str, node: ast.AST) -> Value:
         symbol = self.resolve(frame.module.name, dotted)
-        return self._symbol_value(symbol, self.loc(frame, node) if symbol is not None else None)
+        if symbol is None:
+            return NOTHING
+        return self._symbol_value(symbol, self.placed(frame, self.loc(frame, node)) if symbol.kind == "table"
+                                  else self.loc(frame, node))
 
     def _symbol_value(self, symbol: Any, where: Location | None) -> Value:
         if symbol is None:
@@ -1057,7 +1073,7 @@ class MakeRun:
                 parts = [p.strip("`\"") for p in literal.value.split(".")]
                 target = self.table_of_sql(parts[0], parts[1]) if len(parts) == 2 else None
                 if target is not None:
-                    return frozenset({Tab(target, self.loc(frame, named[1]))})
+                    return frozenset({Tab(target, self.placed(frame, self.loc(frame, named[1])))})
             return NOTHING
         if name.startswith("datajoint.U()."):
             # dj.U("attr").aggr(Table, ...): the arguments are operands
@@ -1165,11 +1181,11 @@ class MakeRun:
             for database, table in written:
                 target = self.table_of_sql(database, table)
                 if target is not None:
-                    self.facts.add(Write(self.owner, self.loc(frame, node), "raw SQL", target, self._via(frame)))
+                    self.fact_place(Write, "raw SQL", target, self.loc(frame, node), frame, node)
             for database, table in read:
                 target = self.table_of_sql(database, table)
                 if target is not None:
-                    self.facts.add(Read(self.owner, self.loc(frame, node), "raw SQL", target, self._via(frame)))
+                    self.fact_place(Read, "raw SQL", target, self.loc(frame, node), frame, node)
 
     def formatted_sql(self, node: ast.JoinedStr, frame: Frame) -> None:
         """f"DELETE FROM {Table.full_table_name} ..." : the table is named by its class."""
@@ -1197,9 +1213,8 @@ class MakeRun:
                 tab = placeholders.get(table) if database == "djlint_placeholder" else None
                 if tab is None:
                     continue
-                fact = Write if kind == "write" else Read
-                self.facts.add(fact(self.owner, tab.origin or self.loc(frame, node), "raw SQL", tab.table,
-                                    self._via(frame)))
+                self.fact_place(Write if kind == "write" else Read, "raw SQL", tab.table,
+                                tab.origin or self.loc(frame, node), frame, node)
 
     def table_of_sql(self, database: str | None, name: str) -> str | None:
         """Map ``db``.``table`` back to a table class by schema and datajoint's naming convention."""
@@ -1375,7 +1390,8 @@ class MakeRun:
 
     # ------------------------------------------------------------------ comprehensions and lambdas
     def _comprehension(self, node: Any, frame: Frame, elements: Sequence[ast.expr]) -> Value:
-        inner = Frame(frame.module, frame.function, frame.class_id, dict(frame.env), frame.entry)
+        inner = Frame(frame.module, frame.function, frame.class_id, dict(frame.env), frame.entry,
+                      frame.chain, frame.call)
         for clause in node.generators:
             iterable = self.ev(clause.iter, inner)
             self.read(iterable, clause.iter, inner, "iteration", through_seq=False)
@@ -1449,7 +1465,9 @@ class MakeRun:
             if generator:
                 return frozenset({Gen(next(_ids), self.loc(caller, call_node), self.element(result))})
             return result
-        frame = Frame(module, self._qualname(module, function, class_id), class_id, env, entry=False)
+        qualname = self._qualname(module, function, class_id)
+        frame = Frame(module, qualname, class_id, env, entry=False, chain=(*caller.chain, qualname),
+                      call=caller.call if caller.call is not None else self.loc(caller, call_node))
         self.touch(module)
         self.active.add(signature)
         self.depth += 1

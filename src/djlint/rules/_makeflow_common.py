@@ -1,15 +1,17 @@
-"""Small helpers shared by the make() rules (DJ2xx-DJ5xx)."""
+"""Small helpers shared by the make() rules (DJ2xx-DJ5xx): how tables and make() bodies are named, and
+one diagnostic per finding."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
-from djlint.diagnostics import Diagnostic
+from djlint.diagnostics import Diagnostic, Related
 
 
 def table_label(model: Any, table_id: str) -> str:
-    """How a message names a table: class name, then the database when known."""
+    """How a message names a table: class name, then the database when known (module-qualified when
+    another table has the same class name)."""
     namer = getattr(model, "table_name", None)
     if namer is not None:
         return namer(table_id)
@@ -18,20 +20,46 @@ def table_label(model: Any, table_id: str) -> str:
 
 
 def make_label(model: Any, table_id: str) -> str:
+    """``Clustering.make()``, or ``Clustering._make_tuples()`` for pre-0.12 code."""
     info = model.tables.get(table_id)
-    return f"{info.qualname if info is not None else table_id}.make()"
+    name = info.qualname if info is not None else table_id
+    if info is not None and getattr(model, "table_name", None) is not None:
+        label = model.table_name(table_id)
+        name = label.split(" (", 1)[0]
+    method_info = getattr(model, "method_info", None)
+    legacy = (method_info is not None and method_info(table_id, "make") is None
+              and method_info(table_id, "_make_tuples") is not None)
+    return f"{name}._make_tuples()" if legacy else f"{name}.make()"
 
 
 def where(model: Any, fact: Any) -> str:
-    """' (in helper x.y)' when the fact comes from a function make() calls."""
-    via = getattr(fact, "via", None)
-    return f" (in {via}, called from {make_label(model, fact.table)})" if via else ""
+    """' (in helper x.y, called from T.make())' when the reported line lies in a function make() calls."""
+    via = getattr(fact, "via", ())
+    return f" (in {via[-1]}, called from {make_label(model, fact.table)})" if via else ""
 
 
-def unique(diagnostics: Iterable[Diagnostic]) -> Iterator[Diagnostic]:
-    seen: set[tuple[str, int, int, str, str]] = set()
+def finding(model: Any, fact: Any, code: str, message: str) -> Diagnostic:
+    """The diagnostic of one fact, with its structured fields: the make() table, the target, the call
+    chain and the other places of the finding (where a read in a helper runs, the make() call reaching it)."""
+    related: list[Related] = []
+    executes = getattr(fact, "executes", None)
+    if executes is not None:
+        related.append(Related(executes.path, executes.line, executes.column, "executed here"))
+    call = getattr(fact, "call", None)
+    if call is not None:
+        related.append(Related(call.path, call.line, call.column,
+                               f"called from {make_label(model, fact.table)} here"))
+    target = getattr(fact, "target", None) or None
+    return Diagnostic(fact.path, fact.line, fact.column, code, message, table=fact.table, target=target,
+                      via=tuple(getattr(fact, "via", ())), related=tuple(related))
+
+
+def unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """One diagnostic per finding, sorted: the first (in the order the analysis met them) of those at the
+    same place with the same code, make() table and target (reached through other helpers, say)."""
+    kept: dict[tuple[object, ...], Diagnostic] = {}
     for diagnostic in diagnostics:
-        key = (diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.code, diagnostic.message)
-        if key not in seen:
-            seen.add(key)
-            yield diagnostic
+        key = (diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.code, diagnostic.table,
+               diagnostic.target if diagnostic.target is not None else diagnostic.message)
+        kept.setdefault(key, diagnostic)
+    return sorted(kept.values())

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djlint.diagnostics import Diagnostic
-from djlint.rules._makeflow_common import make_label, table_label, unique, where
+from djlint.rules._makeflow_common import finding, make_label, table_label, unique, where
 
 CODE = "DJ201"
 NAME = "sideways-read"
@@ -108,14 +108,16 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         upstream_reported = {(i.path, i.line, i.column, i.table, i.target) for i in facts.upstream_indexes}
     found = []
     for read in facts.reads:
-        if read.target not in model.tables or model.ancestry_unknown(read.table):
+        if read.target not in model.tables:
             continue
         if (read.path, read.line, read.column, read.table, read.target) in upstream_reported:
             continue
         if model.allowed.may_read(read.table, read.target, extra=policy.reads_of(read.table)):
             continue
-        found.append(Diagnostic(
-            read.path, read.line, read.column, CODE,
+        if model.unknowns.may_be_allowed(read.table, read.target):
+            continue  # an unknown ancestor could bring it in: never a false alarm
+        found.append(finding(
+            model, read, CODE,
             f"sideways read: {make_label(model, read.table)} reads {table_label(model, read.target)}, "
             f"which is not upstream of {table_label(model, read.table)}{where(model, read)}"))
-    return list(unique(sorted(found)))
+    return unique(found)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djlint.diagnostics import Diagnostic
-from djlint.rules._makeflow_common import make_label, table_label, unique
+from djlint.rules._makeflow_common import finding, make_label, table_label, unique
 
 CODE = "DJ202"
 NAME = "upstream-not-ancestor"
@@ -91,15 +91,17 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         return []
     found = []
     for index in facts.upstream_indexes:
-        if index.target not in model.tables or model.ancestry_unknown(index.table):
+        if index.target not in model.tables:
             continue
         # datajoint's self.upstream is Diagram.trace(self & key): the table itself and its real foreign-key
         # ancestors, not the entity-collapsed set the read rule uses (an ancestor's Part is not among them).
         if index.target == index.table or model.allowed.is_table_ancestor(index.table, index.target):
             continue
-        found.append(Diagnostic(
-            index.path, index.line, index.column, CODE,
+        if model.unknowns.may_be_allowed(index.table, index.target):
+            continue  # an unknown ancestor could make it one
+        found.append(finding(
+            model, index, CODE,
             f"self.upstream[{table_label(model, index.target)}] in {make_label(model, index.table)}: "
             f"{table_label(model, index.target)} is not an ancestor of {table_label(model, index.table)} "
             f"(raises at run time)"))
-    return list(unique(sorted(found)))
+    return unique(found)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djlint.diagnostics import Diagnostic
-from djlint.rules._makeflow_common import make_label, table_label, unique, where
+from djlint.rules._makeflow_common import finding, make_label, table_label, unique, where
 
 CODE = "DJ301"
 NAME = "cross-table-write"
@@ -98,9 +98,9 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
             continue
         if write.target in model.allowed.writes(write.table, extra=policy.writes_of(write.table)):
             continue
-        found.append(Diagnostic(
-            write.path, write.line, write.column, CODE,
+        found.append(finding(
+            model, write, CODE,
             f"cross-table write: {make_label(model, write.table)} writes {table_label(model, write.target)} "
             f"({write.how}); make() may write only {table_label(model, write.table)} and its Parts"
             f"{where(model, write)}"))
-    return list(unique(sorted(found)))
+    return unique(found)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djlint.diagnostics import Diagnostic
-from djlint.rules._makeflow_common import make_label, table_label, unique
+from djlint.rules._makeflow_common import finding, make_label, table_label, unique
 
 CODE = "DJ302"
 NAME = "key-mismatch"
@@ -73,8 +73,8 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         return []
     found = []
     for mismatch in facts.key_mismatches:
-        found.append(Diagnostic(
-            mismatch.path, mismatch.line, mismatch.column, CODE,
+        found.append(finding(
+            model, mismatch, CODE,
             f"key mismatch: {make_label(model, mismatch.table)} writes a {table_label(model, mismatch.target)} "
             f"row with {mismatch.attribute}={mismatch.value}, not the make key's {mismatch.attribute}"))
-    return list(unique(sorted(found)))
+    return unique(found)

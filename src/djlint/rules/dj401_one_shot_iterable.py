@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djlint.diagnostics import Diagnostic
-from djlint.rules._makeflow_common import make_label, unique
+from djlint.rules._makeflow_common import finding, make_label, unique
 
 CODE = "DJ401"
 NAME = "one-shot-iterable"
@@ -90,8 +90,8 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     found = []
     for reuse in facts.one_shot_reuses:
         first = f" (first consumed at line {reuse.first.line})" if reuse.first is not None else ""
-        found.append(Diagnostic(
-            reuse.path, reuse.line, reuse.column, CODE,
+        found.append(finding(
+            model, reuse, CODE,
             f"one-shot iterable {reuse.name} consumed again by {reuse.how} in {make_label(model, reuse.table)}"
             f"{first}: this consumer sees nothing"))
-    return list(unique(sorted(found)))
+    return unique(found)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djlint.diagnostics import Diagnostic
-from djlint.rules._makeflow_common import make_label, unique
+from djlint.rules._makeflow_common import finding, make_label, unique
 
 CODE = "DJ501"
 NAME = "separate-connection"
@@ -79,8 +79,8 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         return []
     found = []
     for connect in facts.connections:
-        found.append(Diagnostic(
-            connect.path, connect.line, connect.column, CODE,
+        found.append(finding(
+            model, connect, CODE,
             f"separate database connection: {make_label(model, connect.table)} calls {connect.how}, "
             f"which escapes populate()'s transaction and the provenance gate"))
-    return list(unique(sorted(found)))
+    return unique(found)
