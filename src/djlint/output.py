@@ -75,15 +75,24 @@ def fingerprint(diagnostic: Diagnostic, line_text: str) -> str:
 
 
 def format_text(diagnostics: Sequence[Diagnostic]) -> str:
-    return "".join(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}\n" for d in diagnostics)
+    """One line per finding; the findings of one place and code (a helper shared by several make()
+    bodies) under one location, the later ones indented."""
+    lines = []
+    place = None
+    for d in diagnostics:
+        here = (d.path, d.line, d.column, d.code)
+        if here == place:
+            lines.append(f"    also: {d.message}\n")
+        else:
+            lines.append(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}\n")
+        place = here
+    return "".join(lines)
 
 
 def format_json(diagnostics: Sequence[Diagnostic]) -> str:
-    records = [
-        {"path": d.path, "line": d.line, "column": d.column, "code": d.code, "message": d.message}
-        for d in diagnostics
-    ]
-    return json.dumps(records, indent=2) + "\n"
+    """An array of ``{path, line, column, code, message}``, plus ``table``, ``target``, ``via`` and
+    ``related`` where the finding has them."""
+    return json.dumps([d.as_dict() for d in diagnostics], indent=2) + "\n"
 
 
 def _escape_data(value: str) -> str:
@@ -169,6 +178,23 @@ def format_sarif(
                 }
             ],
         }
+        if d.related:
+            result["relatedLocations"] = [
+                {
+                    "id": number,
+                    "physicalLocation": {
+                        "artifactLocation": {**artifact, "uri": quote(r.path, safe="/")},
+                        "region": {"startLine": max(r.line, 1), "startColumn": max(r.column, 1)},
+                    },
+                    "message": {"text": r.message},
+                }
+                for number, r in enumerate(d.related, start=1)
+            ]
+        properties = {key: value for key, value in (("table", d.table), ("target", d.target)) if value}
+        if d.via:
+            properties["via"] = list(d.via)
+        if properties:
+            result["properties"] = properties
         if line_text is not None:
             result["partialFingerprints"] = {"djlintFingerprint/v1": fingerprint(d, line_text(d))}
         results.append(result)

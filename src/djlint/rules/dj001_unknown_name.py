@@ -1,4 +1,4 @@
-"""DJ001: information — a name or definition djlint could not resolve; dependent checks are skipped."""
+"""DJ001: information — a name or definition djlint could not resolve; what it could make legal is not reported."""
 
 from __future__ import annotations
 
@@ -11,15 +11,17 @@ CODE = "DJ001"
 NAME = "unknown-name"
 SUMMARY = (
     "A table name resolves to nothing in the analysed code (or a definition is not a literal); "
-    "checks that depend on it are skipped."
+    "reads it could make legal are not reported."
 )
 WHY = """
 djlint never imports your code, so it only knows the tables it can read. Names injected at run time
 (DataJoint Elements' ``activate(..., linking_module=...)``, ``schema.spawn_missing_classes()``,
 virtual modules of schemas declared elsewhere, tables from installed packages) and definitions built
 at run time (f-strings, variables) cannot be followed. Rather than guess — and raise false alarms —
-djlint marks such a name unknown, does not report sideways reads (DJ201) for tables whose ancestry
-touches it, and says so once per name with this informational note.
+djlint marks such a name unknown and says so once per name with this informational note. Below it,
+only what stays decidable is reported (see DJ201): a read of a table that the unknown name cannot make
+an ancestor (a descendant of it, or of the table itself). A table of an installed package, or of a
+schema no analysed table lives in, is taken as a root (``external-roots``).
 
 Resolve a name with ``[tool.djlint] linking = { Session = "pipeline.session.Session" }`` in
 ``pyproject.toml``, or silence the note with ``ignore = ["DJ001"]``.
@@ -68,8 +70,8 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
                 line,
                 column,
                 CODE,
-                f"'{name}' resolves to no table in the analysed code; sideways-read checks of the tables "
-                f"depending on it are skipped (map it with [tool.djlint] linking)",
+                f"'{name}' resolves to no table in the analysed code; reads it could make legal are not "
+                f"reported (if it names a table of this repository, map it with [tool.djlint] linking)",
             )
         )
     return found
