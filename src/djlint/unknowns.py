@@ -6,9 +6,11 @@ run time, a schema filled by ``spawn_missing_classes()``, a table of an installe
 is then incomplete only by the unknown nodes' own ancestors, and two facts keep most reads decidable:
 
 1. **No cycles.** If T's unknown ancestors are U1..Un, a known table X can enter T's allowed set only by
-   being (in the same entity as) an ancestor of some Ui. A table whose entity's master is a known
-   descendant of every Ui, or of T itself, cannot be: reading it is a sideways read, certainly. The test
-   runs on tables, not entities: a master is not below what one of its Parts references.
+   being (in the same entity as) an ancestor of some Ui. A known descendant of every Ui, or of T itself,
+   cannot be: reading it is a sideways read, certainly. The test runs on tables, not entities: a Part is
+   not below what its master's other Parts reference. Besides acyclic foreign keys it assumes acyclic
+   entities: no Part references a descendant of its own master (make() inserts a master with its Parts
+   before anything below the master can exist).
 2. **Installed code does not point into yours** (``[tool.djlint] external-roots``, on by default). A table
    from outside the analysed repository (``Model.reference_is_external``) has no ancestor inside it, so it
    adds nothing to the allowed set: such a node is a root, and blocks no decision. Run-time linking names
@@ -54,11 +56,9 @@ class Unknowns:
         blockers = self.blockers(table)
         if not blockers:
             return False
-        info = self.model.tables.get(target)
-        head = (info.master or target) if info is not None else target
-        if head in self.below(table):
+        if target in self.below(table):
             return False
-        return not all(head in self.below(node) for node in blockers)
+        return not all(target in self.below(node) for node in blockers)
 
     def below(self, node: str) -> frozenset[str]:
         """Every table downstream of ``node`` through foreign keys (tables, not entities)."""

@@ -3,6 +3,7 @@ whole-repository model through the shared result cache; it is safe under ``flake
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import shutil
 import subprocess
@@ -58,10 +59,13 @@ def flake8_dj(root: Path, *args: str) -> list[str]:
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
 def test_flake8_reports_what_the_cli_reports_on_every_fixture(name, tmp_path):
     root = copy_fixture(name, tmp_path)
-    cli = run("djlint", "--no-cache", cwd=root)
+    cli = run("djlint", "--no-cache", "--format", "json", cwd=root)
     assert cli.returncode in (0, 1), cli.stderr
     files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.py"))
-    expected = python_lines(cli.stdout, flake8_unparsable(root, files))
+    # one line per finding (the text format groups the findings of one place under one location)
+    report = "".join(f"{d['path']}:{d['line']}:{d['column']}: {d['code']} {d['message']}\n"
+                     for d in json.loads(cli.stdout))
+    expected = python_lines(report, flake8_unparsable(root, files))
     # serially (one process hands the plugin one file after the other) ...
     assert flake8_dj(root, "-j", "1", *files) == expected
     # ... and by two parallel workers sharing the cache, after clearing it

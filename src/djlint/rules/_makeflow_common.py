@@ -4,6 +4,7 @@ one diagnostic per finding."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from djlint.diagnostics import Diagnostic, Related
@@ -56,10 +57,19 @@ def finding(model: Any, fact: Any, code: str, message: str) -> Diagnostic:
 
 def unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:
     """One diagnostic per finding, sorted: the first (in the order the analysis met them) of those at the
-    same place with the same code, make() table and target (reached through other helpers, say)."""
+    same place with the same code, make() table and target (reached through other helpers, say), with
+    the related places of all of them (each place where the read runs)."""
     kept: dict[tuple[object, ...], Diagnostic] = {}
     for diagnostic in diagnostics:
         key = (diagnostic.path, diagnostic.line, diagnostic.column, diagnostic.code, diagnostic.table,
                diagnostic.target if diagnostic.target is not None else diagnostic.message)
-        kept.setdefault(key, diagnostic)
+        first = kept.setdefault(key, diagnostic)
+        if first is not diagnostic:
+            more = [r for r in diagnostic.related if r not in first.related]
+            if more:
+                kept[key] = replace(first, related=tuple(sorted((*first.related, *more), key=_calls_last)))
     return sorted(kept.values())
+
+
+def _calls_last(related: Related) -> tuple[bool, str, int, int]:
+    return related.message.startswith("called from"), related.path, related.line, related.column
