@@ -22,6 +22,21 @@ keys(), iteration, len(), truth tests, `in`, and a table used as an operand of &
 .aggr(), dj.U or dj.Not - also inside the helpers make() calls. Fix it by declaring the dependency
 (a foreign key to the table), or, when the read is sanctioned, by naming it in the shared policy
 `[tool.djlint.allow."module.Table"] reads = [...]`.
+
+Below names djlint cannot resolve (DJ001: Elements' run-time linking, `spawn_missing_classes()`, a
+virtual module, an installed package's table) only what stays decidable is reported:
+1. Foreign keys have no cycles. If the unknown ancestors of T are U1..Un, a table that is a descendant
+   of every Ui (or of T itself) can never be an ancestor of T: reading it is reported. A table that
+   could be an ancestor of some Ui is not (an unknown name never raises a false alarm). The test runs
+   on tables: a Part is not below what its master's other Parts reference. It also assumes that no
+   Part references a descendant of its own master (make() inserts both at once).
+2. Installed code does not point into yours (`[tool.djlint] external-roots = true`, the default). A
+   table imported from an installed package, or of a schema that no analysed table lives in (a virtual
+   module, `spawn_missing_classes()`), cannot have ancestors in the analysed repository, so it is a
+   root and hides nothing. An installed module that the repository activates with `linking_module=`
+   receives its tables, and Elements' run-time names (`Session` inside an element module) may be the
+   workflow's own tables: for those only rule 1 applies. Set `external-roots = false` if an installed
+   package of yours declares foreign keys into the analysed schemas.
 """
 BAD = '''
 import datajoint as dj
