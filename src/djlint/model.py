@@ -298,6 +298,7 @@ class Model:
         self._unknowns: Unknowns | None = None
         self._unnamed_schemas: bool | None = None
         self._shared_qualnames: set[str] | None = None  # class names that more than one table has
+        self._on_disk: frozenset[str] | None = None  # top-level names in the repository's folders
         # unresolved foreign-key parents (``?name`` nodes) that every reference places outside the repo
         self.external_nodes: set[str] = set()
         self._linked_externals: set[str] = set()  # installed modules activated with a linking module
@@ -479,8 +480,25 @@ class Model:
         return f"{UNKNOWN_PREFIX}{dotted}", self._installed(dotted)
 
     def _installed(self, dotted: str) -> bool:
-        """An external name that no in-repo ``activate(..., linking_module=...)`` links to the repository."""
+        """An external name of an installed package: not a module of the repository that was left out of
+        the analysis (excluded, or outside the paths given), and not linked to the repository by an
+        in-repo ``activate(..., linking_module=...)``."""
+        if dotted.partition(".")[0] in self._repository_names():
+            return False
         return not any(dotted == linked or dotted.startswith(linked + ".") for linked in self._linked_externals)
+
+    def _repository_names(self) -> frozenset[str]:
+        """Top-level module and package names on disk in the repository (its root, and ``src/``)."""
+        if self._on_disk is None:
+            names: set[str] = set()
+            for folder in (self.root, self.root / "src"):
+                try:
+                    entries = os.listdir(folder)
+                except OSError:
+                    continue
+                names.update(entry[:-3] if entry.endswith(".py") else entry for entry in entries)
+            self._on_disk = frozenset(names - ALWAYS_EXTERNAL)
+        return self._on_disk
 
     def _foreign_schema(self, schema: str) -> bool:
         """No analysed table lives in ``schema`` and none lives in a schema whose name is unknown."""
