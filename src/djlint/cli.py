@@ -83,6 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
         "report only the findings in PATHs (used by the pre-commit hook)",
     )
     parser.add_argument("-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE")
+    parser.add_argument("--fix", action="store_true",
+                        help="apply the safe fixes (e.g. DJ401's list(...)), then report what remains")
+    parser.add_argument("--unsafe-fixes", action="store_true",
+                        help="with --fix or --diff, also the fixes that change a table's definition "
+                        "(DJ201: add the read table as a secondary foreign key)")
+    parser.add_argument("--diff", action="store_true",
+                        help="print the fixes as a unified diff instead of applying them (exit 1 when any)")
+    parser.add_argument("--add-policy", action="store_true",
+                        help="sanction the reported DJ201/DJ301 findings in pyproject.toml's "
+                        "[tool.djlint.allow] (the policy strict mode reads too), then report what remains")
     parser.add_argument("--version", action="version", version=f"djlint {__version__}")
     return parser
 
@@ -181,6 +191,39 @@ def _caches_disabled(disabled: bool) -> Iterator[None]:
             os.environ["DJLINT_NO_CACHE"] = previous
 
 
+def _show_fixes(diagnostics: list[Diagnostic], cwd: Path, *, unsafe: bool) -> int:
+    from djlint import fixes
+
+    planned = fixes.plan(diagnostics, cwd, unsafe=unsafe)
+    sys.stdout.write(fixes.diff(planned, cwd))
+    return 1 if planned else 0
+
+
+def _change_repository(options: argparse.Namespace, diagnostics: list[Diagnostic], cwd: Path) -> bool:
+    """--fix / --unsafe-fixes / --add-policy: edit the files; True when something was written."""
+    changed = False
+    if options.fix or options.unsafe_fixes:
+        from djlint import fixes
+
+        planned = fixes.plan(diagnostics, cwd, unsafe=options.unsafe_fixes)
+        fixed = fixes.write(planned)
+        print(f"djlint: fixed {fixed} finding(s) in {len(planned)} file(s)", file=sys.stderr)
+        changed = bool(planned)
+    if options.add_policy:
+        from djlint.policy_edit import add_policy
+
+        pyproject = find_root(cwd / (options.paths or ["."])[0]) / "pyproject.toml"
+        if changed:  # the fixes may have removed some findings
+            diagnostics = collect(options, cwd)
+        try:
+            added = add_policy(pyproject, diagnostics)
+        except OSError as error:
+            raise UsageError(f"cannot write {pyproject}: {error}") from error
+        print(f"djlint: sanctioned {added} read(s)/write(s) in {pyproject}", file=sys.stderr)
+        changed = changed or added > 0
+    return changed
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     options = build_parser().parse_args(argv)
     if options.explain is not None:
@@ -190,6 +233,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         load_baseline(options.baseline)  # a bad baseline fails before the analysis, not after
     with _caches_disabled(options.no_cache):
         diagnostics = collect(options, cwd)
+        if options.diff:
+            return _show_fixes(diagnostics, cwd, unsafe=options.unsafe_fixes)
+        if options.fix or options.unsafe_fixes or options.add_policy:
+            if _change_repository(options, diagnostics, cwd):
+                diagnostics = collect(options, cwd)  # what remains
 
     if options.write_baseline is not None:
         try:

@@ -406,6 +406,10 @@ class Model:
             return None
         return None
 
+    def global_names(self, module: str) -> list[str]:
+        """The names ``module`` binds at module level (imports, classes, functions, assignments)."""
+        return list(self._bindings.get(module, {}))
+
     def method_info(self, class_id: str, name: str) -> FunctionInfo | None:
         cls = self.classes.get(class_id)
         if cls is None:

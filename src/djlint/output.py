@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from djlint import __version__
-from djlint.diagnostics import Diagnostic
+from djlint.diagnostics import Diagnostic, Fix
 
 PROJECT_URL = "https://github.com/datajoint-provenance/datajoint-provenance"
 RULES_URL = f"{PROJECT_URL}/blob/main/src/djlint/rules"  # each rule module documents its code
@@ -40,6 +40,7 @@ class RuleDoc:
     bad: str = ""
     good: str = ""
     module: str = ""  # file name of the rule module, e.g. dj201_sideways_read.py
+    fix: str = ""
 
     @classmethod
     def from_module(cls, code: str, module: object) -> RuleDoc:
@@ -54,6 +55,7 @@ class RuleDoc:
             why=text("WHY").strip("\n"),
             bad=text("BAD").strip("\n"),
             good=text("GOOD").strip("\n"),
+            fix=text("FIX").strip("\n"),
             module=str(getattr(module, "__name__", "")).rpartition(".")[2] + ".py"
             if getattr(module, "__name__", "") else "",
         )
@@ -85,6 +87,8 @@ def format_text(diagnostics: Sequence[Diagnostic]) -> str:
             lines.append(f"    also: {d.message}\n")
         else:
             lines.append(f"{d.path}:{d.line}:{d.column}: {d.code} {d.message}\n")
+        if d.fix is not None:
+            lines.append(f"    fix: {d.fix.description}\n")
         place = here
     return "".join(lines)
 
@@ -193,6 +197,10 @@ def format_sarif(
         properties = {key: value for key, value in (("table", d.table), ("target", d.target)) if value}
         if d.via:
             properties["via"] = list(d.via)
+        if d.fix is not None:
+            properties["fix"] = d.fix.description
+            if d.fix.edits:
+                result["fixes"] = [_sarif_fix(d.fix, source_root)]
         if properties:
             result["properties"] = properties
         if line_text is not None:
@@ -217,6 +225,23 @@ def format_sarif(
     return json.dumps(log, indent=2) + "\n"
 
 
+def _sarif_fix(fix: Fix, source_root: Path | None) -> dict[str, object]:
+    changes: dict[str, list[dict[str, object]]] = {}
+    for edit in fix.edits:
+        changes.setdefault(edit.path, []).append({
+            "deletedRegion": {"startLine": edit.line, "startColumn": edit.column,
+                              "endLine": edit.end_line, "endColumn": edit.end_column},
+            "insertedContent": {"text": edit.replacement},
+        })
+    artifact_changes = []
+    for path, replacements in changes.items():
+        location: dict[str, object] = {"uri": quote(path, safe="/")}
+        if source_root is not None:
+            location["uriBaseId"] = "%SRCROOT%"
+        artifact_changes.append({"artifactLocation": location, "replacements": replacements})
+    return {"description": {"text": fix.description}, "artifactChanges": artifact_changes}
+
+
 def format_statistics(diagnostics: Iterable[Diagnostic], docs: Mapping[str, RuleDoc] | None = None) -> str:
     """Counts per code, most frequent first, then a total."""
     docs = docs if docs is not None else rule_docs()
@@ -232,7 +257,7 @@ def format_statistics(diagnostics: Iterable[Diagnostic], docs: Mapping[str, Rule
 
 def format_explain(doc: RuleDoc) -> str:
     parts = [f"{doc.code} ({doc.name}): {doc.summary}\n"]
-    for title, body in (("Why", doc.why), ("Bad", doc.bad), ("Good", doc.good)):
+    for title, body in (("Why", doc.why), ("Bad", doc.bad), ("Good", doc.good), ("Fix", doc.fix)):
         if body:
             parts.append(f"\n{title}\n{'-' * len(title)}\n{body.rstrip()}\n")
     return "".join(parts)

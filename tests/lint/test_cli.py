@@ -411,7 +411,8 @@ def test_formats_agree_on_a_real_violation(example):
     text = djlint("--no-cache", "--select", "DJ101", cwd=example)
     assert text.returncode == 1, text.stderr
     line = _expected_line(VIOLATING_ANALYSIS, "check_id : int")
-    (finding,) = text.stdout.splitlines()
+    finding, fix = text.stdout.splitlines()
+    assert fix.startswith("    fix: move check_id below `---`")
     path, line_no, column, rest = finding.split(":", 3)
     assert (path, int(line_no)) == ("pipeline/extra.py", line)
     assert rest.split()[0] == "DJ101"
@@ -440,7 +441,8 @@ def test_sideways_read_needs_the_whole_repository(example):
     whole = djlint("--no-cache", "--select", "DJ2", cwd=example)
     line = _expected_line(VIOLATING_ANALYSIS, "CellType.fetch()")
     assert whole.returncode == 1, whole.stderr
-    assert [f.split(":")[:2] for f in whole.stdout.splitlines()] == [["pipeline/extra.py", str(line)]]
+    findings = [f for f in whole.stdout.splitlines() if not f.startswith("    fix: ")]
+    assert [f.split(":")[:2] for f in findings] == [["pipeline/extra.py", str(line)]]
     assert " DJ201 " in whole.stdout and "CellType" in whole.stdout
     # the one file alone: its imports resolve nowhere -> no false alarm, DJ201 is not claimed
     alone = djlint("--no-cache", "--select", "DJ2", "pipeline/extra.py", cwd=example)
@@ -466,8 +468,9 @@ def test_baseline_on_a_real_violation(example):
     extra.write_text(moved.replace("check_id : int\n", "check_id : int\n    check_kind : varchar(8)\n"))
     result = djlint("--baseline", "djlint-baseline.json", cwd=example)
     assert result.returncode == 1
-    (finding,) = result.stdout.splitlines()
+    finding, fix = result.stdout.splitlines()
     assert " DJ101 " in finding and finding.split(":")[1] == str(_expected_line(moved, "check_id") + 1)
+    assert fix.startswith("    fix: move check_kind below `---`")
 
 
 def test_warm_cache_gives_the_same_report(example):

@@ -78,7 +78,9 @@ def test_text_groups_the_findings_of_one_place(chains: Path) -> None:
     at = [i for i, line in enumerate(lines) if line.startswith("rig/helpers.py:6:12: DJ201")]
     assert len(at) == 1
     assert "ChannelCount.make() reads Probe" in lines[at[0]]
-    assert lines[at[0] + 1].startswith("    also: sideways read: Waveform.make() reads Probe")
+    assert lines[at[0] + 1].startswith("    fix: declare the dependency: add `-> Probe`")
+    assert lines[at[0] + 2].startswith("    also: sideways read: Waveform.make() reads Probe")
+    assert lines[at[0] + 3].startswith("    fix: declare the dependency: add `-> Probe` below `---` in Waveform")
 
 
 def test_sarif_carries_related_locations_and_properties(chains: Path) -> None:
@@ -91,8 +93,11 @@ def test_sarif_carries_related_locations_and_properties(chains: Path) -> None:
         (1, "rig/helpers.py", 14, "executed here"),
         (2, "rig/analysis.py", 32, "called from Waveform.make() here"),
     ]
-    assert results[1]["properties"] == {"table": "rig.analysis.Waveform", "target": "rig.hardware.Probe",
-                                        "via": ["rig.helpers.probe_names", "rig.helpers.probe_rows"]}
+    properties = results[1]["properties"]
+    assert properties.pop("fix").startswith("declare the dependency: add `-> Probe`")
+    assert properties == {"table": "rig.analysis.Waveform", "target": "rig.hardware.Probe",
+                          "via": ["rig.helpers.probe_names", "rig.helpers.probe_rows"]}
+    assert results[1]["fixes"][0]["artifactChanges"][0]["artifactLocation"]["uri"] == "rig/analysis.py"
 
 
 def _repo(tmp_path: Path, files: dict[str, str]) -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
-from djlint.diagnostics import Diagnostic, Related
+from djlint.diagnostics import Diagnostic, Fix, Related
 
 
 def table_label(model: Any, table_id: str) -> str:
@@ -39,7 +39,7 @@ def where(model: Any, fact: Any) -> str:
     return f" (in {via[-1]}, called from {make_label(model, fact.table)})" if via else ""
 
 
-def finding(model: Any, fact: Any, code: str, message: str) -> Diagnostic:
+def finding(model: Any, fact: Any, code: str, message: str, fix: Fix | None = None) -> Diagnostic:
     """The diagnostic of one fact, with its structured fields: the make() table, the target, the call
     chain and the other places of the finding (where a read in a helper runs, the make() call reaching it)."""
     related: list[Related] = []
@@ -52,7 +52,7 @@ def finding(model: Any, fact: Any, code: str, message: str) -> Diagnostic:
                                f"called from {make_label(model, fact.table)} here"))
     target = getattr(fact, "target", None) or None
     return Diagnostic(fact.path, fact.line, fact.column, code, message, table=fact.table, target=target,
-                      via=tuple(getattr(fact, "via", ())), related=tuple(related))
+                      via=tuple(getattr(fact, "via", ())), related=tuple(related), fix=fix)
 
 
 def unique(diagnostics: Iterable[Diagnostic]) -> list[Diagnostic]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from djlint import fixes
 from djlint.diagnostics import Diagnostic
 
 CODE = "DJ101"
@@ -19,6 +20,10 @@ A primary-key attribute of its own (``unit_id : int`` above the dashes) is inven
 not recorded by any foreign key, ``key_source`` cannot know it, and provenance stops at it. Put the
 extra rows in a Part table (``-> master`` plus the attribute), or move the attribute below ``---``.
 Part tables, Manual and Lookup tables may declare their own key attributes.
+"""
+FIX = """
+Move the attribute below `---` (a dependent attribute of each key), or into a Part table whose primary
+key holds it (one Part row per value, inserted by the master's make()).
 """
 BAD = '''
 import datajoint as dj
@@ -104,4 +109,5 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
             CODE,
             f"primary-key attribute '{name}' of {tier} table {names} does not come from a foreign key; "
             "make() invents it (use a Part table or move it below ---)",
+            fix=fixes.primary_key_fix(names, name),
         )

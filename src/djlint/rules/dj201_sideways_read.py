@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique, where
 
@@ -37,6 +38,15 @@ virtual module, an installed package's table) only what stays decidable is repor
    receives its tables, and Elements' run-time names (`Session` inside an element module) may be the
    workflow's own tables: for those only rule 1 applies. Set `external-roots = false` if an installed
    package of yours declares foreign keys into the analysed schemas.
+"""
+FIX = """
+Declare the dependency: add `-> Table` to the definition (below `---`: a secondary foreign key, whose
+existing rows need a migration; above `---` it joins the primary key and changes the table's key).
+`djlint --unsafe-fixes` adds the secondary line (and the import it needs). When the table read is a
+*descendant* of the make()'s table, depending on it would change the table's grain: compute the result
+in a table downstream of both, or give the table a `key_source` that waits for the descendant's rows.
+A read sanctioned on purpose goes into `[tool.djlint.allow."module.Table"] reads = [...]`
+(`djlint --add-policy` writes it).
 """
 BAD = '''
 import datajoint as dj
@@ -134,5 +144,6 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         found.append(finding(
             model, read, CODE,
             f"sideways read: {make_label(model, read.table)} reads {table_label(model, read.target)}, "
-            f"which is not upstream of {table_label(model, read.table)}{where(model, read)}"))
+            f"which is not upstream of {table_label(model, read.table)}{where(model, read)}",
+            fixes.read_fix(model, read.table, read.target)))
     return unique(found)

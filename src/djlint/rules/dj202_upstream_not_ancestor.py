@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique
 
@@ -18,6 +19,10 @@ a foreign-key ancestor of the table there is no such path and the lookup raises 
 worker has reserved the job. That includes a Part of an ancestor master (the Part references its master,
 not the other way round) and the parents of the table's own Parts: read those directly, e.g.
 `(Ancestor.Part & key)`, which the read rule (DJ201) allows.
+"""
+FIX = """
+Read the table directly (`Table & key`) when it is in the allowed set, or declare the dependency
+(`-> Table`) so that it becomes a foreign-key ancestor that `self.upstream` can hold.
 """
 BAD = '''
 import datajoint as dj
@@ -103,5 +108,6 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
             model, index, CODE,
             f"self.upstream[{table_label(model, index.target)}] in {make_label(model, index.table)}: "
             f"{table_label(model, index.target)} is not an ancestor of {table_label(model, index.table)} "
-            f"(raises at run time)"))
+            f"(raises at run time)",
+            fixes.upstream_fix(model, index.table, index.target)))
     return unique(found)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique, where
 
@@ -19,6 +20,11 @@ method of another table class that inserts into itself - changes rows no foreign
 computation: deleting this result does not undo the write, a re-run writes twice, and a failed job leaves
 no trace. Put the data in a Part table, make the other table a downstream Computed table, or - for a
 sanctioned fan-out ingestion - name it in `[tool.djlint.allow."module.Table"] writes = [...]`.
+"""
+FIX = """
+Move the write into a make() of the written table (populated from this table's rows), make the written
+table a Part of this one (inserted in the same transaction), or, for sanctioned fan-out ingestion,
+name it in `[tool.djlint.allow."module.Table"] writes = [...]` (`djlint --add-policy` writes it).
 """
 BAD = '''
 import datajoint as dj
@@ -102,5 +108,6 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
             model, write, CODE,
             f"cross-table write: {make_label(model, write.table)} writes {table_label(model, write.target)} "
             f"({write.how}); make() may write only {table_label(model, write.table)} and its Parts"
-            f"{where(model, write)}"))
+            f"{where(model, write)}",
+            fixes.write_fix(model, write.table, write.target)))
     return unique(found)

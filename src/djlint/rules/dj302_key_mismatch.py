@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique
 
@@ -17,6 +18,9 @@ key attribute is set to something else - `{**key, "session": 3}`, `dict(key, sub
 `row["session"] = 0` - is stored under another key: the key populate() asked for stays missing and is
 computed again, while the foreign row blocks (or silently pre-empts) the other key's own make(). Every
 attribute the row shares with the make key must carry the key's value; copy it from `key`.
+"""
+FIX = """
+Write the key attribute from the make key (`key["attr"]`, or `dict(key, ...)` without overriding it).
 """
 BAD = '''
 import datajoint as dj
@@ -76,5 +80,6 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         found.append(finding(
             model, mismatch, CODE,
             f"key mismatch: {make_label(model, mismatch.table)} writes a {table_label(model, mismatch.target)} "
-            f"row with {mismatch.attribute}={mismatch.value}, not the make key's {mismatch.attribute}"))
+            f"row with {mismatch.attribute}={mismatch.value}, not the make key's {mismatch.attribute}",
+            fixes.key_fix(mismatch.attribute)))
     return unique(found)

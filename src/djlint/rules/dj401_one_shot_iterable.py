@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, unique
 
@@ -17,6 +18,10 @@ itertools.* produce their items once. In make() a common slip is to insert such 
 it again - a second insert, list()/len(list())/sum(), a for-loop, `in`: the second consumer silently sees
 nothing, so Part rows or counts go missing without an error and the job is still marked done. Handing a
 generator to a single insert is fine. Materialise it once (`rows = list(...)`) when you need it twice.
+"""
+FIX = """
+Materialise the iterable once where it is bound: `rows = list(...)`. `djlint --fix` makes this edit
+(a safe fix: every consumer then sees every element).
 """
 BAD = '''
 import datajoint as dj
@@ -93,5 +98,7 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         found.append(finding(
             model, reuse, CODE,
             f"one-shot iterable {reuse.name} consumed again by {reuse.how} in {make_label(model, reuse.table)}"
-            f"{first}: this consumer sees nothing"))
+            f"{first}: this consumer sees nothing",
+            fixes.one_shot_fix(model, reuse.path, reuse.line, reuse.name,
+                               reuse.first.line if reuse.first is not None else None)))
     return unique(found)

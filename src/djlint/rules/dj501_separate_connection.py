@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, unique
 
@@ -19,6 +20,9 @@ dj.conn(..., reset=True), sqlalchemy.create_engine - is outside both: its writes
 fails, its reads and writes are invisible to the gate, and it may see a different database state than the
 transaction. Use the table objects (or `self.connection`) instead. `dj.conn()` without reset=True returns
 the connection already open, so it is fine.
+"""
+FIX = """
+Use the connection populate() runs make() in: `self.connection`, or `dj.conn()` without `reset`.
 """
 BAD = '''
 import datajoint as dj
@@ -82,5 +86,6 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         found.append(finding(
             model, connect, CODE,
             f"separate database connection: {make_label(model, connect.table)} calls {connect.how}, "
-            f"which escapes populate()'s transaction and the provenance gate"))
+            f"which escapes populate()'s transaction and the provenance gate",
+            fixes.connection_fix()))
     return unique(found)
