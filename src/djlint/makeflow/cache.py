@@ -32,7 +32,7 @@ from djlint.makeflow.facts import (
     Write,
 )
 
-FORMAT = 3
+FORMAT = 4
 _KINDS: dict[str, type[Fact]] = {
     "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
     "connect": Connect,
@@ -91,7 +91,9 @@ def meaning(symbol: Any) -> tuple | None:
 def encode_fact(fact: Fact) -> tuple:
     where = fact.location
     extra: tuple = ()
-    if isinstance(fact, (Read, Write)):
+    if isinstance(fact, Read):
+        extra = (fact.target, fact.via, tuple(fact.alternatives))
+    elif isinstance(fact, Write):
         extra = (fact.target, fact.via)
     elif isinstance(fact, UpstreamIndex):
         extra = (fact.target,)
@@ -109,6 +111,9 @@ def decode_fact(record: tuple) -> Fact:
     if kind == "oneshot":
         name, first = extra
         return OneShotReuse(table, location, how, name, Location(*first) if first else None)
+    if kind == "read":
+        target, via, alternatives = extra
+        return Read(table, location, how, target, via, tuple(alternatives))
     return _KINDS[kind](table, location, how, *extra)
 
 

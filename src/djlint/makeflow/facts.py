@@ -38,10 +38,13 @@ class Fact:
 
 @dataclass(frozen=True)
 class Read(Fact):
-    """make() of ``table`` reads ``target``."""
+    """make() of ``table`` reads ``target``. ``alternatives``: when the table read is chosen at run time
+    (``src = A if c else B``, ``mod = acute or chronic``), every table it is chosen among (``target``
+    included); the read is a sure sideways read only if all of them are out of the allowed set."""
 
     target: str = ""
     via: str | None = None  # the function the read happens in, when it is not make() itself
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

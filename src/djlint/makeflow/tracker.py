@@ -12,6 +12,7 @@ The code is read as Python ``ast`` (see ``source.py`` for why not libcst).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
 from typing import Any, ClassVar
@@ -51,6 +52,8 @@ from djlint.makeflow.values import (
     Unk,
     Upstream,
     Value,
+    carry_choice,
+    choose,
     gens_in,
     tables_in,
     unknowns_in,
@@ -79,6 +82,16 @@ class Frame:
         self.returns: list[Value] = []
         self.yields: list[Value] = []
         self.exits: list[dict[int, tuple[int, Location, Location]]] = []   # consumption at each return
+        # parameters the body never rebinds (their value is fixed for the call), and those of them that
+        # hold their ``None`` default (defaults of None are no value, see ``MakeRun.defaults``)
+        self.constants: frozenset[str] = frozenset()
+        self.none_defaults: frozenset[str] = frozenset()
+
+    def inner(self) -> Frame:
+        """A comprehension's scope: the names of this one, plus its targets."""
+        frame = Frame(self.module, self.function, self.class_id, dict(self.env), self.entry)
+        frame.constants, frame.none_defaults = self.constants, self.none_defaults
+        return frame
 
 
 class Shared:
@@ -89,6 +102,7 @@ class Shared:
         self.sources = Sources(model)
         self._symbols: dict[tuple[str, str], Any] = {}
         self._generator: dict[int, bool] = {}
+        self._rebound: dict[int, frozenset[str]] = {}
         self._linking: dict[str, str] | None = None
 
     @staticmethod
@@ -164,6 +178,14 @@ class Shared:
             self._linking = self._find_linking()
         return self._linking
 
+    def rebound(self, function: Any) -> frozenset[str]:
+        """Names the function body (nested scopes included) assigns, deletes or declares global."""
+        cached = self._rebound.get(id(function))
+        if cached is None:
+            cached = _rebound_names(function)
+            self._rebound[id(function)] = cached
+        return cached
+
     def is_generator(self, function: ast.AST) -> bool:
         cached = self._generator.get(id(function))
         if cached is None:
@@ -230,6 +252,76 @@ def _decorated(function: ast.AST, *names: str) -> bool:
     return any((_dotted(d) or "").rsplit(".", 1)[-1] in names for d in getattr(function, "decorator_list", []))
 
 
+def _binds_receiver(function: Any, through_class: bool) -> bool:
+    """Whether calling ``receiver.f(...)`` passes the receiver as f's first parameter. A function stored in
+    a class without ``self``/``cls`` (``def helper(key)``) and called through the class
+    (``Table.helper(key)``) is a plain function: ``key`` is the first argument, not the table."""
+    if _decorated(function, "staticmethod"):
+        return False
+    if _decorated(function, "classmethod"):
+        return True
+    params = [*function.args.posonlyargs, *function.args.args]
+    if params and params[0].arg in ("self", "cls"):
+        return True
+    return not through_class
+
+
+def _class_reference(node: ast.AST) -> bool:
+    """``Table``, ``module.Table``, ``self.Part``, ``cls``, ``type(self)``, ``self.__class__``: an expression
+    naming a class rather than an instance (by Python's naming convention for the names)."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "type"
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__class__" or node.attr[:1].isupper()
+    if isinstance(node, ast.Name):
+        return node.id == "cls" or node.id[:1].isupper()
+    return False
+
+
+def _rebound_names(function: Any) -> frozenset[str]:
+    names: set[str] = set()
+    body = function.body if isinstance(function.body, list) else [function.body]
+    for node in itertools.chain.from_iterable(ast.walk(statement) for statement in body):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, (*FunctionNode, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif type(node).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+            name = getattr(node, "name", None) or getattr(node, "rest", None)
+            if name:
+                names.add(name)
+    return frozenset(names)
+
+
+def _none_default_params(function: Any) -> frozenset[str]:
+    arguments = function.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    pairs = list(zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults))
+    pairs += [(p, d) for p, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None]
+    return frozenset(p.arg for p, d in pairs if isinstance(d, ast.Constant) and d.value is None)
+
+
+_SINGLETONS = (None, True, False)
+
+
+def _compare(operator: ast.cmpop, left: object, right: object) -> bool | None:
+    if isinstance(operator, ast.Eq):
+        return left == right
+    if isinstance(operator, ast.NotEq):
+        return left != right
+    if isinstance(operator, (ast.Is, ast.IsNot)):
+        if not any(left is s or right is s for s in _SINGLETONS):
+            return None
+        return (left is right) == isinstance(operator, ast.Is)
+    return None
+
+
 class MakeRun:
     """Analyse one make() entry point of ``owner``, adding facts to ``facts``."""
 
@@ -282,6 +374,7 @@ class MakeRun:
         if len(params) > 1:
             env[params[1].arg] = frozenset({Key()})
         frame = Frame(module, qualname, class_id, env, entry=True)
+        frame.constants = self._constants(function)
         self.touch(module)
         self.exec_block(function.body, frame)
 
@@ -304,7 +397,7 @@ class MakeRun:
     def read(self, value: Value, node: ast.AST, frame: Frame, how: str, *, through_seq: bool = True) -> None:
         for tab in tables_in(value, through_seq=through_seq):
             where = tab.origin or self.loc(frame, node)
-            self.facts.add(Read(self.owner, where, how, tab.table, self._via(frame)))
+            self.facts.add(Read(self.owner, where, how, tab.table, self._via(frame), tuple(sorted(tab.alt))))
         self.note_unknowns(value)
 
     def note_unknowns(self, value: Value) -> None:
@@ -358,12 +451,17 @@ class MakeRun:
             return
         env: dict[str, Value] = {}
         consumed: dict[int, tuple[int, Location, Location]] = {}
+        arms: dict[str, list[Value]] = {}
         for names, counts in states:
             for name, value in names.items():
-                env[name] = env.get(name, NOTHING) | value
+                arms.setdefault(name, []).append(value)
             for ident, entry in counts.items():
                 if ident not in consumed or consumed[ident][0] < entry[0]:
                     consumed[ident] = entry
+        for name, values in arms.items():
+            first = values[0]
+            # a name the arms bind to different tables or modules holds one of them (``choose``)
+            env[name] = first if all(v is first or v == first for v in values) else choose(values)
         frame.env = env
         self.consumed = consumed
 
@@ -412,6 +510,11 @@ class MakeRun:
 
     def st_If(self, statement: ast.If, frame: Frame) -> bool:
         self.truth(self.ev(statement.test, frame), statement.test, frame)
+        known = self.static_truth(statement.test, frame)
+        if known is not None:
+            # the test is fixed for this call (``if not period:`` with ``period=30`` passed or defaulted):
+            # the other arm cannot run, so nothing in it is read or consumed
+            return self.exec_block(statement.body if known else statement.orelse, frame)
         blocks = [statement.body]
         if statement.orelse:
             blocks.append(statement.orelse)
@@ -621,6 +724,50 @@ class MakeRun:
     def truth(self, value: Value, node: ast.AST, frame: Frame) -> None:
         self.read(value, node, frame, "truth value", through_seq=False)
 
+    def _constants(self, function: Any) -> frozenset[str]:
+        arguments = function.args
+        params = {p.arg for p in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+        return frozenset(params - self.shared.rebound(function))
+
+    def static_values(self, node: ast.AST, frame: Frame) -> list[object] | None:
+        """The literal values ``node`` can have in this call, when they are fixed: a literal, or a
+        parameter the function never rebinds that holds literals (passed by the call, or its default)."""
+        literal = _literal(node)
+        if literal is not None:
+            return [literal.value]
+        if isinstance(node, ast.Name) and node.id in frame.constants:
+            if node.id in frame.none_defaults:
+                return [None]
+            value = frame.env.get(node.id, NOTHING)
+            if value and all(isinstance(a, Const) for a in value):
+                return [a.value for a in value]
+        return None
+
+    def static_truth(self, node: ast.AST, frame: Frame) -> bool | None:
+        """The truth of a test when ``static_values`` fix it (``not p``, ``p is None``, ``p == 'x'``,
+        ``and``/``or`` of those); None when it may go either way."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.static_truth(node.operand, frame)
+            return None if inner is None else not inner
+        if isinstance(node, ast.BoolOp):
+            outcomes = [self.static_truth(v, frame) for v in node.values]
+            decisive = isinstance(node.op, ast.Or)     # one True decides `or`, one False decides `and`
+            if decisive in outcomes:
+                return decisive
+            return None if None in outcomes else not decisive
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left = self.static_values(node.left, frame)
+            right = self.static_values(node.comparators[0], frame)
+            if left is None or right is None:
+                return None
+            results = {_compare(node.ops[0], a, b) for a in left for b in right}
+            return results.pop() if len(results) == 1 else None
+        values = self.static_values(node, frame)
+        if values is None:
+            return None
+        truths = {bool(v) for v in values}
+        return truths.pop() if len(truths) == 1 else None
+
     # ------------------------------------------------------------------ expressions
     def ev(self, node: ast.AST, frame: Frame, *, write_receiver: bool = False) -> Value:
         method = getattr(self, "ev_" + type(node).__name__, None)
@@ -645,7 +792,7 @@ class MakeRun:
                 # a table imported inside the function: it is named where it is used
                 here = self.loc(frame, node)
                 value = frozenset(
-                    Tab(a.table, here) if isinstance(a, Tab) and a.origin == UNPLACED
+                    dataclasses.replace(a, origin=here) if isinstance(a, Tab) and a.origin == UNPLACED
                     else Unk(a.name, here) if isinstance(a, Unk) and a.location == UNPLACED else a
                     for a in value)
             return value
@@ -726,48 +873,63 @@ class MakeRun:
 
     def attribute(self, base: Value, name: str, node: ast.AST, frame: Frame) -> Value:
         result: set[Atom] = set()
+        chosen: dict[str, frozenset[str]] = {}
+        derived: dict[str, Value] = {}
         for atom in base:
-            if isinstance(atom, Tab):
-                info = self.model.tables.get(atom.table)
-                part = f"{atom.table}.{name}"
-                if name == "upstream":
-                    result.add(Upstream())
-                elif name == "__class__":
-                    result.add(atom)
-                elif part in self.model.tables:
-                    result.add(Tab(part, self.named_at(frame, node)))
-                elif name == "master" and info is not None and info.master:
-                    result.add(Tab(info.master, self.named_at(frame, node)))
-                elif name in N.METADATA and not self._user_method(atom.table, name):
-                    continue
-                else:
-                    member = self.class_member(atom.table, atom, name, node, frame)
-                    if member is None:
-                        member = self.instance_values.get((atom.table, name))
-                    result |= member if member is not None else {Attr(atom, name)}
-            elif isinstance(atom, Unk):
-                result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
-            elif isinstance(atom, Mod):
-                symbol = self.resolve(atom.name, name)
-                result |= self._symbol_value(symbol, self.named_at(frame, node))
-            elif isinstance(atom, Ext):
-                result.add(Ext(f"{atom.name}.{name}"))
-            elif isinstance(atom, Cls):
-                nested = f"{atom.class_id}.{name}"
-                if nested in self.model.tables:
-                    result.add(Tab(nested, self.named_at(frame, node)))
-                elif nested in self.model.classes:
-                    result.add(Cls(nested))
-                else:
-                    result.add(Attr(atom, name))
-            elif isinstance(atom, Inst):
-                member = self.class_member(atom.class_id, atom, name, node, frame)
-                if member is None:
-                    member = self.instance_values.get((atom.class_id, name))
-                result |= member if member is not None else {Attr(atom, name)}
-            elif isinstance(atom, (Key, Row, Super, Const, Seq, Gen, Upstream)):
-                result.add(Attr(atom, name))
+            found = self._attribute(atom, name, node, frame)
+            if isinstance(atom, (Tab, Mod)) and atom.alt:
+                # ``mod.Clustering`` of ``mod = acute if ... else chronic``: a choice among their tables
+                label = atom.table if isinstance(atom, Tab) else atom.name
+                chosen[label] = atom.alt
+                derived[label] = derived.get(label, NOTHING) | found
+            else:
+                result |= found
+        if derived:
+            for value in carry_choice(chosen, derived).values():
+                result |= value
         return frozenset(result)
+
+    def _attribute(self, atom: Atom, name: str, node: ast.AST, frame: Frame) -> Value:
+        """``atom.name`` for one atom of the receiver."""
+        if isinstance(atom, Tab):
+            info = self.model.tables.get(atom.table)
+            part = f"{atom.table}.{name}"
+            if name == "upstream":
+                return frozenset({Upstream()})
+            if name == "__class__":
+                return frozenset({atom})
+            if part in self.model.tables:
+                return frozenset({Tab(part, self.named_at(frame, node))})
+            if name == "master" and info is not None and info.master:
+                return frozenset({Tab(info.master, self.named_at(frame, node))})
+            if name in N.METADATA and not self._user_method(atom.table, name):
+                return NOTHING
+            member = self.class_member(atom.table, atom, name, node, frame)
+            if member is None:
+                member = self.instance_values.get((atom.table, name))
+            through_class = isinstance(node, ast.Attribute) and _class_reference(node.value)
+            return member if member is not None else frozenset({Attr(atom, name, through_class)})
+        if isinstance(atom, Unk):
+            return frozenset({Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name)})
+        if isinstance(atom, Mod):
+            return self._symbol_value(self.resolve(atom.name, name), self.named_at(frame, node))
+        if isinstance(atom, Ext):
+            return frozenset({Ext(f"{atom.name}.{name}")})
+        if isinstance(atom, Cls):
+            nested = f"{atom.class_id}.{name}"
+            if nested in self.model.tables:
+                return frozenset({Tab(nested, self.named_at(frame, node))})
+            if nested in self.model.classes:
+                return frozenset({Cls(nested)})
+            return frozenset({Attr(atom, name)})
+        if isinstance(atom, Inst):
+            member = self.class_member(atom.class_id, atom, name, node, frame)
+            if member is None:
+                member = self.instance_values.get((atom.class_id, name))
+            return member if member is not None else frozenset({Attr(atom, name)})
+        if isinstance(atom, (Key, Row, Super, Const, Seq, Gen, Upstream)):
+            return frozenset({Attr(atom, name)})
+        return NOTHING
 
     def _user_method(self, table: str, name: str) -> bool:
         """The table or one of its repo bases defines ``name`` (``log``, ``describe``...) as a method:
@@ -892,7 +1054,7 @@ class MakeRun:
                 return NOTHING
             module, function = found
             self_value = None
-            if info.class_id is not None and not _decorated(function, "staticmethod"):
+            if info.class_id is not None and _binds_receiver(function, through_class=True):
                 # Class.method(obj, ...) called through the class: first argument is self
                 if positional:
                     self_value, positional = positional[0][0], positional[1:]
@@ -906,7 +1068,8 @@ class MakeRun:
         if isinstance(atom, Ext):
             return self.call_external(atom.name, node, positional, keywords, starred, frame)
         if isinstance(atom, Attr):
-            return self.call_method(atom.receiver, atom.name, node, positional, keywords, frame)
+            return self.call_method(atom.receiver, atom.name, node, positional, keywords, frame,
+                                    through_class=atom.through_class)
         if isinstance(atom, Partial):
             result: set[Atom] = set()
             bound = [*atom.args, *positional]
@@ -918,9 +1081,9 @@ class MakeRun:
 
     # ------------------------------------------------------------------ methods of values
     def call_method(self, receiver: Atom, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
-                    frame: Frame) -> Value:
+                    frame: Frame, *, through_class: bool = False) -> Value:
         if isinstance(receiver, Tab):
-            return self.table_method(receiver, name, node, positional, keywords, frame)
+            return self.table_method(receiver, name, node, positional, keywords, frame, through_class)
         if isinstance(receiver, Unk):
             if name in N.READ_METHODS or name in N.WRITE_METHODS or name in N.QUERY_METHODS:
                 self.note_unknowns(frozenset({receiver}))
@@ -951,7 +1114,8 @@ class MakeRun:
             if found is None:
                 return NOTHING
             module, function, info = found
-            self_value = None if _decorated(function, "staticmethod") else frozenset({receiver})
+            binds = _binds_receiver(function, through_class=isinstance(receiver, Cls))
+            self_value = frozenset({receiver}) if binds else None
             return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
         if isinstance(receiver, Super):
             return self.call_super(receiver, name, node, positional, keywords, frame)
@@ -977,7 +1141,7 @@ class MakeRun:
         frame.env[name] = frozenset(updated if a == row else a for a in current)
 
     def table_method(self, tab: Tab, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
-                     frame: Frame) -> Value:
+                     frame: Frame, through_class: bool = False) -> Value:
         if name in N.WRITE_METHODS:
             self.write(tab, node, frame, name)
             for value, arg in positional + list(keywords.values()):
@@ -1005,7 +1169,7 @@ class MakeRun:
         if found is None:
             return NOTHING
         module, function, info = found
-        self_value = None if _decorated(function, "staticmethod") else frozenset({tab})
+        self_value = frozenset({tab}) if _binds_receiver(function, through_class) else None
         return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
 
     def call_super(self, receiver: Super, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
@@ -1024,7 +1188,8 @@ class MakeRun:
                 if info is not None and name in info.methods:
                     found = self.sources.function(info.methods[name])
                     if found is not None:
-                        return self.invoke(found[0], found[1], candidate, receiver.self_value, positional,
+                        bound = receiver.self_value if _binds_receiver(found[1], False) else None
+                        return self.invoke(found[0], found[1], candidate, bound, positional,
                                            keywords, node, frame)
         return NOTHING
 
@@ -1086,9 +1251,11 @@ class MakeRun:
                 self.read(value, arg, frame, "iteration", through_seq=False)
             return frozenset({Gen(next(_ids), self.loc(frame, node))})
         if name.startswith("itertools."):
-            for value, arg in positional + starred:
+            for value, arg in positional:
                 self.read(value, arg, frame, "iteration", through_seq=False)
                 self.consume(value, arg, frame, name)
+            for value, arg in starred:    # ``chain(*groups)``: the call's * unpacking consumed them once
+                self.read(value, arg, frame, "iteration", through_seq=False)
             return frozenset({Gen(next(_ids), self.loc(frame, node))})
         if not name.startswith("builtins."):
             return NOTHING
@@ -1112,8 +1279,6 @@ class MakeRun:
                 self.consume(value, arg, frame, f"{builtin}()")
                 if builtin in ("iter", "reversed", "filter"):
                     items |= self.element(value)
-            for value, arg in starred:
-                self.consume(value, arg, frame, f"{builtin}()")
             if builtin in ("map", "filter") and len(positional) > 1:
                 # the mapped function runs on the elements: follow it for what it reads
                 element = frozenset().union(*(self.element(v) for v, _ in positional[1:]))
@@ -1274,12 +1439,12 @@ class MakeRun:
         return frozenset(left_tables + right_tables)
 
     def ev_BoolOp(self, node: ast.BoolOp, frame: Frame) -> Value:
-        result: set[Atom] = set()
+        arms: list[Value] = []
         for operand in node.values:
             value = self.ev(operand, frame)
             self.truth(value, operand, frame)
-            result |= value
-        return frozenset(result)
+            arms.append(value)
+        return choose(arms)   # `a or b` is one of its operands
 
     def ev_UnaryOp(self, node: ast.UnaryOp, frame: Frame) -> Value:
         literal = _literal(node)
@@ -1304,7 +1469,10 @@ class MakeRun:
 
     def ev_IfExp(self, node: ast.IfExp, frame: Frame) -> Value:
         self.truth(self.ev(node.test, frame), node.test, frame)
-        return self.ev(node.body, frame) | self.ev(node.orelse, frame)
+        known = self.static_truth(node.test, frame)
+        if known is not None:
+            return self.ev(node.body if known else node.orelse, frame)
+        return choose([self.ev(node.body, frame), self.ev(node.orelse, frame)])
 
     def ev_NamedExpr(self, node: ast.NamedExpr, frame: Frame) -> Value:
         value = self.ev(node.value, frame)
@@ -1375,7 +1543,7 @@ class MakeRun:
 
     # ------------------------------------------------------------------ comprehensions and lambdas
     def _comprehension(self, node: Any, frame: Frame, elements: Sequence[ast.expr]) -> Value:
-        inner = Frame(frame.module, frame.function, frame.class_id, dict(frame.env), frame.entry)
+        inner = frame.inner()
         for clause in node.generators:
             iterable = self.ev(clause.iter, inner)
             self.read(iterable, clause.iter, inner, "iteration", through_seq=False)
@@ -1435,12 +1603,14 @@ class MakeRun:
         for keyword, (value, _) in keywords.items():
             if keyword in named:
                 env[keyword] = value
+        none_defaults: frozenset[str] = frozenset()
         if any(p.arg not in env for p in [*params, *arguments.kwonlyargs]):
+            none_defaults = frozenset(n for n in _none_default_params(function) if n not in env)
             defaults = self.defaults(module, function, class_id, closure)
             for param in [*params, *arguments.kwonlyargs]:
                 env.setdefault(param.arg, defaults.get(param.arg, NOTHING))
         bound = tuple(sorted(env.items(), key=lambda item: item[0]))
-        signature = (id(function), bound)
+        signature = (id(function), bound, none_defaults)
         generator = isinstance(function, FunctionNode) and self.shared.is_generator(function)
         if signature in self.active:
             return NOTHING
@@ -1450,6 +1620,8 @@ class MakeRun:
                 return frozenset({Gen(next(_ids), self.loc(caller, call_node), self.element(result))})
             return result
         frame = Frame(module, self._qualname(module, function, class_id), class_id, env, entry=False)
+        frame.constants = self._constants(function)
+        frame.none_defaults = none_defaults & frame.constants
         self.touch(module)
         self.active.add(signature)
         self.depth += 1
