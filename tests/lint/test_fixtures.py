@@ -44,6 +44,16 @@ RULE_FIXTURES = {
     "separate_connection": "DJ501",
     "policy": "DJ003",
     "bad_input": "DJ000",
+    "star_unpacking": "DJ401",
+    "dead_branches": "DJ401",
+    "class_functions": "DJ201",
+    "run_time_choice": "DJ201",
+}
+# Fixtures whose annotations need a rule change that is not made yet: a strict xfail until it lands (then
+# the XPASS fails and the entry must go).
+AWAITING_RULE = {
+    "run_time_choice": "DJ201 must judge Read.alternatives: a table chosen at run time among tables one of "
+                       "which may be read is not a sure sideways read",
 }
 
 Expectation = tuple[str, int, str]
@@ -122,7 +132,14 @@ def analysed(copy: Path) -> Any:
     return _RESULTS[copy]
 
 
-def test_fixture_diagnostics_are_exactly_the_annotated_ones(fixture_copy: Path) -> None:
+def awaiting_rule(request: pytest.FixtureRequest, fixture: Path) -> None:
+    reason = AWAITING_RULE.get(fixture.name)
+    if reason is not None:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
+
+
+def test_fixture_diagnostics_are_exactly_the_annotated_ones(fixture_copy: Path, request: pytest.FixtureRequest) -> None:
+    awaiting_rule(request, fixture_copy)
     result = analysed(fixture_copy)
     messages: dict[Expectation, str] = {}
     for d in result.diagnostics:
@@ -284,9 +301,10 @@ def test_expected_txt_parsing_and_bad_bytes_are_read(tmp_path: Path) -> None:
 # --- the real command line on the README example --------------------------------------------
 
 
-def test_cli_json_reports_exactly_the_annotations(fixture_copy: Path) -> None:
+def test_cli_json_reports_exactly_the_annotations(fixture_copy: Path, request: pytest.FixtureRequest) -> None:
     """The command line, run inside the fixture, prints the annotated diagnostics as JSON and exits 1
     when anything but informational DJ001 is reported, 0 otherwise."""
+    awaiting_rule(request, fixture_copy)
     djlint = Path(sys.executable).parent / "djlint"
     assert djlint.is_file(), f"console script {djlint} is not installed"
     proc = subprocess.run(

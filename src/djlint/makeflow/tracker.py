@@ -469,17 +469,40 @@ class MakeRun:
         """Run alternative blocks from the same state; merge the states of the arms that continue."""
         start = self._snapshot(frame)
         states = []
+        spans = []
         if fallthrough:
             states.append(start)
         for block in blocks:
             self._restore(frame, start)
+            mark = len(self.facts.reads)
             if self.exec_block(block, frame):
                 states.append(self._snapshot(frame))
+            spans.append((mark, len(self.facts.reads)))
         if not states:
             self._restore(frame, start)
             return False
         self._merge(frame, states)
+        if any(a != b for a, b in spans):
+            before = start[0]
+            chosen = [v for name, v in frame.env.items() if before.get(name) is not v and before.get(name) != v]
+            self._choice_reads(spans, frozenset().union(*chosen) if chosen else NOTHING)
         return True
+
+    def _choice_reads(self, spans: list[tuple[int, int]], chosen: Value) -> None:
+        """The reads made while building one alternative of a run-time choice (``q = A & key`` in one arm,
+        ``q = B & key`` in the other; ``(A & key) if c else (B & key)``) are reads of that alternative:
+        they carry the choice's tables, like the later reads of the chosen value."""
+        alternatives = {(t.table, t.origin): t.alt for t in tables_in(chosen, through_seq=False)
+                        if t.alt and t.origin is not None}
+        if not alternatives:
+            return
+        reads = self.facts.reads
+        for start, end in spans:
+            for index in range(start, end):
+                read = reads[index]
+                alt = alternatives.get((read.target, read.location))
+                if alt is not None and not read.alternatives:
+                    reads[index] = dataclasses.replace(read, alternatives=tuple(sorted(alt)))
 
     def _loop(self, statement: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> None:
         """Run the body once (merged with skipping it). A one-shot iterable created before the loop
@@ -1439,12 +1462,26 @@ class MakeRun:
         return frozenset(left_tables + right_tables)
 
     def ev_BoolOp(self, node: ast.BoolOp, frame: Frame) -> Value:
+        """``a or b`` is one of its operands: a run-time choice, unless an operand decides it (a literal
+        parameter, a module or class: always true), and then the operands after it never run."""
         arms: list[Value] = []
-        for operand in node.values:
+        spans = []
+        deciding = isinstance(node.op, ast.Or)
+        for position, operand in enumerate(node.values):
+            mark = len(self.facts.reads)
             value = self.ev(operand, frame)
             self.truth(value, operand, frame)
             arms.append(value)
-        return choose(arms)   # `a or b` is one of its operands
+            if position:     # the first operand always runs: what it reads is read on every path
+                spans.append((mark, len(self.facts.reads)))
+            known = self.static_truth(operand, frame)
+            if known is None and value and all(isinstance(a, (Mod, Cls, Fn, LocalFn)) for a in value):
+                known = True
+            if known is deciding:
+                break
+        chosen = choose(arms)
+        self._choice_reads(spans, chosen)
+        return chosen
 
     def ev_UnaryOp(self, node: ast.UnaryOp, frame: Frame) -> Value:
         literal = _literal(node)
@@ -1472,7 +1509,14 @@ class MakeRun:
         known = self.static_truth(node.test, frame)
         if known is not None:
             return self.ev(node.body if known else node.orelse, frame)
-        return choose([self.ev(node.body, frame), self.ev(node.orelse, frame)])
+        arms, spans = [], []
+        for arm in (node.body, node.orelse):
+            mark = len(self.facts.reads)
+            arms.append(self.ev(arm, frame))
+            spans.append((mark, len(self.facts.reads)))
+        chosen = choose(arms)
+        self._choice_reads(spans, chosen)
+        return chosen
 
     def ev_NamedExpr(self, node: ast.NamedExpr, frame: Frame) -> Value:
         value = self.ev(node.value, frame)
