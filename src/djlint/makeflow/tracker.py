@@ -82,15 +82,15 @@ class Frame:
         self.returns: list[Value] = []
         self.yields: list[Value] = []
         self.exits: list[dict[int, tuple[int, Location, Location]]] = []   # consumption at each return
-        # parameters the body never rebinds (their value is fixed for the call), and those of them that
-        # hold their ``None`` default (defaults of None are no value, see ``MakeRun.defaults``)
-        self.constants: frozenset[str] = frozenset()
+        self.node: Any = None               # the function node (for the parameters it never rebinds)
+        self.constants: frozenset[str] | None = None    # those parameters, computed when first asked
+        # parameters holding their ``None`` default (defaults of None are no value, see ``MakeRun.defaults``)
         self.none_defaults: frozenset[str] = frozenset()
 
     def inner(self) -> Frame:
         """A comprehension's scope: the names of this one, plus its targets."""
         frame = Frame(self.module, self.function, self.class_id, dict(self.env), self.entry)
-        frame.constants, frame.none_defaults = self.constants, self.none_defaults
+        frame.node, frame.constants, frame.none_defaults = self.node, self.constants, self.none_defaults
         return frame
 
 
@@ -103,6 +103,7 @@ class Shared:
         self._symbols: dict[tuple[str, str], Any] = {}
         self._generator: dict[int, bool] = {}
         self._rebound: dict[int, frozenset[str]] = {}
+        self._none: dict[int, frozenset[str]] = {}
         self._linking: dict[str, str] | None = None
 
     @staticmethod
@@ -177,6 +178,14 @@ class Shared:
         if self._linking is None:
             self._linking = self._find_linking()
         return self._linking
+
+    def none_defaults(self, function: Any) -> frozenset[str]:
+        """Parameters whose default is the literal ``None``."""
+        cached = self._none.get(id(function))
+        if cached is None:
+            cached = _none_default_params(function)
+            self._none[id(function)] = cached
+        return cached
 
     def rebound(self, function: Any) -> frozenset[str]:
         """Names the function body (nested scopes included) assigns, deletes or declares global."""
@@ -256,10 +265,11 @@ def _binds_receiver(function: Any, through_class: bool) -> bool:
     """Whether calling ``receiver.f(...)`` passes the receiver as f's first parameter. A function stored in
     a class without ``self``/``cls`` (``def helper(key)``) and called through the class
     (``Table.helper(key)``) is a plain function: ``key`` is the first argument, not the table."""
-    if _decorated(function, "staticmethod"):
-        return False
-    if _decorated(function, "classmethod"):
-        return True
+    if getattr(function, "decorator_list", None):
+        if _decorated(function, "staticmethod"):
+            return False
+        if _decorated(function, "classmethod"):
+            return True
     params = [*function.args.posonlyargs, *function.args.args]
     if params and params[0].arg in ("self", "cls"):
         return True
@@ -286,9 +296,7 @@ def _rebound_names(function: Any) -> frozenset[str]:
             names.add(node.id)
         elif isinstance(node, (ast.Global, ast.Nonlocal)):
             names.update(node.names)
-        elif isinstance(node, (*FunctionNode, ast.ClassDef)):
-            names.add(node.name)
-        elif isinstance(node, ast.ExceptHandler) and node.name:
+        elif isinstance(node, (*FunctionNode, ast.ClassDef, ast.ExceptHandler)) and node.name:
             names.add(node.name)
         elif isinstance(node, ast.alias):
             names.add((node.asname or node.name).split(".")[0])
@@ -374,7 +382,7 @@ class MakeRun:
         if len(params) > 1:
             env[params[1].arg] = frozenset({Key()})
         frame = Frame(module, qualname, class_id, env, entry=True)
-        frame.constants = self._constants(function)
+        frame.node = function
         self.touch(module)
         self.exec_block(function.body, frame)
 
@@ -397,7 +405,8 @@ class MakeRun:
     def read(self, value: Value, node: ast.AST, frame: Frame, how: str, *, through_seq: bool = True) -> None:
         for tab in tables_in(value, through_seq=through_seq):
             where = tab.origin or self.loc(frame, node)
-            self.facts.add(Read(self.owner, where, how, tab.table, self._via(frame), tuple(sorted(tab.alt))))
+            self.facts.add(Read(self.owner, where, how, tab.table, self._via(frame),
+                               tuple(sorted(tab.alt)) if tab.alt else ()))
         self.note_unknowns(value)
 
     def note_unknowns(self, value: Value) -> None:
@@ -747,10 +756,15 @@ class MakeRun:
     def truth(self, value: Value, node: ast.AST, frame: Frame) -> None:
         self.read(value, node, frame, "truth value", through_seq=False)
 
-    def _constants(self, function: Any) -> frozenset[str]:
-        arguments = function.args
-        params = {p.arg for p in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
-        return frozenset(params - self.shared.rebound(function))
+    def _fixed(self, frame: Frame, name: str) -> bool:
+        """``name`` is a parameter of the frame's function that its body never rebinds."""
+        if frame.node is None:
+            return False
+        if frame.constants is None:
+            arguments = frame.node.args
+            params = {p.arg for p in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+            frame.constants = frozenset(params - self.shared.rebound(frame.node))
+        return name in frame.constants
 
     def static_values(self, node: ast.AST, frame: Frame) -> list[object] | None:
         """The literal values ``node`` can have in this call, when they are fixed: a literal, or a
@@ -758,12 +772,15 @@ class MakeRun:
         literal = _literal(node)
         if literal is not None:
             return [literal.value]
-        if isinstance(node, ast.Name) and node.id in frame.constants:
-            if node.id in frame.none_defaults:
-                return [None]
+        if isinstance(node, ast.Name):
             value = frame.env.get(node.id, NOTHING)
-            if value and all(isinstance(a, Const) for a in value):
-                return [a.value for a in value]
+            if node.id in frame.none_defaults and not value:
+                found = [None]
+            elif value and all(isinstance(a, Const) for a in value):
+                found = [a.value for a in value]
+            else:
+                return None
+            return found if self._fixed(frame, node.id) else None
         return None
 
     def static_truth(self, node: ast.AST, frame: Frame) -> bool | None:
@@ -895,6 +912,10 @@ class MakeRun:
         return self.attribute(base, node.attr, node, frame)
 
     def attribute(self, base: Value, name: str, node: ast.AST, frame: Frame) -> Value:
+        if len(base) == 1:
+            for atom in base:
+                if not (isinstance(atom, (Tab, Mod)) and atom.alt):
+                    return self._attribute(atom, name, node, frame)
         result: set[Atom] = set()
         chosen: dict[str, frozenset[str]] = {}
         derived: dict[str, Value] = {}
@@ -1649,7 +1670,7 @@ class MakeRun:
                 env[keyword] = value
         none_defaults: frozenset[str] = frozenset()
         if any(p.arg not in env for p in [*params, *arguments.kwonlyargs]):
-            none_defaults = frozenset(n for n in _none_default_params(function) if n not in env)
+            none_defaults = frozenset(n for n in self.shared.none_defaults(function) if n not in env)
             defaults = self.defaults(module, function, class_id, closure)
             for param in [*params, *arguments.kwonlyargs]:
                 env.setdefault(param.arg, defaults.get(param.arg, NOTHING))
@@ -1664,8 +1685,7 @@ class MakeRun:
                 return frozenset({Gen(next(_ids), self.loc(caller, call_node), self.element(result))})
             return result
         frame = Frame(module, self._qualname(module, function, class_id), class_id, env, entry=False)
-        frame.constants = self._constants(function)
-        frame.none_defaults = none_defaults & frame.constants
+        frame.node, frame.none_defaults = function, none_defaults
         self.touch(module)
         self.active.add(signature)
         self.depth += 1
