@@ -146,7 +146,14 @@ def test_branches_decided_by_literal_arguments_or_defaults_do_not_run(tmp_path: 
             return (Weather & key).fetch()
         return None
 
+    def _ordered(self, key, rows, period=30, mode="bins"):
+        if period <= 0 or mode not in ("bins", "epochs"):
+            self.Item.insert(rows)
+        self.Item.insert(rows)
+
     def make(self, key):
+        self._ordered(key, rows_of(key))
+        self._ordered(key, rows_of(key), 2.5, mode="epochs")
         self._default(key, rows_of(key))
         self._none_default(key, rows_of(key))
         self._none_default(key, rows_of(key), period=None)
@@ -190,7 +197,13 @@ def test_branches_that_can_run_are_still_followed(tmp_path: Path) -> None:
             return (Weather & key).fetch()  # expect: DJ201
         return None
 
+    def _threshold(self, key, rows, period=30):
+        if period > 10:
+            self.Item.insert(rows)
+        self.Item.insert(rows)  # expect: DJ401
+
     def make(self, key, verbose=False):
+        self._threshold(key, rows_of(key))
         self._default(key, rows_of(key), period=0)
         self._none_default(key, rows_of(key))
         self._rebound(key, rows_of(key))
@@ -295,6 +308,8 @@ def test_class_functions_called_through_the_class_bind_their_arguments(tmp_path:
             labels = [self.Item.label(i) for i in range(3)] + [Summary.Item.label(0)]
             n += type(self).normalise(n) + self.__class__.normalise(n) + Summary.normalise(n)
             n += self.through_cls(key) + self.count(key)
+            alias = Camera
+            n += alias.frames_of(key)
             Camera.sideways(key)
             self.insert1(dict(key, total=float(n + len(labels))))
 
@@ -311,6 +326,8 @@ def test_class_functions_called_through_the_class_bind_their_arguments(tmp_path:
             b = Camera.first(key)  # expect: DJ201
             cam = Camera()  # expect: DJ201
             c = cam.rows_for(key)
+            table = Camera  # expect: DJ201
+            d = table.rows_for(key)
             self.insert1(key)
     '''
     check(tmp_path, {"lab.py": CLASS_TABLES, "analysis.py": analysis})
@@ -358,6 +375,13 @@ class Summary(dj.Computed):
         else:
             unrelated = None
         arm = (Rig & key) if key else (Weather & key)
+        if key.get("a"):
+            three = Session
+        elif key.get("b"):
+            three = Weather
+        else:
+            three = Rig
+        len(three)
         self.insert1(key)
 '''
 
@@ -407,6 +431,9 @@ def test_reads_of_a_table_chosen_at_run_time_carry_the_alternatives(tmp_path: Pa
     assert at("unrelated = (Rig", "lab.Rig") == {()}
     # reads that build one arm of a conditional expression
     assert at("arm = ", "lab.Rig") == at("arm = ", "lab.Weather") == {("lab.Rig", "lab.Weather")}
+    # if/elif/else: one of three
+    assert at("three = Weather", "lab.Weather") == {("lab.Rig", "lab.Session", "lab.Weather")}
+    assert at("three = Session", "lab.Session") == {("lab.Rig", "lab.Session", "lab.Weather")}
 
 
 def test_alternatives_survive_the_facts_cache() -> None:

@@ -15,6 +15,7 @@ import ast
 import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
+from operator import ge, gt, le, lt
 from typing import Any, ClassVar
 
 from djlint.makeflow import names as N
@@ -261,19 +262,24 @@ def _decorated(function: ast.AST, *names: str) -> bool:
     return any((_dotted(d) or "").rsplit(".", 1)[-1] in names for d in getattr(function, "decorator_list", []))
 
 
-def _binds_receiver(function: Any, through_class: bool) -> bool:
+def _binds_receiver(function: Any, through_class: bool, given: int | None = None) -> bool:
     """Whether calling ``receiver.f(...)`` passes the receiver as f's first parameter. A function stored in
     a class without ``self``/``cls`` (``def helper(key)``) and called through the class
-    (``Table.helper(key)``) is a plain function: ``key`` is the first argument, not the table."""
+    (``Table.helper(key)``) is a plain function: ``key`` is the first argument, not the table. Through a
+    name that may hold the class (``table = Camera``), ``given`` positional arguments that fill every
+    parameter without a default tell the same."""
     if getattr(function, "decorator_list", None):
         if _decorated(function, "staticmethod"):
             return False
         if _decorated(function, "classmethod"):
             return True
     params = [*function.args.posonlyargs, *function.args.args]
-    if params and params[0].arg in ("self", "cls"):
-        return True
-    return not through_class
+    if not params or params[0].arg in ("self", "cls"):
+        return bool(params)
+    if through_class:
+        return False
+    required = len(params) - len(function.args.defaults)
+    return given is None or given < required
 
 
 def _class_reference(node: ast.AST) -> bool:
@@ -318,15 +324,27 @@ def _none_default_params(function: Any) -> frozenset[str]:
 _SINGLETONS = (None, True, False)
 
 
-def _compare(operator: ast.cmpop, left: object, right: object) -> bool | None:
-    if isinstance(operator, ast.Eq):
+_ORDER = {ast.Lt: lt, ast.LtE: le, ast.Gt: gt, ast.GtE: ge}
+
+
+def _compare(op: ast.cmpop, left: object, right: object) -> bool | None:
+    """``left op right`` for two literal values; None when Python would not decide it the same way."""
+    if isinstance(op, ast.Eq):
         return left == right
-    if isinstance(operator, ast.NotEq):
+    if isinstance(op, ast.NotEq):
         return left != right
-    if isinstance(operator, (ast.Is, ast.IsNot)):
+    if isinstance(op, (ast.Is, ast.IsNot)):
         if not any(left is s or right is s for s in _SINGLETONS):
             return None
-        return (left is right) == isinstance(operator, ast.Is)
+        return (left is right) == isinstance(op, ast.Is)
+    if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, tuple):
+        return (left in right) == isinstance(op, ast.In)
+    order = _ORDER.get(type(op))
+    if order is not None:
+        try:
+            return bool(order(left, right))
+        except TypeError:   # None < 1, "a" < 1
+            return None
     return None
 
 
@@ -772,6 +790,9 @@ class MakeRun:
         literal = _literal(node)
         if literal is not None:
             return [literal.value]
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):      # ``mode in ("a", "b")``
+            items = [_literal(e) for e in node.elts]
+            return [tuple(i.value for i in items)] if all(i is not None for i in items) else None
         if isinstance(node, ast.Name):
             value = frame.env.get(node.id, NOTHING)
             if node.id in frame.none_defaults and not value:
@@ -1158,7 +1179,7 @@ class MakeRun:
             if found is None:
                 return NOTHING
             module, function, info = found
-            binds = _binds_receiver(function, through_class=isinstance(receiver, Cls))
+            binds = _binds_receiver(function, isinstance(receiver, Cls), len(positional))
             self_value = frozenset({receiver}) if binds else None
             return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
         if isinstance(receiver, Super):
@@ -1213,7 +1234,7 @@ class MakeRun:
         if found is None:
             return NOTHING
         module, function, info = found
-        self_value = frozenset({tab}) if _binds_receiver(function, through_class) else None
+        self_value = frozenset({tab}) if _binds_receiver(function, through_class, len(positional)) else None
         return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
 
     def call_super(self, receiver: Super, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
@@ -1232,7 +1253,7 @@ class MakeRun:
                 if info is not None and name in info.methods:
                     found = self.sources.function(info.methods[name])
                     if found is not None:
-                        bound = receiver.self_value if _binds_receiver(found[1], False) else None
+                        bound = receiver.self_value if _binds_receiver(found[1], False, len(positional)) else None
                         return self.invoke(found[0], found[1], candidate, bound, positional,
                                            keywords, node, frame)
         return NOTHING
