@@ -106,7 +106,25 @@ def test_a_generator_star_unpacked_twice_is_reused(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- branches that cannot run
 
 def test_branches_decided_by_literal_arguments_or_defaults_do_not_run(tmp_path: Path) -> None:
-    analysis = HEAD + '''
+    helpers = '''
+    from lab import Weather
+
+    DEFAULT_PERIOD = 30
+
+
+    def store(part, rows, period=None, unbinned=False):
+        if period is None or unbinned:
+            part.insert(rows)
+        part.insert(rows)
+
+
+    def summarise(rows, verbose=False):
+        counted = [len(list(rows)) if verbose else 0 for _ in range(1)]
+        if verbose is True:
+            print(Weather.fetch())
+        return sum(1 for _ in rows), counted
+    '''
+    analysis = HEAD.replace("from lab import", "from helpers import store, summarise, DEFAULT_PERIOD\nfrom lab import") + '''
     def _default(self, key, rows, period=30):
         if not period:
             self.Item.insert(rows)
@@ -152,6 +170,9 @@ def test_branches_decided_by_literal_arguments_or_defaults_do_not_run(tmp_path: 
         self.Item.insert(rows)
 
     def make(self, key):
+        store(self.Item, rows_of(key), period=DEFAULT_PERIOD)
+        store(self.Item, rows_of(key), 30, False)
+        summarise(rows_of(key))
         self._ordered(key, rows_of(key))
         self._ordered(key, rows_of(key), 2.5, mode="epochs")
         self._default(key, rows_of(key))
@@ -165,7 +186,7 @@ def test_branches_decided_by_literal_arguments_or_defaults_do_not_run(tmp_path: 
         self._plot(key, plot=False)
         self.insert1(dict(key, total=0.0))
 '''
-    check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
+    check(tmp_path, {"lab.py": LAB, "helpers.py": helpers, "analysis.py": analysis})
 
 
 def test_branches_that_can_run_are_still_followed(tmp_path: Path) -> None:
