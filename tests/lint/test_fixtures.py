@@ -44,8 +44,13 @@ RULE_FIXTURES = {
     "separate_connection": "DJ501",
     "policy": "DJ003",
     "bad_input": "DJ000",
+    "star_unpacking": "DJ401",
+    "dead_branches": "DJ401",
+    "class_functions": "DJ201",
+    "run_time_choice": "DJ201",
 }
-
+# Fixtures whose annotations need a rule change that is not made yet: a strict xfail until it lands (then
+# the XPASS fails and the entry must go).
 Expectation = tuple[str, int, str]
 
 

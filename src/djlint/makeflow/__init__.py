@@ -11,6 +11,10 @@ diagnostics. Modules:
   iterable...), statement by statement, both arms of a branch merged, calls into the repository followed
   (methods of the class and its mixins, properties, Part helpers, other tables' methods, functions of
   other modules, lambdas, tables and modules passed as arguments, Elements' ``_linking_module``).
+  An arm whose test the call decides (a literal passed to, or defaulted by, a parameter the function
+  never rebinds: ``if not period:``) is not run. Tables or modules a name holds on different arms
+  (``mod = acute if ... else chronic``, ``a or b``, if/else) are a run-time choice: each read of one
+  carries all of them (``Read.alternatives``) so DJ201 can ask whether every alternative is sideways.
 * ``facts``   - the records (Read, Write, UpstreamIndex, KeyMismatch, OneShotReuse, Connect).
 * ``keys``    - the attributes of a table's make key, from the definitions (for DJ302).
 * ``sql``     - raw SQL given to ``.query(...)`` classified with sqlglot (tables written and read).

@@ -32,7 +32,7 @@ from djlint.makeflow.facts import (
     Write,
 )
 
-FORMAT = 4
+FORMAT = 5
 _KINDS: dict[str, type[Fact]] = {
     "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
     "connect": Connect,
@@ -91,7 +91,9 @@ def meaning(symbol: Any) -> tuple | None:
 def encode_fact(fact: Fact) -> tuple:
     where = fact.location
     extra: tuple = ()
-    if isinstance(fact, (Read, Write)):
+    if isinstance(fact, Read):
+        extra = (fact.target, fact.via, _place(fact.executes), _place(fact.call), tuple(fact.alternatives))
+    elif isinstance(fact, Write):
         extra = (fact.target, fact.via, _place(fact.executes), _place(fact.call))
     elif isinstance(fact, UpstreamIndex):
         extra = (fact.target,)
@@ -109,9 +111,11 @@ def decode_fact(record: tuple) -> Fact:
         name, first = extra
         return OneShotReuse(table, location, how, name, Location(*first) if first else None)
     if kind in ("read", "write"):
-        target, via, executes, call = extra
-        return _KINDS[kind](table, location, how, target, tuple(via),  # type: ignore[call-arg]
-                            Location(*executes) if executes else None, Location(*call) if call else None)
+        target, via, executes, call, *alternatives = extra
+        places = (Location(*executes) if executes else None, Location(*call) if call else None)
+        if kind == "read":
+            return Read(table, location, how, target, tuple(via), *places, tuple(alternatives[0]))
+        return Write(table, location, how, target, tuple(via), *places)
     return _KINDS[kind](table, location, how, *extra)
 
 

@@ -38,12 +38,15 @@ class Fact:
 
 @dataclass(frozen=True)
 class Read(Fact):
-    """make() of ``table`` reads ``target``."""
+    """make() of ``table`` reads ``target``. ``alternatives``: when the table read is chosen at run time
+    (``src = A if c else B``, ``mod = acute or chronic``), every table it is chosen among (``target``
+    included); the read is a sure sideways read only if all of them are out of the allowed set."""
 
     target: str = ""
     via: tuple[str, ...] = ()  # the calls from make() to the function holding the reported line
     executes: Location | None = None  # where the read runs, when not at the reported line
     call: Location | None = None  # the call in make() that reaches it, when ``via`` is not empty
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

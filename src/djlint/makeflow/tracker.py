@@ -12,8 +12,10 @@ The code is read as Python ``ast`` (see ``source.py`` for why not libcst).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import itertools
 from collections.abc import Iterable, Sequence
+from operator import ge, gt, le, lt
 from typing import Any, ClassVar
 
 from djlint.makeflow import names as N
@@ -51,6 +53,8 @@ from djlint.makeflow.values import (
     Unk,
     Upstream,
     Value,
+    carry_choice,
+    choose,
     gens_in,
     tables_in,
     unknowns_in,
@@ -81,6 +85,16 @@ class Frame:
         self.returns: list[Value] = []
         self.yields: list[Value] = []
         self.exits: list[dict[int, tuple[int, Location, Location]]] = []   # consumption at each return
+        self.node: Any = None               # the function node (for the parameters it never rebinds)
+        self.constants: frozenset[str] | None = None    # those parameters, computed when first asked
+        # parameters holding their ``None`` default (defaults of None are no value, see ``MakeRun.defaults``)
+        self.none_defaults: frozenset[str] = frozenset()
+
+    def inner(self) -> Frame:
+        """A comprehension's scope: the names of this one, plus its targets."""
+        frame = Frame(self.module, self.function, self.class_id, dict(self.env), self.entry, self.chain, self.call)
+        frame.node, frame.constants, frame.none_defaults = self.node, self.constants, self.none_defaults
+        return frame
 
 
 class Shared:
@@ -91,6 +105,8 @@ class Shared:
         self.sources = Sources(model)
         self._symbols: dict[tuple[str, str], Any] = {}
         self._generator: dict[int, bool] = {}
+        self._rebound: dict[int, frozenset[str]] = {}
+        self._none: dict[int, frozenset[str]] = {}
         self._linking: dict[str, str] | None = None
 
     @staticmethod
@@ -166,6 +182,22 @@ class Shared:
             self._linking = self._find_linking()
         return self._linking
 
+    def none_defaults(self, function: Any) -> frozenset[str]:
+        """Parameters whose default is the literal ``None``."""
+        cached = self._none.get(id(function))
+        if cached is None:
+            cached = _none_default_params(function)
+            self._none[id(function)] = cached
+        return cached
+
+    def rebound(self, function: Any) -> frozenset[str]:
+        """Names the function body (nested scopes included) assigns, deletes or declares global."""
+        cached = self._rebound.get(id(function))
+        if cached is None:
+            cached = _rebound_names(function)
+            self._rebound[id(function)] = cached
+        return cached
+
     def is_generator(self, function: ast.AST) -> bool:
         cached = self._generator.get(id(function))
         if cached is None:
@@ -232,6 +264,92 @@ def _decorated(function: ast.AST, *names: str) -> bool:
     return any((_dotted(d) or "").rsplit(".", 1)[-1] in names for d in getattr(function, "decorator_list", []))
 
 
+def _binds_receiver(function: Any, through_class: bool, given: int | None = None) -> bool:
+    """Whether calling ``receiver.f(...)`` passes the receiver as f's first parameter. A function stored in
+    a class without ``self``/``cls`` (``def helper(key)``) and called through the class
+    (``Table.helper(key)``) is a plain function: ``key`` is the first argument, not the table. Through a
+    name that may hold the class (``table = Camera``), ``given`` positional arguments that fill every
+    parameter without a default tell the same."""
+    if getattr(function, "decorator_list", None):
+        if _decorated(function, "staticmethod"):
+            return False
+        if _decorated(function, "classmethod"):
+            return True
+    params = [*function.args.posonlyargs, *function.args.args]
+    if not params or params[0].arg in ("self", "cls"):
+        return bool(params)
+    if through_class:
+        return False
+    required = len(params) - len(function.args.defaults)
+    return given is None or given < required
+
+
+def _class_reference(node: ast.AST) -> bool:
+    """``Table``, ``module.Table``, ``self.Part``, ``cls``, ``type(self)``, ``self.__class__``: an expression
+    naming a class rather than an instance (by Python's naming convention for the names)."""
+    if isinstance(node, ast.Call):
+        return isinstance(node.func, ast.Name) and node.func.id == "type"
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__class__" or node.attr[:1].isupper()
+    if isinstance(node, ast.Name):
+        return node.id == "cls" or node.id[:1].isupper()
+    return False
+
+
+def _rebound_names(function: Any) -> frozenset[str]:
+    names: set[str] = set()
+    body = function.body if isinstance(function.body, list) else [function.body]
+    for node in itertools.chain.from_iterable(ast.walk(statement) for statement in body):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+        elif isinstance(node, (*FunctionNode, ast.ClassDef, ast.ExceptHandler)) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add((node.asname or node.name).split(".")[0])
+        elif type(node).__name__ in ("MatchAs", "MatchStar", "MatchMapping"):
+            name = getattr(node, "name", None) or getattr(node, "rest", None)
+            if name:
+                names.add(name)
+    return frozenset(names)
+
+
+def _none_default_params(function: Any) -> frozenset[str]:
+    arguments = function.args
+    positional = [*arguments.posonlyargs, *arguments.args]
+    pairs = list(zip(positional[len(positional) - len(arguments.defaults):], arguments.defaults))
+    pairs += [(p, d) for p, d in zip(arguments.kwonlyargs, arguments.kw_defaults) if d is not None]
+    return frozenset(p.arg for p, d in pairs if isinstance(d, ast.Constant) and d.value is None)
+
+
+_SINGLETONS = (None, True, False)
+
+
+_ORDER = {ast.Lt: lt, ast.LtE: le, ast.Gt: gt, ast.GtE: ge}
+
+
+def _compare(op: ast.cmpop, left: object, right: object) -> bool | None:
+    """``left op right`` for two literal values; None when Python would not decide it the same way."""
+    if isinstance(op, ast.Eq):
+        return left == right
+    if isinstance(op, ast.NotEq):
+        return left != right
+    if isinstance(op, (ast.Is, ast.IsNot)):
+        if not any(left is s or right is s for s in _SINGLETONS):
+            return None
+        return (left is right) == isinstance(op, ast.Is)
+    if isinstance(op, (ast.In, ast.NotIn)) and isinstance(right, tuple):
+        return (left in right) == isinstance(op, ast.In)
+    order = _ORDER.get(type(op))
+    if order is not None:
+        try:
+            return bool(order(left, right))
+        except TypeError:   # None < 1, "a" < 1
+            return None
+    return None
+
+
 class MakeRun:
     """Analyse one make() entry point of ``owner``, adding facts to ``facts``."""
 
@@ -285,6 +403,7 @@ class MakeRun:
         if len(params) > 1:
             env[params[1].arg] = frozenset({Key()})
         frame = Frame(module, qualname, class_id, env, entry=True)
+        frame.node = function
         self.touch(module)
         self.exec_block(function.body, frame)
 
@@ -308,17 +427,19 @@ class MakeRun:
         return where
 
     def fact_place(self, kind: type, how: str, target: str, where: Location, frame: Frame,
-                   node: ast.AST) -> None:
+                   node: ast.AST, alternatives: tuple[str, ...] = ()) -> None:
         """Add a Read or Write of ``target`` reported at ``where``, which may lie in another function than
-        the one executing it (a table named in one helper, fetched in another)."""
+        the one executing it (a table named in one helper, fetched in another). ``alternatives``: the
+        tables a read's table is chosen among at run time."""
         here = self.loc(frame, node)
         chain, call = self.origins.get(where, (frame.chain, frame.call))
-        self.facts.add(kind(self.owner, where, how, target, chain, None if here == where else here,
-                            call if chain else None))
+        fact = kind(self.owner, where, how, target, chain, None if here == where else here, call if chain else None)
+        self.facts.add(dataclasses.replace(fact, alternatives=alternatives) if alternatives else fact)
 
     def read(self, value: Value, node: ast.AST, frame: Frame, how: str, *, through_seq: bool = True) -> None:
         for tab in tables_in(value, through_seq=through_seq):
-            self.fact_place(Read, how, tab.table, tab.origin or self.loc(frame, node), frame, node)
+            self.fact_place(Read, how, tab.table, tab.origin or self.loc(frame, node), frame, node,
+                            tuple(sorted(tab.alt)) if tab.alt else ())
         self.note_unknowns(value)
 
     def note_unknowns(self, value: Value) -> None:
@@ -371,12 +492,17 @@ class MakeRun:
             return
         env: dict[str, Value] = {}
         consumed: dict[int, tuple[int, Location, Location]] = {}
+        arms: dict[str, list[Value]] = {}
         for names, counts in states:
             for name, value in names.items():
-                env[name] = env.get(name, NOTHING) | value
+                arms.setdefault(name, []).append(value)
             for ident, entry in counts.items():
                 if ident not in consumed or consumed[ident][0] < entry[0]:
                     consumed[ident] = entry
+        for name, values in arms.items():
+            first = values[0]
+            # a name the arms bind to different tables or modules holds one of them (``choose``)
+            env[name] = first if all(v is first or v == first for v in values) else choose(values)
         frame.env = env
         self.consumed = consumed
 
@@ -384,17 +510,40 @@ class MakeRun:
         """Run alternative blocks from the same state; merge the states of the arms that continue."""
         start = self._snapshot(frame)
         states = []
+        spans = []
         if fallthrough:
             states.append(start)
         for block in blocks:
             self._restore(frame, start)
+            mark = len(self.facts.reads)
             if self.exec_block(block, frame):
                 states.append(self._snapshot(frame))
+            spans.append((mark, len(self.facts.reads)))
         if not states:
             self._restore(frame, start)
             return False
         self._merge(frame, states)
+        if any(a != b for a, b in spans):
+            before = start[0]
+            chosen = [v for name, v in frame.env.items() if before.get(name) is not v and before.get(name) != v]
+            self._choice_reads(spans, frozenset().union(*chosen) if chosen else NOTHING)
         return True
+
+    def _choice_reads(self, spans: list[tuple[int, int]], chosen: Value) -> None:
+        """The reads made while building one alternative of a run-time choice (``q = A & key`` in one arm,
+        ``q = B & key`` in the other; ``(A & key) if c else (B & key)``) are reads of that alternative:
+        they carry the choice's tables, like the later reads of the chosen value."""
+        alternatives = {(t.table, t.origin): t.alt for t in tables_in(chosen, through_seq=False)
+                        if t.alt and t.origin is not None}
+        if not alternatives:
+            return
+        reads = self.facts.reads
+        for start, end in spans:
+            for index in range(start, end):
+                read = reads[index]
+                alt = alternatives.get((read.target, read.location))
+                if alt is not None and not read.alternatives:
+                    reads[index] = dataclasses.replace(read, alternatives=tuple(sorted(alt)))
 
     def _loop(self, statement: ast.For | ast.AsyncFor | ast.While, frame: Frame) -> None:
         """Run the body once (merged with skipping it). A one-shot iterable created before the loop
@@ -425,6 +574,11 @@ class MakeRun:
 
     def st_If(self, statement: ast.If, frame: Frame) -> bool:
         self.truth(self.ev(statement.test, frame), statement.test, frame)
+        known = self.static_truth(statement.test, frame)
+        if known is not None:
+            # the test is fixed for this call (``if not period:`` with ``period=30`` passed or defaulted):
+            # the other arm cannot run, so nothing in it is read or consumed
+            return self.exec_block(statement.body if known else statement.orelse, frame)
         blocks = [statement.body]
         if statement.orelse:
             blocks.append(statement.orelse)
@@ -634,6 +788,61 @@ class MakeRun:
     def truth(self, value: Value, node: ast.AST, frame: Frame) -> None:
         self.read(value, node, frame, "truth value", through_seq=False)
 
+    def _fixed(self, frame: Frame, name: str) -> bool:
+        """``name`` is a parameter of the frame's function that its body never rebinds."""
+        if frame.node is None:
+            return False
+        if frame.constants is None:
+            arguments = frame.node.args
+            params = {p.arg for p in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}
+            frame.constants = frozenset(params - self.shared.rebound(frame.node))
+        return name in frame.constants
+
+    def static_values(self, node: ast.AST, frame: Frame) -> list[object] | None:
+        """The literal values ``node`` can have in this call, when they are fixed: a literal, or a
+        parameter the function never rebinds that holds literals (passed by the call, or its default)."""
+        literal = _literal(node)
+        if literal is not None:
+            return [literal.value]
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):      # ``mode in ("a", "b")``
+            items = [_literal(e) for e in node.elts]
+            return [tuple(i.value for i in items)] if all(i is not None for i in items) else None
+        if isinstance(node, ast.Name):
+            value = frame.env.get(node.id, NOTHING)
+            if node.id in frame.none_defaults and not value:
+                found = [None]
+            elif value and all(isinstance(a, Const) for a in value):
+                found = [a.value for a in value]
+            else:
+                return None
+            return found if self._fixed(frame, node.id) else None
+        return None
+
+    def static_truth(self, node: ast.AST, frame: Frame) -> bool | None:
+        """The truth of a test when ``static_values`` fix it (``not p``, ``p is None``, ``p == 'x'``,
+        ``and``/``or`` of those); None when it may go either way."""
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.static_truth(node.operand, frame)
+            return None if inner is None else not inner
+        if isinstance(node, ast.BoolOp):
+            outcomes = [self.static_truth(v, frame) for v in node.values]
+            decisive = isinstance(node.op, ast.Or)     # one True decides `or`, one False decides `and`
+            if decisive in outcomes:
+                return decisive
+            return None if None in outcomes else not decisive
+        if isinstance(node, ast.Compare) and len(node.ops) == 1:
+            left = self.static_values(node.left, frame)
+            right = self.static_values(node.comparators[0], frame)
+            if left is None or right is None:
+                return None
+            results = {_compare(node.ops[0], a, b) for a in left for b in right}
+            return results.pop() if len(results) == 1 else None
+        values = self.static_values(node, frame)
+        if values is None:
+            return None
+        truths = {bool(v) for v in values}
+        return truths.pop() if len(truths) == 1 else None
+
     # ------------------------------------------------------------------ expressions
     def ev(self, node: ast.AST, frame: Frame, *, write_receiver: bool = False) -> Value:
         method = getattr(self, "ev_" + type(node).__name__, None)
@@ -658,7 +867,7 @@ class MakeRun:
                 # a table imported inside the function: it is named where it is used
                 here = self.placed(frame, self.loc(frame, node))
                 value = frozenset(
-                    Tab(a.table, here) if isinstance(a, Tab) and a.origin == UNPLACED
+                    dataclasses.replace(a, origin=here) if isinstance(a, Tab) and a.origin == UNPLACED
                     else Unk(a.name, here) if isinstance(a, Unk) and a.location == UNPLACED else a
                     for a in value)
             return value
@@ -741,49 +950,68 @@ class MakeRun:
         return self.attribute(base, node.attr, node, frame)
 
     def attribute(self, base: Value, name: str, node: ast.AST, frame: Frame) -> Value:
+        if len(base) == 1:
+            for atom in base:
+                if not (isinstance(atom, (Tab, Mod)) and atom.alt):
+                    return self._attribute(atom, name, node, frame)
         result: set[Atom] = set()
+        chosen: dict[str, frozenset[str]] = {}
+        derived: dict[str, Value] = {}
         for atom in base:
-            if isinstance(atom, Tab):
-                info = self.model.tables.get(atom.table)
-                part = f"{atom.table}.{name}"
-                if name == "upstream":
-                    result.add(Upstream())
-                elif name == "__class__":
-                    result.add(atom)
-                elif part in self.model.tables:
-                    result.add(Tab(part, self.named_at(frame, node)))
-                elif name == "master" and info is not None and info.master:
-                    result.add(Tab(info.master, self.named_at(frame, node)))
-                elif name in N.METADATA and not self._user_method(atom.table, name):
-                    continue
-                else:
-                    member = self.class_member(atom.table, atom, name, node, frame)
-                    if member is None:
-                        member = self.instance_values.get((atom.table, name))
-                    result |= member if member is not None else {Attr(atom, name)}
-            elif isinstance(atom, Unk):
-                result.add(Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name))
-            elif isinstance(atom, Mod):
-                symbol = self.resolve(atom.name, name)
-                result |= self._symbol_value(symbol, self.named_at(frame, node))
-            elif isinstance(atom, Ext):
-                result.add(Ext(f"{atom.name}.{name}"))
-            elif isinstance(atom, Cls):
-                nested = f"{atom.class_id}.{name}"
-                if nested in self.model.tables:
-                    result.add(Tab(nested, self.named_at(frame, node)))
-                elif nested in self.model.classes:
-                    result.add(Cls(nested))
-                else:
-                    result.add(Attr(atom, name))
-            elif isinstance(atom, Inst):
-                member = self.class_member(atom.class_id, atom, name, node, frame)
-                if member is None:
-                    member = self.instance_values.get((atom.class_id, name))
-                result |= member if member is not None else {Attr(atom, name)}
-            elif isinstance(atom, (Key, Row, Super, Const, Seq, Gen, Upstream)):
-                result.add(Attr(atom, name))
+            found = self._attribute(atom, name, node, frame)
+            if isinstance(atom, (Tab, Mod)) and atom.alt:
+                # ``mod.Clustering`` of ``mod = acute if ... else chronic``: a choice among their tables
+                label = atom.table if isinstance(atom, Tab) else atom.name
+                chosen[label] = atom.alt
+                derived[label] = derived.get(label, NOTHING) | found
+            else:
+                result |= found
+        if derived:
+            for value in carry_choice(chosen, derived).values():
+                result |= value
         return frozenset(result)
+
+    def _attribute(self, atom: Atom, name: str, node: ast.AST, frame: Frame) -> Value:
+        """``atom.name`` for one atom of the receiver."""
+        if isinstance(atom, Tab):
+            info = self.model.tables.get(atom.table)
+            part = f"{atom.table}.{name}"
+            if name == "upstream":
+                return frozenset({Upstream()})
+            if name == "__class__":
+                return frozenset({atom})
+            if part in self.model.tables:
+                return frozenset({Tab(part, self.named_at(frame, node))})
+            if name == "master" and info is not None and info.master:
+                return frozenset({Tab(info.master, self.named_at(frame, node))})
+            if name in N.METADATA and not self._user_method(atom.table, name):
+                return NOTHING
+            member = self.class_member(atom.table, atom, name, node, frame)
+            if member is None:
+                member = self.instance_values.get((atom.table, name))
+            through_class = isinstance(node, ast.Attribute) and _class_reference(node.value)
+            return member if member is not None else frozenset({Attr(atom, name, through_class)})
+        if isinstance(atom, Unk):
+            return frozenset({Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name)})
+        if isinstance(atom, Mod):
+            return self._symbol_value(self.resolve(atom.name, name), self.named_at(frame, node))
+        if isinstance(atom, Ext):
+            return frozenset({Ext(f"{atom.name}.{name}")})
+        if isinstance(atom, Cls):
+            nested = f"{atom.class_id}.{name}"
+            if nested in self.model.tables:
+                return frozenset({Tab(nested, self.named_at(frame, node))})
+            if nested in self.model.classes:
+                return frozenset({Cls(nested)})
+            return frozenset({Attr(atom, name)})
+        if isinstance(atom, Inst):
+            member = self.class_member(atom.class_id, atom, name, node, frame)
+            if member is None:
+                member = self.instance_values.get((atom.class_id, name))
+            return member if member is not None else frozenset({Attr(atom, name)})
+        if isinstance(atom, (Key, Row, Super, Const, Seq, Gen, Upstream)):
+            return frozenset({Attr(atom, name)})
+        return NOTHING
 
     def _user_method(self, table: str, name: str) -> bool:
         """The table or one of its repo bases defines ``name`` (``log``, ``describe``...) as a method:
@@ -908,7 +1136,7 @@ class MakeRun:
                 return NOTHING
             module, function = found
             self_value = None
-            if info.class_id is not None and not _decorated(function, "staticmethod"):
+            if info.class_id is not None and _binds_receiver(function, through_class=True):
                 # Class.method(obj, ...) called through the class: first argument is self
                 if positional:
                     self_value, positional = positional[0][0], positional[1:]
@@ -922,7 +1150,8 @@ class MakeRun:
         if isinstance(atom, Ext):
             return self.call_external(atom.name, node, positional, keywords, starred, frame)
         if isinstance(atom, Attr):
-            return self.call_method(atom.receiver, atom.name, node, positional, keywords, frame)
+            return self.call_method(atom.receiver, atom.name, node, positional, keywords, frame,
+                                    through_class=atom.through_class)
         if isinstance(atom, Partial):
             result: set[Atom] = set()
             bound = [*atom.args, *positional]
@@ -934,9 +1163,9 @@ class MakeRun:
 
     # ------------------------------------------------------------------ methods of values
     def call_method(self, receiver: Atom, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
-                    frame: Frame) -> Value:
+                    frame: Frame, *, through_class: bool = False) -> Value:
         if isinstance(receiver, Tab):
-            return self.table_method(receiver, name, node, positional, keywords, frame)
+            return self.table_method(receiver, name, node, positional, keywords, frame, through_class)
         if isinstance(receiver, Unk):
             if name in N.READ_METHODS or name in N.WRITE_METHODS or name in N.QUERY_METHODS:
                 self.note_unknowns(frozenset({receiver}))
@@ -967,7 +1196,8 @@ class MakeRun:
             if found is None:
                 return NOTHING
             module, function, info = found
-            self_value = None if _decorated(function, "staticmethod") else frozenset({receiver})
+            binds = _binds_receiver(function, isinstance(receiver, Cls), len(positional))
+            self_value = frozenset({receiver}) if binds else None
             return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
         if isinstance(receiver, Super):
             return self.call_super(receiver, name, node, positional, keywords, frame)
@@ -993,7 +1223,7 @@ class MakeRun:
         frame.env[name] = frozenset(updated if a == row else a for a in current)
 
     def table_method(self, tab: Tab, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
-                     frame: Frame) -> Value:
+                     frame: Frame, through_class: bool = False) -> Value:
         if name in N.WRITE_METHODS:
             self.write(tab, node, frame, name)
             for value, arg in positional + list(keywords.values()):
@@ -1021,7 +1251,7 @@ class MakeRun:
         if found is None:
             return NOTHING
         module, function, info = found
-        self_value = None if _decorated(function, "staticmethod") else frozenset({tab})
+        self_value = frozenset({tab}) if _binds_receiver(function, through_class, len(positional)) else None
         return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
 
     def call_super(self, receiver: Super, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
@@ -1040,7 +1270,8 @@ class MakeRun:
                 if info is not None and name in info.methods:
                     found = self.sources.function(info.methods[name])
                     if found is not None:
-                        return self.invoke(found[0], found[1], candidate, receiver.self_value, positional,
+                        bound = receiver.self_value if _binds_receiver(found[1], False, len(positional)) else None
+                        return self.invoke(found[0], found[1], candidate, bound, positional,
                                            keywords, node, frame)
         return NOTHING
 
@@ -1102,9 +1333,11 @@ class MakeRun:
                 self.read(value, arg, frame, "iteration", through_seq=False)
             return frozenset({Gen(next(_ids), self.loc(frame, node))})
         if name.startswith("itertools."):
-            for value, arg in positional + starred:
+            for value, arg in positional:
                 self.read(value, arg, frame, "iteration", through_seq=False)
                 self.consume(value, arg, frame, name)
+            for value, arg in starred:    # ``chain(*groups)``: the call's * unpacking consumed them once
+                self.read(value, arg, frame, "iteration", through_seq=False)
             return frozenset({Gen(next(_ids), self.loc(frame, node))})
         if not name.startswith("builtins."):
             return NOTHING
@@ -1128,8 +1361,6 @@ class MakeRun:
                 self.consume(value, arg, frame, f"{builtin}()")
                 if builtin in ("iter", "reversed", "filter"):
                     items |= self.element(value)
-            for value, arg in starred:
-                self.consume(value, arg, frame, f"{builtin}()")
             if builtin in ("map", "filter") and len(positional) > 1:
                 # the mapped function runs on the elements: follow it for what it reads
                 element = frozenset().union(*(self.element(v) for v, _ in positional[1:]))
@@ -1289,12 +1520,26 @@ class MakeRun:
         return frozenset(left_tables + right_tables)
 
     def ev_BoolOp(self, node: ast.BoolOp, frame: Frame) -> Value:
-        result: set[Atom] = set()
-        for operand in node.values:
+        """``a or b`` is one of its operands: a run-time choice, unless an operand decides it (a literal
+        parameter, a module or class: always true), and then the operands after it never run."""
+        arms: list[Value] = []
+        spans = []
+        deciding = isinstance(node.op, ast.Or)
+        for position, operand in enumerate(node.values):
+            mark = len(self.facts.reads)
             value = self.ev(operand, frame)
             self.truth(value, operand, frame)
-            result |= value
-        return frozenset(result)
+            arms.append(value)
+            if position:     # the first operand always runs: what it reads is read on every path
+                spans.append((mark, len(self.facts.reads)))
+            known = self.static_truth(operand, frame)
+            if known is None and value and all(isinstance(a, (Mod, Cls, Fn, LocalFn)) for a in value):
+                known = True
+            if known is deciding:
+                break
+        chosen = choose(arms)
+        self._choice_reads(spans, chosen)
+        return chosen
 
     def ev_UnaryOp(self, node: ast.UnaryOp, frame: Frame) -> Value:
         literal = _literal(node)
@@ -1319,7 +1564,17 @@ class MakeRun:
 
     def ev_IfExp(self, node: ast.IfExp, frame: Frame) -> Value:
         self.truth(self.ev(node.test, frame), node.test, frame)
-        return self.ev(node.body, frame) | self.ev(node.orelse, frame)
+        known = self.static_truth(node.test, frame)
+        if known is not None:
+            return self.ev(node.body if known else node.orelse, frame)
+        arms, spans = [], []
+        for arm in (node.body, node.orelse):
+            mark = len(self.facts.reads)
+            arms.append(self.ev(arm, frame))
+            spans.append((mark, len(self.facts.reads)))
+        chosen = choose(arms)
+        self._choice_reads(spans, chosen)
+        return chosen
 
     def ev_NamedExpr(self, node: ast.NamedExpr, frame: Frame) -> Value:
         value = self.ev(node.value, frame)
@@ -1390,8 +1645,7 @@ class MakeRun:
 
     # ------------------------------------------------------------------ comprehensions and lambdas
     def _comprehension(self, node: Any, frame: Frame, elements: Sequence[ast.expr]) -> Value:
-        inner = Frame(frame.module, frame.function, frame.class_id, dict(frame.env), frame.entry,
-                      frame.chain, frame.call)
+        inner = frame.inner()
         for clause in node.generators:
             iterable = self.ev(clause.iter, inner)
             self.read(iterable, clause.iter, inner, "iteration", through_seq=False)
@@ -1451,12 +1705,14 @@ class MakeRun:
         for keyword, (value, _) in keywords.items():
             if keyword in named:
                 env[keyword] = value
+        none_defaults: frozenset[str] = frozenset()
         if any(p.arg not in env for p in [*params, *arguments.kwonlyargs]):
+            none_defaults = frozenset(n for n in self.shared.none_defaults(function) if n not in env)
             defaults = self.defaults(module, function, class_id, closure)
             for param in [*params, *arguments.kwonlyargs]:
                 env.setdefault(param.arg, defaults.get(param.arg, NOTHING))
         bound = tuple(sorted(env.items(), key=lambda item: item[0]))
-        signature = (id(function), bound)
+        signature = (id(function), bound, none_defaults)
         generator = isinstance(function, FunctionNode) and self.shared.is_generator(function)
         if signature in self.active:
             return NOTHING
@@ -1468,6 +1724,7 @@ class MakeRun:
         qualname = self._qualname(module, function, class_id)
         frame = Frame(module, qualname, class_id, env, entry=False, chain=(*caller.chain, qualname),
                       call=caller.call if caller.call is not None else self.loc(caller, call_node))
+        frame.node, frame.none_defaults = function, none_defaults
         self.touch(module)
         self.active.add(signature)
         self.depth += 1

@@ -6,7 +6,7 @@ set means "nothing we know about" (data, numbers, unknown names) and never leads
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from djlint.makeflow.facts import Location
 
@@ -15,17 +15,20 @@ from djlint.makeflow.facts import Location
 class Tab:
     """A table class, instance or a query expression whose operand is ``table``.
     ``origin`` is where the table is named (where a read or write of it is reported);
-    None for ``self`` (reported where it is used)."""
+    None for ``self`` (reported where it is used). ``alt``: the tables it is chosen among at run time
+    (itself included; see ``choose``), empty when it is no such choice."""
 
     table: str
     origin: Location | None = None
+    alt: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class Mod:
-    """A module of the analysed repository."""
+    """A module of the analysed repository; ``alt`` as for ``Tab`` (``mod = acute if ... else chronic``)."""
 
     name: str
+    alt: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class Attr:
 
     receiver: Atom
     name: str
+    # looked up on a class (``Table.f``, ``self.Part.f``, ``cls.f``), not an instance: a plain function
+    # stored in the class is then called without binding its first parameter
+    through_class: bool = False
 
 
 @dataclass(frozen=True)
@@ -195,3 +201,42 @@ def unknowns_in(value: Value) -> list[Unk]:
 
 def gens_in(value: Value) -> list[Gen]:
     return [atom for atom in value if isinstance(atom, Gen)]
+
+
+def _choice_name(atom: Atom) -> str | None:
+    return atom.table if isinstance(atom, Tab) else atom.name if isinstance(atom, Mod) else None
+
+
+def choose(arms: list[Value]) -> Value:
+    """The value of a run-time choice among ``arms`` (``a if c else b``, ``a or b``, the states of an
+    if/else merged): their union, where a table or module that only some arms hold is marked with the
+    ones the other arms hold instead (``alt``), so a read of it can be judged on every alternative.
+    Only a choice between distinct tables (or modules) is marked: arms that share one (``q`` vs
+    ``q * B``) extend each other rather than replace, and arms holding none (``None``) read nothing."""
+    union = frozenset().union(*arms)
+    if len(arms) < 2 or not any(isinstance(a, (Tab, Mod)) for a in union):
+        return union
+    for kind in (Tab, Mod):
+        held = [frozenset(_choice_name(a) for a in arm if isinstance(a, kind)) for arm in arms]
+        held = [names for names in held if names]
+        if len(held) < 2 or sum(map(len, held)) != len(frozenset().union(*held)):
+            continue   # one arm holds them all, or the arms overlap: not a choice between distinct ones
+        everyone = frozenset().union(*held)
+        union = frozenset(
+            replace(a, alt=a.alt | everyone) if isinstance(a, kind) else a for a in union)
+    return union
+
+
+def carry_choice(chosen: dict[str, frozenset[str]], derived: dict[str, Value]) -> dict[str, Value]:
+    """``mod.Clustering`` / ``table.Part`` where ``mod`` or ``table`` is a run-time choice: the tables
+    derived from each alternative (``derived``: name -> value of its attribute) are alternatives of
+    one another. ``chosen``: name -> the alternatives it was chosen among."""
+    out: dict[str, Value] = {}
+    for name, value in derived.items():
+        siblings = frozenset(t.table for other in chosen[name] for t in derived.get(other, ())
+                             if isinstance(t, Tab))
+        if len(siblings) < 2:
+            out[name] = value
+        else:
+            out[name] = frozenset(replace(a, alt=a.alt | siblings) if isinstance(a, Tab) else a for a in value)
+    return out

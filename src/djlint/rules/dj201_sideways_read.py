@@ -141,9 +141,20 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
             continue
         if model.unknowns.may_be_allowed(read.table, read.target):
             continue  # an unknown ancestor could bring it in: never a false alarm
+        if any(_may_read(model, read.table, other) for other in read.alternatives if other != read.target):
+            continue  # chosen at run time among tables one of which may be read: not a sure sideways read
         found.append(finding(
             model, read, CODE,
             f"sideways read: {make_label(model, read.table)} reads {table_label(model, read.target)}, "
             f"which is not upstream of {table_label(model, read.table)}{where(model, read)}",
             fixes.read_fix(model, read.table, read.target)))
     return unique(found)
+
+
+def _may_read(model: Any, table: str, target: str) -> bool:
+    """Could a make() of ``table`` read ``target`` legally (or is ``target`` nothing we can judge)?"""
+    if target not in model.tables:
+        return True
+    if model.allowed.may_read(table, target, extra=model.policy.reads_of(table)):
+        return True
+    return model.unknowns.may_be_allowed(table, target)
