@@ -12,7 +12,8 @@ once more is cheap, letting a new one through is what the hook is there to preve
 - or F is the ``pyproject.toml`` of the repository: its policy and settings bear on every finding.
 
 When a finding does not name its make() table (``Diagnostic.table`` unset), every table declared in the
-finding's file stands in for it, with their ancestors: more files, never fewer.
+finding's file stands in for it, with their ancestors; without ``Diagnostic.target``, every table its
+message names: more files, never fewer.
 """
 
 from __future__ import annotations
@@ -34,8 +35,7 @@ def cause_files(diagnostic: Diagnostic, model: Model) -> set[str]:
     if diagnostic.code.startswith(_GRAPH_CODES):
         tables = _tables_of(model, diagnostic)
         files.update(_definition_files(model, _with_ancestry(model, tables)))
-        target = model.table_named(diagnostic.target) if diagnostic.target else None
-        if target is not None:
+        for target in _targets_of(model, diagnostic):
             files.update(_definition_files(model, _entity(model, target)))
     return files
 
@@ -52,6 +52,14 @@ def _tables_of(model: Model, diagnostic: Diagnostic) -> set[str]:
             return {found}
     # unknown make() table: every table declared in the finding's file (conservative stand-in)
     return {table_id for table_id, info in model.tables.items() if info.path == diagnostic.path}
+
+
+def _targets_of(model: Model, diagnostic: Diagnostic) -> set[str]:
+    if diagnostic.target:
+        found = model.table_named(diagnostic.target)
+        return {found} if found is not None else set()
+    # no target recorded: every table the message names, as messages name tables ("Class (database)")
+    return {table_id for table_id in model.tables if model.table_name(table_id) in diagnostic.message}
 
 
 def _entity(model: Model, table_id: str) -> set[str]:

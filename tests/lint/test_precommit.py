@@ -1,7 +1,7 @@
 """The pre-commit hook, run by real pre-commit in a temporary git repository.
 
-The hook analyses the whole repository (a make() is judged against every table) but reports only the
-files pre-commit passes. Two set-ups: the hook declared by this repository's ``.pre-commit-hooks.yaml``
+The hook analyses the whole repository (a make() is judged against every table) and reports the findings
+in the files pre-commit passes (the commit's changed files) and every finding whose cause lies in them. Two set-ups: the hook declared by this repository's ``.pre-commit-hooks.yaml``
 run as a local ``language: system`` hook with the test environment's ``djlint`` (fast, offline), and the
 very hook definition installed by pre-commit itself from this repository's git HEAD (pre-commit builds a
 virtualenv for it: that needs the package index, as any ``language: python`` hook does).
@@ -53,8 +53,8 @@ def test_hook_definition():
     (hook,) = HOOKS
     assert hook["id"] == "djlint"
     assert hook["language"] == "python"
-    assert hook["entry"].split()[0] == "djlint" and "--whole-repo" in hook["entry"].split()
-    assert hook["types"] == ["python"]
+    assert hook["entry"].split() == ["djlint", "--changed"]  # whole repository, changed files and their effects
+    assert hook["types_or"] == ["python", "toml"]  # pyproject.toml holds the policy
     assert hook["require_serial"] is True
 
 
@@ -142,3 +142,153 @@ def test_pre_commit_installs_and_runs_the_declared_hook(pipeline_repo):
     assert passing.returncode == 0, passing.stdout + passing.stderr
     everything = pre_commit("run", "djlint", "--all-files", cwd=root)
     assert everything.returncode == 1 and everything.stdout.count(" DJ201 ") == 1
+
+
+# A lab pipeline of five modules: Analysis reads Subject through Session's foreign key; ProbeQC already
+# reads Note sideways (a finding committed before the hook was installed, in a file no test edits).
+LAB = {
+    "pyproject.toml": "[project]\nname = 'lab'\nversion = '0'\n",
+    "lab/__init__.py": "",
+    "lab/subject.py": """\
+import datajoint as dj
+
+schema = dj.Schema("lab_subject")
+
+
+@schema
+class Subject(dj.Manual):
+    definition = \"""
+    subject_id : int
+    ---
+    species : varchar(32)
+    \"""
+
+
+@schema
+class Probe(dj.Manual):
+    definition = \"""
+    probe_id : int
+    \"""
+""",
+    "lab/session.py": """\
+import datajoint as dj
+
+from .subject import Subject
+
+schema = dj.Schema("lab_session")
+
+
+@schema
+class Session(dj.Manual):
+    definition = \"""
+    -> Subject
+    session_idx : int
+    ---
+    session_note : varchar(255)
+    \"""
+""",
+    "lab/analysis.py": """\
+import datajoint as dj
+
+from .session import Session
+from .subject import Subject
+
+schema = dj.Schema("lab_analysis")
+
+
+@schema
+class Analysis(dj.Computed):
+    definition = \"""
+    -> Session
+    ---
+    species : varchar(32)
+    \"""
+
+    def make(self, key):
+        species = (Subject & key).fetch1("species")
+        self.insert1(dict(key, species=species))
+""",
+    "lab/notes.py": """\
+import datajoint as dj
+
+schema = dj.Schema("lab_notes")
+
+
+@schema
+class Note(dj.Manual):
+    definition = \"""
+    note_id : int
+    \"""
+""",
+    "lab/probe_qc.py": """\
+import datajoint as dj
+
+from .notes import Note
+from .subject import Probe
+
+schema = dj.Schema("lab_probe_qc")
+
+
+@schema
+class ProbeQC(dj.Computed):
+    definition = \"""
+    -> Probe
+    ---
+    n_notes : int
+    \"""
+
+    def make(self, key):
+        self.insert1(dict(key, n_notes=len(Note.fetch())))
+""",
+}
+ANALYSIS_READ = next(n for n, line in enumerate(LAB["lab/analysis.py"].splitlines(), 1) if "fetch1" in line)
+
+
+@pytest.fixture
+def lab_repo(pipeline_repo: Path) -> Path:
+    """The lab pipeline committed (with its old ProbeQC finding) before the hook was installed."""
+    root = pipeline_repo
+    shutil.rmtree(root / "pipeline")
+    for relative, text in LAB.items():
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).write_text(text)
+    git("add", ".", cwd=root)
+    assert git("commit", "-q", "-m", "lab pipeline", cwd=root).returncode == 0
+    _local_config(root)
+    assert pre_commit("install", cwd=root).returncode == 0
+    git("add", ".", cwd=root)
+    assert git("commit", "-q", "-m", "hook", cwd=root).returncode == 0
+    return root
+
+
+def _commit(root: Path, relative: str, text: str) -> subprocess.CompletedProcess[str]:
+    (root / relative).write_text(text)
+    git("add", relative, cwd=root)
+    return git("commit", "-m", f"edit {relative}", cwd=root)
+
+
+def test_a_definition_change_is_refused_for_the_finding_it_causes_in_an_unchanged_file(lab_repo):
+    root = lab_repo
+    edited = LAB["lab/session.py"].replace("    -> Subject\n", "    subject_id : int\n")
+    refused = _commit(root, "lab/session.py", edited)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0, output
+    # reported where it is, in a file the commit does not touch
+    assert f"lab/analysis.py:{ANALYSIS_READ}:" in output and "DJ201" in output and "Subject" in output
+    assert "lab/probe_qc.py" not in output  # an old finding the change has nothing to do with
+    assert "lab/session.py:" not in output
+
+
+def test_an_unrelated_edit_does_not_drag_in_unrelated_findings(lab_repo):
+    root = lab_repo
+    edited = LAB["lab/session.py"].replace("session_note : varchar(255)", "session_note : varchar(1024)")
+    accepted = _commit(root, "lab/session.py", edited)
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr  # ProbeQC's old finding stays out
+    # ... but an edit of Note's definition (the table ProbeQC reads) does bear on it
+    touched = LAB["lab/notes.py"].replace("note_id : int", "note_id : bigint")
+    refused = _commit(root, "lab/notes.py", touched)
+    assert refused.returncode != 0 and "lab/probe_qc.py:" in refused.stdout + refused.stderr
+    git("reset", "-q", "--hard", cwd=root)
+    # a changed pyproject.toml (the policy) bears on every finding
+    refused = _commit(root, "pyproject.toml", LAB["pyproject.toml"] + "[tool.djlint]\n")
+    assert refused.returncode != 0 and "lab/probe_qc.py:" in refused.stdout + refused.stderr
