@@ -34,7 +34,9 @@ if _MISSING is None:
 else:  # importable (the console script can say what to install), unusable until the extra is installed
 
     def __getattr__(name: str) -> object:
-        raise _MISSING
+        if name in ("engine", "strict", "populate", "ProvenanceError"):
+            raise _MISSING
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["ProvenanceError", "install", "populate", "uninstall"]

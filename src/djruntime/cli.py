@@ -309,7 +309,7 @@ def _run_worker(options: argparse.Namespace) -> int:
     tables = [resolve_table(spec) for spec in options.tables]
     strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
     try:
-        djruntime.install(strict_provenance=strict)
+        djruntime.install(strict_provenance=strict, policy=options.policy)
     except Exception as error:  # e.g. a policy naming no table: a configuration error, not a crash
         raise UsageError(f"cannot install the engine: {error.__class__.__name__}: {error}") from error
     tally = Tally()
@@ -408,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="record failed jobs in the queue and go on; exit 0")
     worker.add_argument("--strict", choices=["raise", "warn", "off"],
                         help="strict provenance mode (default: DJ_STRICT_PROVENANCE, else off)")
+    worker.add_argument("--policy", metavar="FILE",
+                        help="the policy file ([tool.djlint.allow]); default: DJ_PROVENANCE_POLICY, else the "
+                             "pyproject.toml of the repository holding each table's module")
     worker.add_argument("--restrict", action="append", default=[], metavar="SQL",
                         help="restrict the key source (SQL condition; repeatable)")
     worker.add_argument("--processes", type=_positive, default=1, help="worker processes on this machine")
