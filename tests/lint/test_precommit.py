@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -123,25 +124,59 @@ def test_commit_is_refused_for_a_sideways_read_and_only_passed_files_are_reporte
     assert accepted.returncode == 0, accepted.stdout + accepted.stderr
 
 
+def _setup_script() -> str:
+    """The pre-commit set-up script of docs/djlint-usage.md, exactly as a user pastes it."""
+    text = (REPO / "docs" / "djlint-usage.md").read_text()
+    block = text.split("<!-- pre-commit-setup -->", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    assert block.startswith("DJP=")
+    return block
+
+
 @pytest.mark.timeout(1200)  # pre-commit builds a virtualenv with the package and its dependencies
 def test_pre_commit_installs_and_runs_the_declared_hook(pipeline_repo):
-    """pre-commit builds the hook's virtualenv from this repository's committed HEAD, exactly as for a
-    user's ``repo: <url>`` / ``rev:`` entry (one install, reused by both runs)."""
+    """The documented set-up, pasted into a lab's repository with DJP set to this repository: pre-commit
+    builds the hook's virtualenv from its committed HEAD (pinned by sha), light, and the hook works."""
     if not (REPO / ".git").exists():
         pytest.skip("this checkout is not a git repository: pre-commit cannot clone it")
-    head = git("rev-parse", "HEAD", cwd=REPO).stdout.strip()
     root = pipeline_repo
-    config = {"repos": [{"repo": str(REPO), "rev": head, "hooks": [{"id": "djlint"}]}]}
-    (root / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config))
+    script = _setup_script().replace("DJP=/path/to/datajoint-provenance", f"DJP={REPO}", 1)
+    setup = subprocess.run(["bash", "-e", "-c", script], cwd=root, capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"})
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    config = yaml.safe_load((root / ".pre-commit-config.yaml").read_text())
+    head = git("rev-parse", "HEAD", cwd=REPO).stdout.strip()
+    assert config["repos"][0]["rev"] == head and config["repos"][0]["hooks"] == [{"id": "djlint"}]
     (root / "pipeline" / "extra.py").write_text(SIDEWAYS)
     git("add", ".", cwd=root)
+    began = time.monotonic()
     failing = pre_commit("run", "djlint", "--files", "pipeline/extra.py", cwd=root)
+    elapsed = time.monotonic() - began
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert f"pipeline/extra.py:{SIDEWAYS_LINE}:" in failing.stdout and "DJ201" in failing.stdout
     passing = pre_commit("run", "djlint", "--files", "pipeline/analysis.py", cwd=root)
     assert passing.returncode == 0, passing.stdout + passing.stderr
     everything = pre_commit("run", "djlint", "--all-files", cwd=root)
     assert everything.returncode == 1 and everything.stdout.count(" DJ201 ") == 1
+    # the hook's environment is the lint install: no datajoint, no database driver, no numpy/pandas
+    (environment,) = Path(os.environ["PRE_COMMIT_HOME"]).glob("repo*/py_env-*")
+    installed = {p.name.split("-")[0].lower() for p in environment.glob("lib/python*/site-packages/*.dist-info")}
+    assert {"flake8", "sqlglot", "datajoint_provenance"} <= installed
+    assert not installed & {"datajoint", "pymysql", "numpy", "pandas", "psycopg2_binary"}, installed
+    size = sum(f.stat().st_size for f in environment.rglob("*") if f.is_file())
+    print(f"hook environment: {size / 1e6:.0f} MB, first run (install + lint) {elapsed:.1f} s")
+    assert size < 80e6
+
+
+def test_the_build_emits_no_deprecation_warning(tmp_path):
+    """pyproject.toml as setuptools reads it today (e.g. project.license as an SPDX string)."""
+    shutil.copytree(REPO, tmp_path / "src", ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".djlint_cache", "__pycache__", "*.egg-info", "build", "fixtures", "tests", "bench"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-v", "-w", str(tmp_path / "dist"),
+                            str(tmp_path / "src")], capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    output = built.stdout + built.stderr
+    assert "Deprecat" not in output and "deprecat" not in output, [
+        line for line in output.splitlines() if "eprecat" in line]
 
 
 # A lab pipeline of five modules: Analysis reads Subject through Session's foreign key; ProbeQC already
