@@ -311,7 +311,9 @@ class Model:
     @property
     def graph(self) -> nx.DiGraph:
         """The foreign-key graph (networkx): a node per table (data: tier, master; ``unknown`` for the
-        ``?name`` placeholders), an edge parent -> child per foreign key (data: primary, renames)."""
+        ``?name`` placeholders), an edge parent -> child per foreign key (data: primary, renames).
+        For callers of the model only (the analysis reads the plain lists): networkx comes with the
+        runtime extra, not with the lint install."""
         if self._graph is None:
             import networkx as nx
 

@@ -17,7 +17,7 @@ def missing_runtime() -> ModuleNotFoundError | None:
     they are installed, else the error that says what to install."""
     import importlib.util
 
-    for name in ("datajoint", "pymysql", "tqdm"):
+    for name in ("datajoint", "pymysql", "tqdm", "networkx"):
         if importlib.util.find_spec(name) is None:
             return ModuleNotFoundError(
                 f"djruntime needs {name!r}, which is not installed: the runtime is an extra of "
