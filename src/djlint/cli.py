@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="the PATHs are the files a commit changes (the pre-commit hook): report the findings in them "
         "and every finding elsewhere whose cause lies in them (a changed definition, a changed helper)",
     )
-    scope.add_argument("--whole-repo", action="store_true", help=argparse.SUPPRESS)  # old hook entries: now the default
+    # the old hook entry's flag; judging in the whole repository is now the default
+    scope.add_argument("--whole-repo", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE")
     parser.add_argument("--version", action="version", version=f"djlint {__version__}")
     return parser

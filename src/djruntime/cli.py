@@ -234,7 +234,8 @@ def queue_totals(tables: list[type]) -> str:
             remaining, total = table().progress()
             counts = job_counts(table)
         except Exception as error:  # noqa: BLE001 - the summary must still be printed
-            lines.append(f"  all workers, {table.__name__}: unavailable ({error.__class__.__name__}: {error})")
+            reason = f"{error.__class__.__name__}: {error}"
+            lines.append(f"  all workers, {table.__name__}: unavailable ({reason})")
             continue
         detail = ", ".join(f"{status} {counts[status]}" for status in STATUSES if status != "success")
         lines.append(f"  all workers, {table.__name__}: {int(total) - int(remaining)} of {int(total)} done "

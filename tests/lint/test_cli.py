@@ -462,6 +462,10 @@ def test_sideways_read_needs_the_whole_repository(example):
     assert [f for f in natural.stdout.splitlines() if " DJ2" in f] == whole.stdout.splitlines()
     from_inside = djlint("--no-cache", "--select", "DJ2", "extra.py", cwd=example / "pipeline")
     assert from_inside.stdout == whole.stdout.replace("pipeline/extra.py", "extra.py")
+    # --isolated: the unknown names' advice is to analyse the whole repository, not to map them
+    isolated = djlint("--no-cache", "--isolated", "pipeline/extra.py", cwd=example)
+    unknown = [f for f in isolated.stdout.splitlines() if " DJ001 " in f]
+    assert unknown and all("analyse the whole repository, without --isolated" in f for f in unknown)
     # --whole-repo (old hook entries) is the default now
     focused = djlint("--no-cache", "--select", "DJ2", "--whole-repo", "pipeline/extra.py", cwd=example)
     assert focused.stdout == whole.stdout
