@@ -311,6 +311,9 @@ def _run_worker(options: argparse.Namespace) -> int:
     strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
     try:
         djruntime.install(strict_provenance=strict, policy=options.policy)
+        if djruntime.strict.mode() != "off":
+            for table in tables:  # each table's policy file now, not at its first make()
+                djruntime.strict.current_policy(table)
     except Exception as error:  # e.g. a policy naming no table: a configuration error, not a crash
         raise UsageError(f"cannot install the engine: {error.__class__.__name__}: {error}") from error
     tally = Tally()

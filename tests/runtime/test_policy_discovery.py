@@ -83,3 +83,12 @@ def test_no_policy_file_anywhere_says_where_it_looked(lab, tmp_path):
     os.remove(lab.repo / "pyproject.toml")
     code, err = worker(lab, "--max-calls", "1")
     assert code == 1 and "Policy file: none" in err and "DJ_PROVENANCE_POLICY" in err, err
+
+
+def test_a_bad_name_in_the_discovered_policy_stops_the_worker_before_any_job(lab):
+    (lab.repo / "pyproject.toml").write_text(
+        '[tool.djlint.allow."pipelines.counting.Made"]\nreads = ["pipelines.counting.NoSuchTable"]\n')
+    code, err = worker(lab)
+    assert code == 2 and "NoSuchTable" in err and "matches no table" in err, err
+    assert str(lab.repo / "pyproject.toml") in err
+    assert len(lab.Made()) == 0
