@@ -127,6 +127,8 @@ class DjlintChecker:
         from djlint.config import find_root
 
         path = Path(os.path.abspath(self.filename))
+        if not path.is_file():  # a buffer never saved: not part of the repository's model
+            return
         root = find_root(path)
         relative = os.path.relpath(path.resolve(), root.resolve()).replace(os.sep, "/")
         if _differs_from_disk(path, self.lines):

@@ -450,13 +450,12 @@ def _version() -> str:
 @contextlib.contextmanager
 def _stdout_for_the_report() -> Iterator[None]:
     """stdout carries only the command's report (``status --json`` must parse): whatever else writes to
-    it meanwhile — datajoint's log handler (its connect banner), a pipeline module printing at import —
-    goes to stderr."""
+    it meanwhile — datajoint's log handler (its connect banner), a pipeline module printing at import,
+    a handler created meanwhile with the then current ``sys.stdout`` — goes to stderr."""
     report = sys.stdout
     moved = [h for h in _stream_handlers() if h.stream is report]
     for handler in moved:
         handler.setStream(sys.stderr)
-    os.environ.setdefault("DJ_LOG_STREAM", "stderr")  # datajoint not imported yet: its handler's stream
     try:
         with contextlib.redirect_stdout(sys.stderr):
             yield
