@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 clean (informational DJ001 alone is clean), 1 violations, 2 usage or "
         "internal error. Configuration: [tool.djlint] in pyproject.toml.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="files or directories to report on, each judged in the whole repository holding it (default: .)",
+    )
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     parser.add_argument(
         "--select", type=_code_list, metavar="CODES", help="comma list of code prefixes to report"
