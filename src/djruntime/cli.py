@@ -4,13 +4,17 @@
 their schema, as any pipeline module does) and runs djruntime's engine on the tables' shared job
 queues until no job is left (``--wait``: forever, polling with capped exponential backoff and jitter).
 Start as many as you like, on as many machines: they share each table's ``~~`` queue safely (see
-docs/cluster.md for SLURM and Kubernetes recipes). It prints a progress bar when stderr is a terminal
-and a summary at exit (made / errors / skipped / elapsed). Exit status: 0; 1 when a job failed (unless
+docs/cluster.md for SLURM and Kubernetes recipes). It prints a progress bar of this worker's own jobs
+when stderr is a terminal, and a summary at exit (made / errors / skipped / elapsed, then each table's
+shared queue, all workers together). Exit status: 0; 1 when a job failed (unless
 ``--suppress-errors``, which records the error in the queue and goes on); 2 for a usage error;
 130 / 143 when stopped by Ctrl-C / SIGTERM (the running job is rolled back and returned to the queue).
 
 ``djruntime status MODULE[:Table]`` prints per-status job counts (pending / reserved / success / error /
 ignore) and populate progress (remaining / total) for every Computed/Imported table of MODULE, or one.
+
+stdout carries only the report (``status --json`` parses whatever datajoint logs); logs, warnings and
+progress go to stderr. ``djruntime --version`` names this distribution's and datajoint's versions.
 
 Engine hook wanted (djruntime.engine is not this module's): ``populate()`` does not report claimed jobs
 it completed without make() (key already in the table); ``skipped`` reads ``result["skipped_count"]``
