@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,11 +80,14 @@ def analyze(
     *,
     cwd: Path | None = None,
     use_cache: bool = True,
+    sources: Mapping[Path, bytes] | None = None,
 ) -> AnalysisResult:
     """Analyse the Python files under ``paths`` as one repository.
 
     ``config`` defaults to the ``[tool.djlint]`` of the repository holding the first path.
     Diagnostic paths are relative to ``cwd`` (default: the current directory) with ``/`` separators.
+    ``sources`` maps files (absolute paths) to contents that stand in for what is on disk: an editor's
+    unsaved buffer, linted in the context of the saved rest of the repository.
     """
     cwd = (cwd or Path.cwd()).resolve()
     given = [Path(p) if Path(p).is_absolute() else cwd / p for p in (paths or (".",))]
@@ -95,7 +98,8 @@ def analyze(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        model = build_model(given, config, cwd, use_cache=use_cache)
+        overlay = {Path(path).resolve(): data for path, data in (sources or {}).items()}
+        model = build_model(given, config, cwd, use_cache=use_cache, sources=overlay)
         cache_dir = (config.cache_dir or model.root / ".djlint_cache") if use_cache else None
         facts = _make_facts(model, cache_dir)
         lines = _Lines(model, cwd)

@@ -55,7 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit status: 0 clean (informational DJ001 alone is clean), 1 violations, 2 usage or "
         "internal error. Configuration: [tool.djlint] in pyproject.toml.",
     )
-    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories (default: .)")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH",
+        help="files or directories to report on, each judged in the whole repository holding it (default: .)",
+    )
     parser.add_argument("--format", choices=FORMATS, default="text", help="report format (default: text)")
     parser.add_argument(
         "--select", type=_code_list, metavar="CODES", help="comma list of code prefixes to report"
@@ -76,12 +79,21 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--statistics", action="store_true", help="print the number of findings per code")
     parser.add_argument("--explain", metavar="CODE", help="describe a code, with a bad and a good example")
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
-    parser.add_argument(
-        "--whole-repo",
+    scope = parser.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--isolated",
         action="store_true",
-        help="analyse the whole repository holding each PATH (default: the current directory) and "
-        "report only the findings in PATHs (used by the pre-commit hook)",
+        help="analyse only the given PATHs, as if nothing else existed (names they import from the rest "
+        "of the repository are unknown: DJ001, and the checks that need them are skipped)",
     )
+    scope.add_argument(
+        "--changed",
+        action="store_true",
+        help="the PATHs are the files a commit changes (the pre-commit hook): report the findings in them "
+        "and every finding elsewhere whose cause lies in them (a changed definition, a changed helper)",
+    )
+    # the old hook entry's flag; judging in the whole repository is now the default
+    scope.add_argument("--whole-repo", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE")
     parser.add_argument("--fix", action="store_true",
                         help="apply the safe fixes (e.g. DJ401's list(...)), then report what remains")
@@ -137,29 +149,46 @@ def _within(path: Path, filters: Sequence[Path]) -> bool:
 
 
 def collect(options: argparse.Namespace, cwd: Path) -> list[Diagnostic]:
-    """Analyse as the options say; diagnostics relative to ``cwd``, select/ignore/noqa applied."""
+    """Analyse as the options say; diagnostics relative to ``cwd``, select/ignore/noqa applied.
+
+    Each PATH is judged in the whole repository holding it (the nearest ``pyproject.toml`` or ``.git``;
+    a monorepo may hold several), and the findings in the PATHs are reported: a make() can only be
+    judged against all the tables it may read. ``--isolated`` analyses the PATHs alone."""
     from djlint.cache import analyze_cached
 
     given = [cwd / p for p in (options.paths or ["."])]
     for path in given:
         if not path.exists():
             raise UsageError(f"no such file or directory: {os.path.relpath(path, cwd)}")
-    if options.whole_repo:
-        # each given path is judged in the repository holding it (a monorepo may hold several)
-        by_root: dict[Path, list[Path]] = {}
-        for path in given:
-            by_root.setdefault(find_root(path), []).append(path.resolve())
-        found: list[Diagnostic] = []
-        for root, filters in by_root.items():
-            config = _effective_config(root, options)
-            diagnostics = analyze_cached([root], config, cwd=cwd, use_cache=not options.no_cache)
-            if options.paths:
-                diagnostics = [d for d in diagnostics if _within((cwd / d.path).resolve(), filters)]
-            found += diagnostics
-        return sorted(set(found))
-    root = find_root(given[0])
-    config = _effective_config(root, options)
-    return analyze_cached(given, config, cwd=cwd, use_cache=not options.no_cache)
+    if options.isolated:
+        config = _effective_config(find_root(given[0]), options)
+        return analyze_cached(given, config, cwd=cwd, use_cache=not options.no_cache)
+    by_root: dict[Path, list[Path]] = {}
+    for path in given:
+        by_root.setdefault(find_root(path), []).append(path.resolve())
+    found: list[Diagnostic] = []
+    for root, filters in by_root.items():
+        config = _effective_config(root, options)
+        if options.changed:
+            found += _changed(root, filters, config, cwd, use_cache=not options.no_cache)
+            continue
+        diagnostics = analyze_cached([root], config, cwd=cwd, use_cache=not options.no_cache)
+        found += [d for d in diagnostics if _within((cwd / d.path).resolve(), filters)]
+    return sorted(set(found))
+
+
+def _changed(root: Path, changed: list[Path], config: Config, cwd: Path, use_cache: bool) -> list[Diagnostic]:
+    """The findings of the repository at ``root`` that lie in, or are caused by, the ``changed`` files."""
+    from djlint.analysis import analyze
+    from djlint.cache import relative_path
+    from djlint.causes import caused_by
+
+    result = analyze([root], config, cwd=root, use_cache=use_cache)  # root-relative, with the model
+    root = root.resolve()
+    names = {relative_path(path, root) for path in changed}
+    kept = [d for d in result.diagnostics
+            if _within((root / d.path).resolve(), changed) or caused_by(d, names, result.model)]
+    return [d.rebased(lambda path: os.path.relpath(root / path, cwd).replace(os.sep, "/")) for d in kept]
 
 
 def _render(options: argparse.Namespace, diagnostics: list[Diagnostic], cwd: Path) -> str:

@@ -6,6 +6,10 @@ does: the nearest ``pyproject.toml`` or ``.git``) through the on-disk result cac
 takes its own diagnostics from that one result. Under ``flake8 -j N`` the workers share the cache: one
 analyses, the others wait on the cache lock and read its entry.
 
+An editor that lints an unsaved buffer (``flake8 --stdin-display-name lab/analysis.py -``) hands the plugin
+the buffer's lines under the file's name: when they differ from the file on disk, the repository is
+analysed with the buffer's text in place of the file (not cached as a result: the buffer is not on disk).
+
 This module is imported by flake8 at start-up even when no DJ code is selected, so it imports nothing
 heavy until a check really runs.
 """
@@ -25,23 +29,71 @@ from djlint import __version__
 _RESULTS: dict[Path, dict[str, list[tuple[int, int, str]]]] = {}
 
 
+def _config(root: Path) -> Any:
+    from flake8.exceptions import ExecutionError
+
+    from djlint.cli import load_repository_config
+    from djlint.config import ConfigError
+
+    try:
+        return load_repository_config(root)
+    except ConfigError as error:  # flake8 prints it as a critical error, without a traceback
+        raise ExecutionError(f"djlint: {error}") from None
+
+
+def _by_file(diagnostics: Any) -> dict[str, list[tuple[int, int, str]]]:
+    by_file: dict[str, list[tuple[int, int, str]]] = {}
+    for d in diagnostics:
+        by_file.setdefault(d.path, []).append((d.line, d.column, f"{d.code} {d.message}"))
+    return by_file
+
+
 def _repository_result(root: Path) -> dict[str, list[tuple[int, int, str]]]:
     if root not in _RESULTS:
-        from flake8.exceptions import ExecutionError
-
         from djlint.cache import analyze_cached
-        from djlint.cli import load_repository_config
-        from djlint.config import ConfigError
 
-        try:
-            config = load_repository_config(root)
-        except ConfigError as error:  # flake8 prints it as a critical error, without a traceback
-            raise ExecutionError(f"djlint: {error}") from None
-        by_file: dict[str, list[tuple[int, int, str]]] = {}
-        for d in analyze_cached([root], config, cwd=root):
-            by_file.setdefault(d.path, []).append((d.line, d.column, f"{d.code} {d.message}"))
-        _RESULTS[root] = by_file
+        _RESULTS[root] = _by_file(analyze_cached([root], _config(root), cwd=root))
     return _RESULTS[root]
+
+
+def _buffer_result(root: Path, path: Path, text: str) -> dict[str, list[tuple[int, int, str]]]:
+    """The repository's findings with ``text`` in place of the file ``path`` (root-relative paths)."""
+    from djlint.analysis import analyze
+
+    result = analyze([root], _config(root), cwd=root, sources={path: _encoded(text)})
+    return _by_file(result.diagnostics)
+
+
+def _encoded(text: str) -> bytes:
+    """``text`` as the bytes of a file: in the encoding its coding cookie declares (else UTF-8)."""
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(text.encode("utf-8")).readline)
+        return text.encode(encoding.removesuffix("-sig"))
+    except (SyntaxError, LookupError, UnicodeEncodeError):
+        return text.encode("utf-8", errors="surrogateescape")
+
+
+def _normalised(text: str) -> str:
+    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _differs_from_disk(path: Path, lines: list[str]) -> bool:
+    """Is flake8's text for ``path`` (standard input under ``--stdin-display-name``) not the saved file?
+    Compared as flake8 reads a file: decoded as its coding cookie says (latin-1 when that fails),
+    universal newlines, no BOM."""
+    import tokenize
+
+    try:
+        with tokenize.open(path) as handle:
+            saved = handle.read()
+    except (SyntaxError, UnicodeError):
+        saved = path.read_text(encoding="latin-1", errors="replace")
+    except OSError:
+        return True
+    return _normalised("".join(lines)) != _normalised(saved)
 
 
 class DjlintChecker:
@@ -49,8 +101,9 @@ class DjlintChecker:
     version = __version__
     _enabled = True
 
-    def __init__(self, tree: ast.AST, filename: str) -> None:
+    def __init__(self, tree: ast.AST, filename: str, lines: list[str]) -> None:
         self.filename = filename
+        self.lines = lines
 
     @classmethod
     def parse_options(cls, options: argparse.Namespace) -> None:
@@ -74,7 +127,13 @@ class DjlintChecker:
         from djlint.config import find_root
 
         path = Path(os.path.abspath(self.filename))
+        if not path.is_file():  # a buffer never saved: not part of the repository's model
+            return
         root = find_root(path)
         relative = os.path.relpath(path.resolve(), root.resolve()).replace(os.sep, "/")
-        for line, column, text in _repository_result(root.resolve()).get(relative, ()):
+        if _differs_from_disk(path, self.lines):
+            result = _buffer_result(root.resolve(), path.resolve(), "".join(self.lines))
+        else:
+            result = _repository_result(root.resolve())
+        for line, column, text in result.get(relative, ()):
             yield line, max(column - 1, 0), text, type(self)

@@ -13,7 +13,7 @@ import builtins
 import fnmatch
 import gc
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -317,7 +317,9 @@ class Model:
     @property
     def graph(self) -> nx.DiGraph:
         """The foreign-key graph (networkx): a node per table (data: tier, master; ``unknown`` for the
-        ``?name`` placeholders), an edge parent -> child per foreign key (data: primary, renames)."""
+        ``?name`` placeholders), an edge parent -> child per foreign key (data: primary, renames).
+        For callers of the model only (the analysis reads the plain lists): networkx comes with the
+        runtime extra, not with the lint install."""
         if self._graph is None:
             import networkx as nx
 
@@ -741,20 +743,28 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def build_model(paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: bool = True) -> Model:
-    """Summarise every file (cached), then resolve names, tables, definitions and the graph."""
+def build_model(
+    paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: bool = True,
+    sources: Mapping[Path, bytes] | None = None,
+) -> Model:
+    """Summarise every file (cached), then resolve names, tables, definitions and the graph.
+
+    ``sources``: contents that stand in for files on disk (resolved path -> bytes), e.g. an editor's
+    unsaved buffer; the model snapshot, which checks files on disk, is then neither used nor written."""
     # The build allocates many small objects and frees none: the cyclic collector's passes over the
     # growing heap cost a third of a warm run, so it is paused for the build.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _build_model(paths, config, cwd, use_cache)
+        return _build_model(paths, config, cwd, use_cache, sources or {})
     finally:
         if collecting:
             gc.enable()
 
 
-def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bool) -> Model:
+def _build_model(
+    paths: Sequence[Path], config: Config, cwd: Path, use_cache: bool, sources: Mapping[Path, bytes]
+) -> Model:
     root = config.root.resolve()
     cwd = cwd.resolve()
     cache_dir = config.cache_dir if config.cache_dir is not None else root / ".djlint_cache"
@@ -766,7 +776,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
     files = discover(given, config)
     listed = [(relative_path(path, cwd), path) for path in files]
     snapshot = None
-    if cache is not None:
+    if cache is not None and not sources:
         snapshot = ModelSnapshot(Path(cache_dir), (config_material(config), tool_fingerprint(), str(root),
                                                    str(cwd), [str(p) for p in given]))
         restored = snapshot.restore(listed, config)
@@ -779,7 +789,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
     inits: dict[Path, bool] = {}
     for display, path in listed:
         model.files.append(display)
-        data = _read(path)
+        data = sources[path] if path in sources else _read(path)
         if data is None:
             model.broken[display] = Diagnostic(display, 1, 1, "DJ000", "cannot read the file")
             continue

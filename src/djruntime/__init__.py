@@ -9,9 +9,35 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import engine, strict
-from .engine import populate
-from .errors import ProvenanceError
+INSTALL_HINT = "pip install 'datajoint-provenance[runtime]' (PostgreSQL: 'datajoint-provenance[postgres]')"
+
+
+def missing_runtime() -> ModuleNotFoundError | None:
+    """The distribution's base install is the linter; the runtime's dependencies are an extra. None when
+    they are installed, else the error that says what to install."""
+    import importlib.util
+
+    for name in ("datajoint", "pymysql", "tqdm", "networkx"):
+        if importlib.util.find_spec(name) is None:
+            return ModuleNotFoundError(
+                f"djruntime needs {name!r}, which is not installed: the runtime is an extra of "
+                f"datajoint-provenance. Install it with: {INSTALL_HINT}", name=name
+            )
+    return None
+
+
+_MISSING = missing_runtime()
+if _MISSING is None:
+    from . import engine, strict
+    from .engine import populate
+    from .errors import ProvenanceError
+else:  # importable (the console script can say what to install), unusable until the extra is installed
+
+    def __getattr__(name: str) -> object:
+        if name in ("engine", "strict", "populate", "ProvenanceError"):
+            raise _MISSING
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["ProvenanceError", "install", "populate", "uninstall"]
 
@@ -24,11 +50,15 @@ def install(*, strict_provenance: bool | str | None = None, policy: str | Path |
     ``policy``: the ``pyproject.toml`` holding ``[tool.djlint.allow]``; default: the nearest one above
     the working directory.
     """
+    if _MISSING is not None:
+        raise _MISSING
     engine.install_engine()
     strict.configure(strict_provenance=strict_provenance, policy=policy)
 
 
 def uninstall() -> None:
     """Restore datajoint's own populate()/progress()/jobs and turn the strict gate off."""
+    if _MISSING is not None:
+        return
     strict.configure(strict_provenance=False)
     engine.uninstall_engine()

@@ -4,13 +4,17 @@
 their schema, as any pipeline module does) and runs djruntime's engine on the tables' shared job
 queues until no job is left (``--wait``: forever, polling with capped exponential backoff and jitter).
 Start as many as you like, on as many machines: they share each table's ``~~`` queue safely (see
-docs/cluster.md for SLURM and Kubernetes recipes). It prints a progress bar when stderr is a terminal
-and a summary at exit (made / errors / skipped / elapsed). Exit status: 0; 1 when a job failed (unless
+docs/cluster.md for SLURM and Kubernetes recipes). It prints a progress bar of this worker's own jobs
+when stderr is a terminal, and a summary at exit (made / errors / skipped / elapsed, then each table's
+shared queue, all workers together). Exit status: 0; 1 when a job failed (unless
 ``--suppress-errors``, which records the error in the queue and goes on); 2 for a usage error;
 130 / 143 when stopped by Ctrl-C / SIGTERM (the running job is rolled back and returned to the queue).
 
 ``djruntime status MODULE[:Table]`` prints per-status job counts (pending / reserved / success / error /
 ignore) and populate progress (remaining / total) for every Computed/Imported table of MODULE, or one.
+
+stdout carries only the report (``status --json`` parses whatever datajoint logs); logs, warnings and
+progress go to stderr. ``djruntime --version`` names this distribution's and datajoint's versions.
 
 Engine hook wanted (djruntime.engine is not this module's): ``populate()`` does not report claimed jobs
 it completed without make() (key already in the table); ``skipped`` reads ``result["skipped_count"]``
@@ -20,16 +24,20 @@ and stays 0 until the engine returns it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
+import logging
 import os
 import random
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import djruntime
 
 STATUSES = ("pending", "reserved", "success", "error", "ignore")
 EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
@@ -126,10 +134,10 @@ def format_status(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_status(options: argparse.Namespace) -> int:
+def run_status(options: argparse.Namespace) -> str:
+    """The report, written by main() once nothing else can write to stdout."""
     rows = status_rows(options.targets)
-    print(json.dumps(rows, indent=2) if options.json else format_status(rows))
-    return 0
+    return (json.dumps(rows, indent=2) if options.json else format_status(rows)) + "\n"
 
 
 # ------------------------------------------------------------------------------------------ worker
@@ -187,21 +195,56 @@ class Backoff:
         self.delay = self.low
 
 
-class _MakeCounter:
-    """Counts make() windows as they close (progress bar ticks); tripartite phases count once per key."""
+class _WorkerProgress:
+    """This worker's progress bar: its total grows with each job this worker takes up (a make() window
+    opening), its count with each one finished; drawn only once there is a first job, so an empty run
+    prints no bar. Tripartite phases (make_fetch, make_insert) of one key count once."""
 
-    def __init__(self, bar: Any) -> None:
-        self.bar, self.last = bar, None
+    def __init__(self, make_bar: Any) -> None:
+        self.make_bar, self.bar = make_bar, None
+        self.entered: Any = None
+        self.exited: Any = None
 
-    def __call__(self, window: Any) -> None:
-        marker = (id(window.table.__class__), tuple(sorted(window.key.items())))
-        if marker != self.last and self.bar is not None:
-            self.last = marker
+    @staticmethod
+    def _marker(window: Any) -> tuple:
+        return id(window.table.__class__), tuple(sorted(window.key.items()))
+
+    def enter(self, window: Any) -> None:
+        marker = self._marker(window)
+        if marker != self.entered:
+            self.entered = marker
+            if self.bar is None:
+                self.bar = self.make_bar(1)
+            else:
+                self.bar.total += 1
+
+    def exit(self, window: Any) -> None:
+        marker = self._marker(window)
+        if marker != self.exited and self.bar is not None:
+            self.exited = marker
             self.bar.update()
 
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
-def _pending(table: type) -> int:
-    return job_counts(table)["pending"]
+
+def queue_totals(tables: list[type]) -> str:
+    """The summary's view of each table's shared queue, all workers together (this worker's share is
+    above it): keys done of the total to populate, and the queue's jobs per status."""
+    lines = []
+    for table in dict.fromkeys(tables):
+        try:
+            remaining, total = table().progress()
+            counts = job_counts(table)
+        except Exception as error:  # noqa: BLE001 - the summary must still be printed
+            reason = f"{error.__class__.__name__}: {error}"
+            lines.append(f"  all workers, {table.__name__}: unavailable ({reason})")
+            continue
+        detail = ", ".join(f"{status} {counts[status]}" for status in STATUSES if status != "success")
+        lines.append(f"  all workers, {table.__name__}: {int(total) - int(remaining)} of {int(total)} done "
+                     f"(queue: {detail})")
+    return "\n".join(lines)
 
 
 def _declared_queue(table: type, jobs_of: Any, attempts: int = 4) -> Any:
@@ -243,22 +286,45 @@ def _terminate(signum, frame):
     raise SystemExit(EXIT_TERMINATED)
 
 
+@contextlib.contextmanager
+def _warnings_reported_here() -> Iterator[None]:
+    """The worker prints each strict warn-mode violation once, from populate()'s result (also those of
+    its --processes children); the gate's own log record of it would print it a second time."""
+    gate_logger = logging.getLogger("djruntime.strict")
+    silencer = logging.NullHandler()
+    propagate = gate_logger.propagate
+    gate_logger.addHandler(silencer)  # no handler of its own: Python's last resort would print it
+    gate_logger.propagate = False
+    try:
+        yield
+    finally:
+        gate_logger.removeHandler(silencer)
+        gate_logger.propagate = propagate
+
+
 def run_worker(options: argparse.Namespace) -> int:
-    import djruntime
+    with _warnings_reported_here():
+        return _run_worker(options)
+
+
+def _run_worker(options: argparse.Namespace) -> int:
     from djruntime import context
     from djruntime.engine import jobs_of
 
     tables = [resolve_table(spec) for spec in options.tables]
     strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
     try:
-        djruntime.install(strict_provenance=strict)
+        djruntime.install(strict_provenance=strict, policy=options.policy)
+        if djruntime.strict.mode() != "off":
+            for table in tables:  # each table's policy file now, not at its first make()
+                djruntime.strict.current_policy(table)
     except Exception as error:  # e.g. a policy naming no table: a configuration error, not a crash
         raise UsageError(f"cannot install the engine: {error.__class__.__name__}: {error}") from error
     tally = Tally()
     began = time.monotonic()
     backoff = Backoff(options.backoff_min, options.backoff_max)
     show_bar = options.progress if options.progress is not None else sys.stderr.isatty()
-    bar = None
+    progress = None
     previous_term = signal.signal(signal.SIGTERM, _terminate)
     stopped: str | None = None
     code = 0
@@ -266,8 +332,10 @@ def run_worker(options: argparse.Namespace) -> int:
         if show_bar and options.processes == 1:  # with --processes the pool draws the bar (children's makes)
             from tqdm import tqdm
 
-            bar = tqdm(total=0, desc="djruntime worker", unit="job", file=sys.stderr)
-            context.on_exit(_MakeCounter(bar))
+            progress = _WorkerProgress(
+                lambda total: tqdm(total=total, desc="djruntime worker", unit="job", file=sys.stderr))
+            context.on_enter(progress.enter)
+            context.on_exit(progress.exit)
         while True:
             productive = False
             for table in tables:
@@ -275,11 +343,8 @@ def run_worker(options: argparse.Namespace) -> int:
                 if budget is not None and budget <= 0:
                     break
                 queue = _declared_queue(table, jobs_of)
-                if not options.no_refresh:  # here rather than in populate(): the bar's total needs it
+                if not options.no_refresh:
                     queue.refresh(*options.restrict, priority=options.priority, delay=-1)
-                if bar is not None:
-                    bar.total += _pending(table)
-                    bar.refresh()
                 result = djruntime.populate(
                     table(), *options.restrict, reserve_jobs=True, max_calls=budget, priority=options.priority,
                     suppress_errors=options.suppress_errors, refresh=False, processes=options.processes,
@@ -316,11 +381,12 @@ def run_worker(options: argparse.Namespace) -> int:
         code = EXIT_ERRORS
     finally:
         signal.signal(signal.SIGTERM, previous_term)
-        if bar is not None:
-            bar.close()
+        if progress is not None:
+            progress.close()
     if stopped:
         _rescue_own(tables, jobs_of)
     print(summary(tally, time.monotonic() - began, stopped), file=sys.stderr)
+    print(queue_totals(tables), file=sys.stderr)
     if code == 0 and tally.errors and not options.suppress_errors:
         code = EXIT_ERRORS
     return code
@@ -336,6 +402,7 @@ def _positive(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="djruntime", description="djruntime: populate workers and job status")
+    parser.add_argument("--version", action="version", version=_version())
     commands = parser.add_subparsers(dest="command", required=True)
 
     worker = commands.add_parser("worker", help="claim and make jobs of the given tables",
@@ -349,6 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="record failed jobs in the queue and go on; exit 0")
     worker.add_argument("--strict", choices=["raise", "warn", "off"],
                         help="strict provenance mode (default: DJ_STRICT_PROVENANCE, else off)")
+    worker.add_argument("--policy", metavar="FILE",
+                        help="the policy file ([tool.djlint.allow]); default: DJ_PROVENANCE_POLICY, else the "
+                             "pyproject.toml of the repository holding each table's module")
     worker.add_argument("--restrict", action="append", default=[], metavar="SQL",
                         help="restrict the key source (SQL condition; repeatable)")
     worker.add_argument("--processes", type=_positive, default=1, help="worker processes on this machine")
@@ -369,14 +439,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    def installed(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    return f"djruntime {installed('datajoint-provenance')} (datajoint {installed('datajoint')})"
+
+
+@contextlib.contextmanager
+def _stdout_for_the_report() -> Iterator[None]:
+    """stdout carries only the command's report (``status --json`` must parse): whatever else writes to
+    it meanwhile — datajoint's log handler (its connect banner), a pipeline module printing at import,
+    a handler created meanwhile with the then current ``sys.stdout`` — goes to stderr."""
+    report = sys.stdout
+    moved = [h for h in _stream_handlers() if h.stream is report]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        for handler in moved:
+            handler.setStream(report)
+
+
+def _stream_handlers() -> list[logging.StreamHandler]:
+    loggers = [logging.getLogger(), *(v for v in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(v, logging.Logger))]
+    return [h for lg in loggers for h in lg.handlers
+            if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
+    missing = djruntime.missing_runtime()
+    if missing is not None:  # a lint-only install: say what to install
+        print(f"djruntime: {missing}", file=sys.stderr)
+        return EXIT_USAGE
     try:
-        return options.handler(options)
+        with _stdout_for_the_report():
+            report = options.handler(options)
     except UsageError as error:
         print(f"djruntime: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if isinstance(report, str):
+        sys.stdout.write(report)
+        return 0
+    return report
 
 
 if __name__ == "__main__":

@@ -410,7 +410,9 @@ def run_worker(
         if priority is not None:
             pending = pending & f"priority <= {int(priority)}"
         with context.bookkeeping():
-            bar = tqdm(desc=table.__class__.__name__, total=len(pending))
+            total = len(pending)
+        # nothing to do: no bar (tqdm draws an empty bar twice, at its start and at close)
+        bar = tqdm(desc=table.__class__.__name__, total=total) if total else None
     with StopSignals() as stop:
         try:
             while True:
@@ -483,7 +485,7 @@ def run_direct(
         keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
     version = _get_job_version(table.connection._config)
     success_count, error_list = 0, []
-    if display_progress:
+    if display_progress and len(keys):  # no keys: no bar (tqdm would draw an empty one twice)
         from tqdm import tqdm
 
         keys = tqdm(keys, desc=table.__class__.__name__)

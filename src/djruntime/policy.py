@@ -3,6 +3,11 @@
 djlint reads the policy as module-qualified class names; at run time each name is resolved to the
 table it denotes by importing its module and reading the class's ``full_table_name``. A name that
 matches no table is an error (:class:`PolicyError`), never a silent no-op.
+
+Which file: the one named by ``djruntime.install(policy=...)``, else by ``DJ_PROVENANCE_POLICY`` (a named
+file that does not exist is an error); else, per table, the ``pyproject.toml`` of the repository holding
+the table's module (the file djlint reads for the same pipeline), wherever the process was started;
+else the nearest one above the working directory (a pipeline installed into site-packages).
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
+import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +27,7 @@ from djlint.config import ConfigError, Policy, load_policy
 
 from .sqlclassify import TableName
 
+ENV_VARIABLE = "DJ_PROVENANCE_POLICY"
 _FULL_NAME = re.compile(r'^\s*[`"]?([^`".]+)[`"]?\.[`"]?([^`"]+)[`"]?\s*$')
 
 
@@ -148,3 +156,58 @@ def load(path: str | Path | None = None) -> RuntimePolicy:
     if not policy.allow:
         return RuntimePolicy(source=pyproject)
     return resolve(policy)
+
+
+def named_file(policy: str | Path | None) -> Path | str | None:
+    """The policy file named by ``install(policy=...)``, else by ``DJ_PROVENANCE_POLICY``; None: discover."""
+    if policy is not None:
+        return policy
+    return os.environ.get(ENV_VARIABLE) or None
+
+
+def module_directory(table: Any) -> Path | None:
+    """The directory of the file defining ``table``'s class (None for classes without a source file)."""
+    cls = table if isinstance(table, type) else type(table)
+    module = sys.modules.get(getattr(cls, "__module__", ""), None)
+    filename = getattr(module, "__file__", None)
+    return Path(filename).resolve().parent if filename else None
+
+
+_by_file: dict[Path | None, RuntimePolicy] = {}  # each pyproject.toml resolved once per install()
+_by_class: dict[type, RuntimePolicy] = {}  # the hot path: one dict lookup per statement
+_discover_lock = threading.Lock()
+
+
+def discover(table: Any) -> RuntimePolicy:
+    """The policy of the repository holding ``table``'s module (see the module docstring), resolved once
+    per file until the next install(). No file found: no policy (``source`` is None)."""
+    cls = table if isinstance(table, type) else type(table)
+    found = _by_class.get(cls)
+    if found is not None:
+        return found
+    directory = module_directory(cls)
+    pyproject = (find_pyproject(directory) if directory is not None else None) or find_pyproject()
+    with _discover_lock:
+        found = _by_file.get(pyproject)
+        if found is None:
+            found = load(pyproject) if pyproject is not None else EMPTY
+            _by_file[pyproject] = found
+        _by_class[cls] = found
+    return found
+
+
+def forget_discovered() -> None:
+    """Read every policy file afresh at the next use (install() calls it)."""
+    with _discover_lock:
+        _by_file.clear()
+        _by_class.clear()
+
+
+def describe_source(policy: RuntimePolicy, table: Any) -> str:
+    """The sentence every refusal ends with: which policy file applied, or where none was found."""
+    if policy.source is not None:
+        return f"Policy file: {policy.source}."
+    directory = module_directory(table)
+    where = f"{directory} or " if directory is not None else ""
+    return (f"Policy file: none (no pyproject.toml above {where}the working directory {os.getcwd()}; name "
+            f"one with {ENV_VARIABLE} or djruntime.install(policy=...)).")

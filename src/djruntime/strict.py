@@ -51,7 +51,7 @@ _STATEMENT_SHOWN = 600  # characters of a statement quoted in a message
 
 _original_query = Connection.query
 _mode = "off"
-_policy: policy_module.RuntimePolicy = policy_module.EMPTY
+_policy: policy_module.RuntimePolicy | None = policy_module.EMPTY  # None: discovered per table
 _internal: contextvars.ContextVar[bool] = contextvars.ContextVar("djruntime_strict_internal", default=False)
 _lock = threading.Lock()
 _pending: dict[TableName, dict[tuple, str]] = {}  # warn mode: distinct violations per table, until collected
@@ -93,7 +93,11 @@ def configure(*, strict_provenance: bool | str | None = None, policy: str | Path
             _policy = policy_module.EMPTY
             _remove_gate()
         return
-    resolved = policy_module.load(policy)
+    named = policy_module.named_file(policy)
+    # a named file is read now (a missing file or a bad name fails install()); else each table's
+    # repository's pyproject.toml is found at its first make() (policy_module.discover)
+    resolved = policy_module.load(named) if named is not None else None
+    policy_module.forget_discovered()
     with _lock:
         _mode = mode
         _policy = resolved
@@ -106,8 +110,11 @@ def mode() -> str:
     return _mode
 
 
-def current_policy() -> policy_module.RuntimePolicy:
-    return _policy
+def current_policy(table: Any = None) -> policy_module.RuntimePolicy:
+    """The policy in force (for ``table``, when it is discovered per table)."""
+    if _policy is not None:
+        return _policy
+    return _discovered_policy(table) if table is not None else policy_module.EMPTY
 
 
 def collect_warnings(table: Any = None) -> list[str]:
@@ -229,7 +236,8 @@ def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]
     # The engine runs every make() of a populate() on one table instance: while neither the graph nor the
     # policy changed, its sets stand (datajoint's full_table_name alone costs more than this check).
     entry = _allowed_cache.get(id(table))
-    if (entry is not None and entry.table() is table and entry.policy is _policy
+    policy = _policy if _policy is not None else _discovered_policy(table)
+    if (entry is not None and entry.table() is table and entry.policy is policy
             and entry.generation is _graph_generation(dependencies) and entry.database == table.database):
         return entry.reads, entry.writes
     full_name = table.full_table_name
@@ -248,12 +256,12 @@ def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]
     def names(nodes) -> set[TableName]:
         return {n for n in (policy_module.parse_full_name(str(node)) for node in nodes) if n is not None}
 
-    reads = frozenset(names(sets.reads(full_name)) | {own} | _policy.reads_of(own))
-    writes = frozenset(names(sets.writes(full_name)) | {own} | _policy.writes_of(own))
+    reads = frozenset(names(sets.reads(full_name)) | {own} | policy.reads_of(own))
+    writes = frozenset(names(sets.writes(full_name)) | {own} | policy.writes_of(own))
     if generation is not None:
         if len(_allowed_cache) >= 256:
             _allowed_cache.clear()
-        _allowed_cache[id(table)] = _Allowed(weakref.ref(table), table.database, generation, _policy,
+        _allowed_cache[id(table)] = _Allowed(weakref.ref(table), table.database, generation, policy,
                                              reads, writes)
     return reads, writes
 
@@ -377,6 +385,16 @@ def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) ->
 # ---------------------------------------------------------------- messages
 
 
+def _discovered_policy(table: Any) -> policy_module.RuntimePolicy:
+    """The policy of the table's repository; resolving its names (imports, full_table_name) is the
+    gate's own work, never the make()'s."""
+    token = _internal.set(True)
+    try:
+        return policy_module.discover(table)
+    finally:
+        _internal.reset(token)
+
+
 def _class_index() -> dict[TableName, str]:
     """Declared datajoint table classes by table, as module-qualified names (only on the error path)."""
     from datajoint.user_tables import UserTable
@@ -484,7 +502,8 @@ def _shown_statement(sql: str) -> str:
 
 def _report(window: context.MakeContext, sql: str, violations: list[Violation]) -> None:
     index = _class_index()
-    messages = [_describe(window, v, index) for v in violations]
+    source = policy_module.describe_source(current_policy(window.table), window.table)
+    messages = [f"{_describe(window, v, index)} {source}" for v in violations]
     if _mode == "raise":
         text = "Strict provenance: " + " ".join(dict.fromkeys(messages)) + f"\nStatement: {_shown_statement(sql)}"
         context.note_blocked(window, text)  # a make() that swallows the error still fails its job

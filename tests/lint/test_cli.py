@@ -109,12 +109,23 @@ def test_exclude_adds_to_config(repo, capsys):
 
 def test_paths_relative_to_the_current_directory(repo, capsys, monkeypatch):
     monkeypatch.chdir(repo / "pipeline")
-    status, out, _ = run_main(capsys, "--no-cache", "--format", "json", "analysis.py")
+    status, out, _ = run_main(capsys, "--no-cache", "--format", "json", "--isolated", "analysis.py")
     assert status == 1
     paths = {record["path"] for record in json.loads(out)}
     assert paths == {"analysis.py", "ephys.py"}  # the stand-in reports both; real ones are relative too
     (analysed, config) = repo.calls[-1]
     assert analysed == [repo / "pipeline" / "analysis.py"] and config.root == repo
+
+
+def test_a_file_is_judged_in_its_whole_repository_by_default(repo, capsys, monkeypatch):
+    monkeypatch.chdir(repo / "pipeline")
+    status, out, _ = run_main(capsys, "--no-cache", "--format", "json", "analysis.py")
+    assert status == 1
+    assert {record["path"] for record in json.loads(out)} == {"analysis.py"}  # only the given file's
+    (analysed, config) = repo.calls[-1]
+    assert analysed == [repo] and config.root == repo  # ... judged in the whole repository
+    status, out, _ = run_main(capsys, "--no-cache", "--format", "json", ".")
+    assert {record["path"] for record in json.loads(out)} == {"analysis.py", "ephys.py"}
 
 
 def test_no_cache_disables_every_cache_for_the_run_only(repo, capsys, monkeypatch):
@@ -444,10 +455,20 @@ def test_sideways_read_needs_the_whole_repository(example):
     findings = [f for f in whole.stdout.splitlines() if not f.startswith("    fix: ")]
     assert [f.split(":")[:2] for f in findings] == [["pipeline/extra.py", str(line)]]
     assert " DJ201 " in whole.stdout and "CellType" in whole.stdout
-    # the one file alone: its imports resolve nowhere -> no false alarm, DJ201 is not claimed
-    alone = djlint("--no-cache", "--select", "DJ2", "pipeline/extra.py", cwd=example)
+    # --isolated, the one file alone: its imports resolve nowhere -> no false alarm, DJ201 is not claimed
+    alone = djlint("--no-cache", "--select", "DJ2", "--isolated", "pipeline/extra.py", cwd=example)
     assert (alone.returncode, alone.stdout) == (0, "")
-    # --whole-repo with the one file: the whole repository's answer, for that file only
+    # the one file, the natural call: the whole repository's answer, for that file only
+    natural = djlint("--no-cache", "pipeline/extra.py", cwd=example)
+    assert natural.returncode == 1 and " DJ001 " not in natural.stdout
+    assert [f for f in natural.stdout.splitlines() if " DJ2" in f] == findings
+    from_inside = djlint("--no-cache", "--select", "DJ2", "extra.py", cwd=example / "pipeline")
+    assert from_inside.stdout == whole.stdout.replace("pipeline/extra.py", "extra.py")
+    # --isolated: the unknown names' advice is to analyse the whole repository, not to map them
+    isolated = djlint("--no-cache", "--isolated", "pipeline/extra.py", cwd=example)
+    unknown = [f for f in isolated.stdout.splitlines() if " DJ001 " in f]
+    assert unknown and all("analyse the whole repository, without --isolated" in f for f in unknown)
+    # --whole-repo (old hook entries) is the default now
     focused = djlint("--no-cache", "--select", "DJ2", "--whole-repo", "pipeline/extra.py", cwd=example)
     assert focused.stdout == whole.stdout
     other = djlint("--no-cache", "--whole-repo", "pipeline/analysis.py", cwd=example)

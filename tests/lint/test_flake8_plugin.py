@@ -98,6 +98,34 @@ def test_noqa_is_honoured_by_both(tmp_path):
     )
 
 
+def flake8_buffer(root: Path, display_name: str, text: str) -> list[str]:
+    """What an editor gets for an unsaved buffer: flake8 reads it from standard input."""
+    result = subprocess.run(
+        [str(VENV_BIN / "flake8"), "--isolated", "--select", "DJ", "--stdin-display-name", display_name, "-"],
+        cwd=root, input=text, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    return sorted(line.removeprefix("./") for line in result.stdout.splitlines())
+
+
+def test_standard_input_is_analysed_in_place_of_the_file_on_disk(tmp_path):
+    root = copy_fixture("sideways_reads", tmp_path)
+    quality = root / "vision/quality.py"
+    saved = quality.read_text()
+    on_disk = flake8_dj(root, "vision/quality.py")
+    assert on_disk, "the fixture lost its sideways reads"
+    assert flake8_buffer(root, "vision/quality.py", saved) == on_disk  # the saved text: the same answer
+    # the buffer removed the violations: they go, although the file on disk still has them
+    fixed = '"""Helpers removed: nothing is read here any more."""\n'
+    assert flake8_buffer(root, "vision/quality.py", fixed) == []
+    # the file on disk is clean now; violations typed into the buffer show before it is saved
+    quality.write_text(fixed)
+    assert flake8_dj(root, "vision/quality.py") == []
+    assert flake8_buffer(root, "vision/quality.py", saved) == on_disk
+    # the buffer of another file does not change what the file on disk reports
+    assert flake8_dj(root, "vision/quality.py") == []
+
+
 def test_warm_cache_is_reused_and_an_edit_invalidates_it(tmp_path):
     root = copy_fixture("sideways_reads", tmp_path)
     first = flake8_dj(root, "vision/quality.py")

@@ -212,3 +212,75 @@ def test_worker_strict_warn_reports_violations_and_goes_on(pipeline, processes):
     # each worker process reports each distinct violation once (docs/strict.md), naming its own key
     reported = int(re.search(r"provenance warnings (\d+)", summary).group(1))
     assert 1 <= reported <= int(processes)
+    # each warning is printed once: by the worker, not a second time by the gate's log record
+    assert err.count("read Note (") == err.count("provenance warning:") == reported, err
+
+
+# ------------------------------------------------------------------------------------ clean output
+@pytest.mark.db
+def test_status_json_parses_whatever_datajoint_logs(pipeline):
+    chatty = {"DJ_LOG_LEVEL": "INFO", "DJ_LOG_STREAM": "stdout"}  # datajoint's connect banner, on stdout
+    code, out, err = run_cli(["status", "pipelines.counting", "--json"], pipeline, chatty)
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert row["table"] == "Made" and row["remaining"] == 8
+    assert "connected to" in err  # the banner is still shown, on stderr
+    code, out, _err = run_cli(["status", "pipelines.counting"], pipeline, chatty)
+    assert out.splitlines()[0].split()[0] == "table"
+
+
+def test_version():
+    process = subprocess.run([sys.executable, "-m", "djruntime.cli", "--version"], capture_output=True, text=True,
+                             timeout=60)
+    assert process.returncode == 0, process.stderr
+    assert re.fullmatch(r"djruntime \S+ \(datajoint 2\.3\.\d+\)\n", process.stdout)
+
+
+def test_a_lint_only_install_says_how_to_install_the_runtime(tmp_path):
+    """Without site-packages (no datajoint), as after `pip install datajoint-provenance` alone."""
+    src = str(harness.RUNTIME_TESTS.parents[1] / "src")
+    code = (f"import sys; sys.path.insert(0, {src!r}); from djruntime import cli; "
+            "sys.exit(cli.main(['status', 'pipelines.counting']))")
+    process = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
+    assert process.returncode == cli.EXIT_USAGE, process.stderr
+    assert "datajoint-provenance[runtime]" in process.stderr and "Traceback" not in process.stderr
+    library = f"import sys; sys.path.insert(0, {src!r}); import djruntime; djruntime.install()"
+    process = subprocess.run([sys.executable, "-S", "-c", library], capture_output=True, text=True, timeout=60)
+    assert process.returncode != 0 and "datajoint-provenance[runtime]" in process.stderr
+
+
+def _bar_ends(err: str) -> list[tuple[int, int]]:
+    return [(int(done), int(total)) for done, total in re.findall(r"(\d+)/(\d+) \[", err)]
+
+
+@pytest.mark.db
+def test_each_worker_s_bar_counts_its_own_jobs_and_the_summary_the_queue(pipeline):
+    slow = {"DJRT_MAKE_SLEEP": "0.3"}
+    first = harness.cli(["worker", "pipelines.counting:Made", "--progress"], pipeline, slow)
+    second = harness.cli(["worker", "pipelines.counting:Made", "--progress"], pipeline, slow)
+    results = [harness.finish(first, timeout=120), harness.finish(second, timeout=120)]
+    made = []
+    for code, _out, err in results:
+        assert code == 0, err
+        count = int(re.search(r"djruntime worker: made (\d+),", err).group(1))
+        made.append(count)
+        if count:
+            assert _bar_ends(err)[-1] == (count, count), err  # a healthy worker's bar ends full
+        # the summary adds the shared queue's state (the other worker may still hold the last job)
+        assert re.search(r"all workers, Made: [0-8] of 8 done \(queue: pending 0, reserved [01],", err), err
+    assert sum(made) == 8 and len(pipeline.Made()) == 8
+
+
+@pytest.mark.db
+def test_an_empty_run_draws_no_bar(pipeline):
+    assert run_cli(["worker", "pipelines.counting:Made"], pipeline)[0] == 0  # drain the queue
+    code, _out, err = run_cli(["worker", "pipelines.counting:Made", "--progress"], pipeline)
+    assert code == 0, err
+    assert _bar_ends(err) == [] and "job/s" not in err and "made 0," in err
+    for reserve in (True, False):  # the engine's own bar, through populate(display_progress=True)
+        process = harness.python(
+            "import djruntime\nfrom pipelines import counting\n"
+            f"djruntime.populate(counting.Made, reserve_jobs={reserve}, display_progress=True)\n", pipeline)
+        code, _out, err = harness.finish(process, timeout=120)
+        assert code == 0, err
+        assert "it/s" not in err and "0it" not in err, err

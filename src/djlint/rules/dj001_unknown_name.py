@@ -61,6 +61,9 @@ class Recording(dj.Imported):
 
 def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
     found = [d for d in model.diagnostics if d.code == CODE]
+    # a part of the repository analysed alone (--isolated): the name may well be defined in the rest
+    hint = ("map it with [tool.djlint] linking" if getattr(model, "covers_root", True) else
+            "analyse the whole repository, without --isolated, or map it with [tool.djlint] linking")
     for name, (path, line, column) in sorted(
         model.unknown_names.items(), key=lambda item: (item[1], item[0])
     ):
@@ -71,7 +74,7 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
                 column,
                 CODE,
                 f"'{name}' resolves to no table in the analysed code; reads it could make legal are not "
-                f"reported (if it names a table of this repository, map it with [tool.djlint] linking)",
+                f"reported ({hint})",
             )
         )
     return found
