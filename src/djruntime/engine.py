@@ -149,15 +149,28 @@ def _instance(table):
     return table() if inspect.isclass(table) else table
 
 
+_SHARED_QUEUE = "_djruntime_shared_queue"
+
+
 def jobs_of(table) -> JobQueue:
-    """The table's job queue (datajoint's ``~~table``, declared on first use outside make())."""
+    """The table's job queue (datajoint's ``~~table``, declared on first use outside make()).
+
+    An unrestricted table's queue is made once per table class and connection and then shared: its
+    headings and its target's ``key_source`` are loaded once, so a refresh sends no catalog lookups
+    after the first (a restricted table instance keeps a queue of its own)."""
     table = _instance(table)
-    queue = getattr(table, "_djruntime_jobs", None)
-    if queue is None:
-        queue = JobQueue(table)
-        if context.window_on(table.connection) is not None:
-            return queue  # inside make(): no DDL (it would commit make()'s transaction), not cached
-        queue.ensure()
+    cls = type(table)
+    shared = not table.restriction
+    queue = cls.__dict__.get(_SHARED_QUEUE) if shared else getattr(table, "_djruntime_jobs", None)
+    if queue is not None and queue.connection is table.connection:
+        return queue
+    queue = JobQueue(cls() if shared else table)
+    if context.window_on(table.connection) is not None:
+        return queue  # inside make(): no DDL (it would commit make()'s transaction), not cached
+    queue.ensure()
+    if shared:
+        setattr(cls, _SHARED_QUEUE, queue)
+    else:
         table._djruntime_jobs = queue
     return queue
 
@@ -355,7 +368,9 @@ def run_job(
             interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
             if queue is not None and not interrupted and (lost or faults.lock_contention(error)):
                 if retries < settings.max_retries:
-                    return _requeue(table, key, error, queue, retries + 1)
+                    # a lock may take a while to go: wait 1, 2, 4 … s; a lost session: at once
+                    delay = 0 if lost else 2**retries
+                    return _requeue(table, key, error, queue, retries + 1, delay)
                 logger.warning(f"Job {key} of {table.full_table_name} retried {retries} times: recorded as error")
             if interrupted and settings.on_interrupt == "error" and suppress_errors:
                 stop.forget(signal.SIGINT)  # datajoint's behaviour: a swallowed Ctrl-C goes on
@@ -380,12 +395,12 @@ def _restore(owner, name: str, value, default) -> None:
     setattr(owner, name, default if value is _MISSING else value)
 
 
-def _requeue(table, key, error, queue, retries: int) -> bool:
+def _requeue(table, key, error, queue, retries: int, delay: float) -> bool:
     """A lost session or lock contention: the job goes back to pending, its retry noted (False)."""
     reason = _error_message(error)
     logger.warning(f"Job {key} of {table.full_table_name} returned to pending (retry {retries}): {reason}")
     try:
-        queue.requeue(key, retries, reason)
+        queue.requeue(key, retries, reason, delay)
     except Exception as bookkeeping_error:  # its session is gone: a rescue returns it to pending
         logger.error(f"Could not return job {key} to the queue: {bookkeeping_error}")
     return False

@@ -54,7 +54,7 @@ from typing import Any
 
 from datajoint.codecs import decode_attribute
 from datajoint.condition import AndList, Not, make_condition
-from datajoint.errors import DataJointError
+from datajoint.errors import DataJointError, MissingTableError
 from datajoint.jobs import ERROR_MESSAGE_LENGTH, TRUNCATION_APPENDIX, Job, _get_job_version
 
 from . import context, faults
@@ -198,6 +198,7 @@ class JobQueue(Job):
     def __init__(self, target_table) -> None:
         super().__init__(target_table)
         self._version = None
+        self._known_declared = False  # set by ensure(); a refresh that finds the table gone clears it
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -254,8 +255,9 @@ class JobQueue(Job):
     def ensure(self) -> JobQueue:
         """Declare the job table if missing, and add the claim index if an older table lacks it.
 
-        Inside make() nothing is done: the DDL would commit make()'s transaction (MySQL)."""
-        if context.window_on(self.connection) is not None:
+        Once per queue (a refresh that finds the table dropped asks again); the claim index is checked
+        once per process. Inside make() nothing is done: the DDL would commit make()'s transaction."""
+        if context.window_on(self.connection) is not None or self._known_declared:
             return self
         with context.bookkeeping():
             if not self.is_declared:
@@ -266,6 +268,7 @@ class JobQueue(Job):
                     if not self.is_declared:
                         raise
             if self.full_table_name in _INDEX_CHECKED:
+                self._known_declared = True
                 return self
             wanted = ("status", "priority", "scheduled_time")
             if self._mysql:
@@ -289,6 +292,7 @@ class JobQueue(Job):
                 except Exception as error:  # a concurrent worker created it: an optimisation only
                     logger.debug(f"claim index on {self.full_table_name} not created: {error}")
             _INDEX_CHECKED.add(self.full_table_name)
+        self._known_declared = True
         return self
 
     # ------------------------------------------------------------------ transactions
@@ -426,7 +430,12 @@ class JobQueue(Job):
                 if got != 1:
                     raise TimeoutError(f"another refresh of {self.full_table_name} held the lock for {REFRESH_LOCK_TIMEOUT} s")
             try:
-                return self._housekeeping("refresh", body)
+                try:
+                    return self._housekeeping("refresh", body)
+                except MissingTableError:  # dropped since this queue declared it: declare it again
+                    self._known_declared = False
+                    self.ensure()
+                    return self._housekeeping("refresh", body)
             finally:
                 if self._mysql:
                     self.connection.query("SELECT RELEASE_LOCK(%s)", args=(lock_name,))
@@ -695,16 +704,19 @@ class JobQueue(Job):
                 f"WHERE ({' OR '.join(conditions)}) AND {self._owned()}"
             ).rowcount
 
-    def requeue(self, key: dict, retries: int, reason: str) -> bool:
+    def requeue(self, key: dict, retries: int, reason: str, delay: float = 0) -> bool:
         """Return a job this worker holds to pending after a lost session or lock contention, noting
         the retry in ``error_message`` (``djruntime retry N: reason``) so that retries stay bounded
-        across workers. The job's priority and schedule are kept."""
+        across workers, and scheduled ``delay`` seconds from now (a lock may take a while to go)."""
         refuse_inside_make(self.connection, "requeue")
         q = self._q
+        schedule = ""
+        if delay > 0:
+            schedule = f", {q('scheduled_time')}={self._clock()} + {self.adapter.interval_expr(int(delay), 'second')}"
         with context.bookkeeping():
             return (
                 self.connection.query(
-                    f"UPDATE {self.full_table_name} SET {self._reset_columns()}, {q('error_message')}=%s "
+                    f"UPDATE {self.full_table_name} SET {self._reset_columns()}, {q('error_message')}=%s{schedule} "
                     f"WHERE {self._key_condition(key)} AND {self._owned()}",
                     args=[_truncate(f"{RETRY_MARK}{int(retries)}: {reason}")],
                 ).rowcount
