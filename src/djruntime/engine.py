@@ -11,7 +11,7 @@ API::
     run_job(table, key, queue=..., ...) -> True | False | (key, error)   # one key: transaction + finish
     invoke_make(table, key, make, make_kwargs, connection)               # THE one place make() runs
     install_engine() / uninstall_engine()                               # route AutoPopulate through here
-    configure(on_interrupt="pending"|"error", claim_seconds=..., max_batch=...)
+    configure(on_interrupt="pending"|"error", claim_seconds=..., max_batch=..., hold_seconds=..., max_retries=...)
 
 ``processes > 1`` is delegated to ``djruntime.pool.populate_parallel(table, *restrictions, ...,
 run=populate)`` when that module exists; each child calls ``populate(..., processes=1)``.
@@ -22,6 +22,10 @@ plus its share of a batched claim (one transaction claims up to ``max_batch`` jo
 while jobs take less than ``claim_seconds``). A claimed key already in the target is completed without
 make(); a key another process inserts meanwhile surfaces as a duplicate-key error, which the engine
 checks (``key in table``) and treats as done — so no per-key ``key in self`` round trip.
+
+A lost session or lock contention (``djruntime.faults``) is no failure of make(): the job goes back to
+pending with its retry noted (bounded by ``max_retries``); the batch a lost session had claimed, or one
+held longer than ``hold_seconds``, goes back to pending before the next job starts.
 
 Every make()/make_fetch/make_compute/make_insert call runs inside ``context.make_window(...)``; every
 statement the engine sends itself runs inside ``context.bookkeeping()`` (the strict gate's contract).

@@ -8,6 +8,7 @@ API (used by ``djruntime.engine`` and by the multi-process pool / worker CLI)::
     queue.finish(key, duration)  -> bool  # inside the make() transaction; False: another worker owns it now
     queue.fail(key, message, stack) -> bool
     queue.release(keys) -> int            # back to pending (interrupted / claimed but not started)
+    queue.requeue(key, retries, reason, delay=0) -> bool  # lost session / lock contention: pending, retry noted
     queue.rescue() -> int                 # reservations whose holder is gone -> pending, in place
     queue.progress() -> dict              # as datajoint's ``Job.progress``
 
@@ -30,7 +31,10 @@ How the queue differs from datajoint's (see docs/engine.md):
 - *claim* is ``SELECT … FOR UPDATE SKIP LOCKED`` at READ COMMITTED ordered by priority then
   scheduled_time, several jobs per round trip, writing the columns datajoint's ``reserve()`` writes.
   It also reports which claimed keys are already in the target (no per-key ``key in self``).
-- *finish* runs inside make()'s transaction and checks ownership (still reserved by this connection).
+- *finish* runs inside make()'s transaction and checks ownership (still reserved by this connection);
+  ``completed_time`` is the clock time, ``reserved_time`` the job's own start (claims come in batches).
+- *housekeeping* (refresh, rescue, claim) retries deadlocks and lock-wait timeouts; on MySQL its
+  clean-up reads the rows lock-free, then changes them by primary key (the lock order of finish).
 - *rescue*: every djruntime worker connection holds a per-connection advisory lock for its lifetime
   (MySQL ``GET_LOCK('djruntime.<connection_id>')``, PostgreSQL ``pg_advisory_lock(K, pg_backend_pid())``)
   and marks its reservations with ``host = '<node> (djruntime)'``. A marked reservation whose lock is
