@@ -10,7 +10,7 @@ import time
 
 import datajoint as dj
 import pytest
-from test_engine import jobs_config, keys_of, pipeline  # noqa: F401  (fixtures)
+from test_engine import jobs_config, keys_of, pipeline, server  # noqa: F401  (fixtures)
 from test_queue import on, wait_until_gone
 
 from djruntime import engine
@@ -18,11 +18,6 @@ from djruntime import queue as queue_module
 from djruntime.queue import RETRY_MARK, JobQueue
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture(params=["mysql", "postgres"])
-def server(request):
-    return request.getfixturevalue(f"{request.param}_server")
 
 
 @pytest.fixture
@@ -277,3 +272,59 @@ def test_refresh_declares_a_job_table_dropped_since(server, schema_factory, inst
     connection.query(f"DROP TABLE {p.Result.jobs.full_table_name}")
     assert p.Result.jobs.refresh()["added"] == 2
     assert p.Result.populate(reserve_jobs=True)["success_count"] == 2
+
+
+def test_rescue_and_finish_under_contention_never_deadlock(mysql_server, schema_factory):
+    """Issue 14.2 as it happened (MySQL, 8 workers): rescues run while workers claim and finish jobs, and
+    dead workers' reservations wait to be rescued. Neither side may meet a deadlock or a lock wait
+    that escapes: the rescue retries, and it locks rows in the order finish does."""
+    schema, connection = schema_factory(mysql_server)
+    p = pipeline(schema, subjects=150, params=(1, 2))
+    JobQueue(p.Result()).refresh()
+    deadline = time.monotonic() + 6
+    failures: list[BaseException] = []
+    finished = []
+
+    def dead_workers():
+        while time.monotonic() < deadline:  # reservations whose holder is gone, over and over
+            dead = mysql_server.connect()
+            JobQueue(on(dead, p.Result)).claim(3)
+            dead.close()
+            time.sleep(0.05)
+
+    def worker():
+        own = mysql_server.connect()
+        queue = JobQueue(on(own, p.Result))
+        try:
+            while time.monotonic() < deadline:
+                for claim in queue.claim(2):
+                    own.start_transaction()
+                    try:
+                        finished.append(queue.finish(claim.key, 0.0))
+                        own.commit_transaction()
+                    except BaseException:
+                        own.cancel_transaction()
+                        raise
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            own.close()
+
+    def rescuer():
+        own = mysql_server.connect()
+        queue = JobQueue(on(own, p.Result))
+        try:
+            while time.monotonic() < deadline:
+                queue.rescue()
+        except BaseException as error:
+            failures.append(error)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=target) for target in [dead_workers] + [worker] * 6 + [rescuer] * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == [], failures
+    assert len(finished) > 50
