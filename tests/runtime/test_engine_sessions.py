@@ -68,8 +68,10 @@ def test_lost_session_returns_the_job_to_pending_and_drops_the_batch(pipeline, s
     assert "errors 0" in err and "made 10" in err, err
     assert_all_committed_once(pipeline)
     counts = harness.call_counts(pipeline)
-    assert counts[interrupted] == 2  # rolled back with the session, then made
-    assert {item: n for item, n in counts.items() if item != interrupted and n != 1} == {}  # no wasted runs
+    # the make() running when the session ended ran again (unless the kill fell between two jobs);
+    # no other job of the batch ran on claims of the dead session
+    assert counts[interrupted] in (1, 2)
+    assert {item: n for item, n in counts.items() if item != interrupted and n != 1} == {}
 
 
 def test_stalled_worker_does_not_run_its_taken_over_batch(pipeline):
