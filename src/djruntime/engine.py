@@ -681,7 +681,15 @@ def _populate(
     refresh: bool | None,
 ) -> dict:
     with context.bookkeeping():
-        table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
+        try:
+            table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
+        except Exception as error:
+            # a session the server ended since the last populate: datajoint reconnects by itself on
+            # MySQL but not on PostgreSQL ("server closed the connection unexpectedly")
+            if table.connection.in_transaction or not faults.session_lost(error):
+                raise
+            abandon_session(table.connection)
+            table._jobs_to_do(restrictions)
     if processes is not None and processes > 1 and min(processes, mp.cpu_count()) > 1:
         try:
             from . import pool

@@ -145,12 +145,12 @@ def worker_identity(connection) -> Worker:
 
 
 def abandon_session(connection) -> None:
-    """Replace a session an interrupt broke mid-query (pymysql closes its socket; datajoint may already
-    have reconnected): make sure a fresh session is open, end the old one on the server if it is still
+    """Replace a session that was lost or that an interrupt broke mid-query (pymysql closes its socket;
+    datajoint may already have reconnected): make sure a fresh session is open, end the old one on the server if it is still
     running a query (MySQL; one's own sessions need no privilege), and remember the old id so this worker
     can still release the jobs it held there. The server rolls the old session's transaction back."""
     worker = getattr(connection, _WORKER_ATTRIBUTE, None)
-    if worker is not None and worker.raw_connection is connection._conn:
+    if worker is None or worker.raw_connection is connection._conn:  # not a session datajoint reopened
         try:
             connection.close()
         except Exception:
@@ -331,16 +331,21 @@ class JobQueue(Job):
 
     def _housekeeping(self, what: str, body):
         """Run ``body()`` — a transaction of its own — again when it meets a deadlock, a lock-wait
-        timeout or a serialization failure (bounded, with a short random pause): refresh, rescue and
-        claim are housekeeping, and contention with other workers must never abort a worker."""
+        timeout or a serialization failure (bounded, with a short random pause), or after a fresh
+        session when the session was lost (as datajoint reconnects on MySQL outside a transaction, so on
+        PostgreSQL too): refresh, rescue and claim are housekeeping, and must never abort a worker."""
         for attempt in range(1, HOUSEKEEPING_ATTEMPTS + 1):
             try:
                 return body()
             except Exception as error:
-                if attempt == HOUSEKEEPING_ATTEMPTS or not faults.lock_contention(error):
+                lost = faults.session_lost(error)
+                if attempt == HOUSEKEEPING_ATTEMPTS or not (lost or faults.lock_contention(error)):
                     raise
-                logger.info(f"{what} of {self.full_table_name} met lock contention ({error}); retrying")
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
+                logger.info(f"{what} of {self.full_table_name}: {error}; retrying")
+                if lost:
+                    abandon_session(self.connection)
+                else:
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
 
     def refresh(
         self,
@@ -536,7 +541,6 @@ class JobQueue(Job):
             raise DataJointError("jobs.claim() cannot run inside an open transaction (it commits its own)")
         if limit <= 0:
             return []
-        worker = worker_identity(self.connection)
         q = self._q
         conditions = [f"djr_j.{q('status')}='pending'", f"djr_j.{q('scheduled_time')} <= {self._now()}"]
         args: list = []
@@ -560,12 +564,13 @@ class JobQueue(Job):
             f"{q('status')}='reserved', {q('host')}=%s, {q('pid')}=%s, {q('connection_id')}={self._me()}, "
             f"{q('user')}=%s, {q('version')}=%s, {q('reserved_time')}={self._now()}"
         )
-        update_args = [host, os.getpid(), worker.user, self.job_version()[:64]]
         n = len(self.primary_key)
         message = f"djr_j.{q('error_message')}"
 
         def body() -> list[tuple]:
             """(done, error_message, raw key) of each claimed job, most urgent first."""
+            worker = worker_identity(self.connection)
+            update_args = [host, os.getpid(), worker.user, self.job_version()[:64]]
             if self._mysql:
                 self._begin_read_committed()
                 try:

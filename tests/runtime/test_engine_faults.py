@@ -328,3 +328,27 @@ def test_rescue_and_finish_under_contention_never_deadlock(mysql_server, schema_
         thread.join(timeout=60)
     assert failures == [], failures
     assert len(finished) > 50
+
+
+@pytest.mark.parametrize("refresh", [True, False], ids=["refresh", "rescue"])
+def test_session_lost_between_jobs_does_not_stop_the_populate(server, schema_factory, installed, refresh):
+    """The session is ended while no make() runs (before the populate's refresh / rescue and claim): on
+    MySQL datajoint reconnects by itself; on PostgreSQL the queue's housekeeping opens a fresh session
+    the same way, instead of failing the populate."""
+    schema, connection = schema_factory(server)
+    p = pipeline(schema, subjects=3, params=(1,))
+    p.Result.jobs.refresh()
+    mysql = server.backend == "mysql"
+    session = connection.query("SELECT CONNECTION_ID()" if mysql else "SELECT pg_backend_pid()").fetchone()[0]
+    observer = server.connect()
+    try:
+        if mysql:
+            observer.query(f"KILL CONNECTION {int(session)}")
+        else:
+            observer.query("SELECT pg_terminate_backend(%s)", args=(int(session),))
+        wait_until_gone(observer, session, server.backend)
+    finally:
+        observer.close()
+    result = p.Result.populate(reserve_jobs=True, refresh=refresh)
+    assert result == {"success_count": 3, "error_list": []}
+    assert len(p.Result.jobs) == 0
