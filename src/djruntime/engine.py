@@ -11,7 +11,7 @@ API::
     run_job(table, key, queue=..., ...) -> True | False | (key, error)   # one key: transaction + finish
     invoke_make(table, key, make, make_kwargs, connection)               # THE one place make() runs
     install_engine() / uninstall_engine()                               # route AutoPopulate through here
-    configure(on_interrupt="pending"|"error", claim_seconds=..., max_batch=...)
+    configure(on_interrupt="pending"|"error", claim_seconds=..., max_batch=..., hold_seconds=..., max_retries=...)
 
 ``processes > 1`` is delegated to ``djruntime.pool.populate_parallel(table, *restrictions, ...,
 run=populate)`` when that module exists; each child calls ``populate(..., processes=1)``.
@@ -22,6 +22,10 @@ plus its share of a batched claim (one transaction claims up to ``max_batch`` jo
 while jobs take less than ``claim_seconds``). A claimed key already in the target is completed without
 make(); a key another process inserts meanwhile surfaces as a duplicate-key error, which the engine
 checks (``key in table``) and treats as done — so no per-key ``key in self`` round trip.
+
+A lost session or lock contention (``djruntime.faults``) is no failure of make(): the job goes back to
+pending with its retry noted (bounded by ``max_retries``); the batch a lost session had claimed, or one
+held longer than ``hold_seconds``, goes back to pending before the next job starts.
 
 Every make()/make_fetch/make_compute/make_insert call runs inside ``context.make_window(...)``; every
 statement the engine sends itself runs inside ``context.bookkeeping()`` (the strict gate's contract).
@@ -34,6 +38,7 @@ import inspect
 import logging
 import multiprocessing as mp
 import os
+import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -43,7 +48,7 @@ from typing import Any, Protocol
 from datajoint import provenance as dj_provenance
 from datajoint.errors import DataJointError, DuplicateError
 
-from . import context, upstream
+from . import context, faults, upstream
 from .errors import ProvenanceError
 from .queue import Claim, JobQueue, JobQueueInMakeError, abandon_session
 from .signals import StopSignals
@@ -60,19 +65,37 @@ class Settings:
     (default: rolled back and queued again) or ``"error"`` (rolled back and recorded as an error).
     ``claim_seconds``: a worker claims as many jobs at once as it expects to finish in this time.
     ``max_batch``: upper bound of jobs claimed in one round trip.
-    Environment: ``DJRUNTIME_ON_INTERRUPT``, ``DJRUNTIME_CLAIM_SECONDS``, ``DJRUNTIME_MAX_BATCH``.
+    ``hold_seconds``: claimed jobs not started this long after their claim (a make() ran long, the
+    worker was stalled) go back to pending before the worker goes on.
+    ``max_retries``: times a job goes back to pending after a lost session or lock contention before
+    the next such fault is recorded as its error.
+    Environment: ``DJRUNTIME_ON_INTERRUPT``, ``DJRUNTIME_CLAIM_SECONDS``, ``DJRUNTIME_MAX_BATCH``,
+    ``DJRUNTIME_HOLD_SECONDS``, ``DJRUNTIME_MAX_RETRIES``.
     """
 
     on_interrupt: str = field(default_factory=lambda: os.environ.get("DJRUNTIME_ON_INTERRUPT", "pending"))
     claim_seconds: float = field(default_factory=lambda: float(os.environ.get("DJRUNTIME_CLAIM_SECONDS", "0.5")))
     max_batch: int = field(default_factory=lambda: int(os.environ.get("DJRUNTIME_MAX_BATCH", "32")))
+    hold_seconds: float = field(default_factory=lambda: float(os.environ.get("DJRUNTIME_HOLD_SECONDS", "5")))
+    max_retries: int = field(default_factory=lambda: int(os.environ.get("DJRUNTIME_MAX_RETRIES", "3")))
 
 
 settings = Settings()
 
 
-def configure(*, on_interrupt: str | None = None, claim_seconds: float | None = None, max_batch: int | None = None) -> None:
+def configure(
+    *,
+    on_interrupt: str | None = None,
+    claim_seconds: float | None = None,
+    max_batch: int | None = None,
+    hold_seconds: float | None = None,
+    max_retries: int | None = None,
+) -> None:
     """Change the engine settings (see ``Settings``)."""
+    if hold_seconds is not None:
+        settings.hold_seconds = float(hold_seconds)
+    if max_retries is not None:
+        settings.max_retries = max(0, int(max_retries))
     if on_interrupt is not None:
         if on_interrupt not in ("pending", "error"):
             raise ValueError("on_interrupt must be 'pending' or 'error'")
@@ -130,15 +153,28 @@ def _instance(table):
     return table() if inspect.isclass(table) else table
 
 
+_SHARED_QUEUE = "_djruntime_shared_queue"
+
+
 def jobs_of(table) -> JobQueue:
-    """The table's job queue (datajoint's ``~~table``, declared on first use outside make())."""
+    """The table's job queue (datajoint's ``~~table``, declared on first use outside make()).
+
+    An unrestricted table's queue is made once per table class and connection and then shared: its
+    headings and its target's ``key_source`` are loaded once, so a refresh sends no catalog lookups
+    after the first (a restricted table instance keeps a queue of its own)."""
     table = _instance(table)
-    queue = getattr(table, "_djruntime_jobs", None)
-    if queue is None:
-        queue = JobQueue(table)
-        if context.window_on(table.connection) is not None:
-            return queue  # inside make(): no DDL (it would commit make()'s transaction), not cached
-        queue.ensure()
+    cls = type(table)
+    shared = not table.restriction
+    queue = cls.__dict__.get(_SHARED_QUEUE) if shared else getattr(table, "_djruntime_jobs", None)
+    if queue is not None and queue.connection is table.connection:
+        return queue
+    queue = JobQueue(cls() if shared else table)
+    if context.window_on(table.connection) is not None:
+        return queue  # inside make(): no DDL (it would commit make()'s transaction), not cached
+    queue.ensure()
+    if shared:
+        setattr(cls, _SHARED_QUEUE, queue)
+    else:
         table._djruntime_jobs = queue
     return queue
 
@@ -246,6 +282,7 @@ def run_job(
     make_kwargs: dict | None = None,
     stop: StopSignals | None = None,
     version: str = "",
+    retries: int = 0,
 ) -> bool | tuple:
     """Make one key: transaction, make(), job metadata, ownership-checked finish, commit.
 
@@ -257,8 +294,13 @@ def run_job(
     Called while another make() holds a transaction on the connection (a nested populate), the job
     runs in a savepoint of that transaction instead: its rows commit with the outer job, and a
     failure rolls back to the savepoint only.
+
+    A lost session (the server ended it, the network cut it) or lock contention (a deadlock, a lock-wait
+    timeout, a serialization failure) is no failure of make(): the job goes back to pending (False), its
+    ``retries`` count noted in the queue, until it has been retried ``settings.max_retries`` times.
     """
     connection = table.connection
+    session = connection._conn  # the server session the job starts on
     make = table._make_tuples if hasattr(table, "_make_tuples") else table.make
     stop = stop or StopSignals()
     start_time = time.time()
@@ -290,6 +332,8 @@ def run_job(
                 if savepoint is None and not inspect.isgeneratorfunction(make):
                     with context.bookkeeping():
                         _begin(connection)
+                    if faults.session_replaced(connection, session):  # datajoint reconnected in _begin
+                        raise faults.SessionReplaced("the session was lost before make() started")
                 invoke_make(table, key, make, make_kwargs, connection, transaction_open=savepoint is not None)
             duration = time.time() - start_time
             with context.bookkeeping():
@@ -319,11 +363,24 @@ def run_job(
                         connection.cancel_transaction()
                 except Exception:  # lost, or an interrupt cut a query short: the session is unusable
                     broken = True
-            if broken:
+            lost = broken or faults.session_replaced(connection, session) or faults.session_lost(error)
+            if lost:
                 if savepoint is not None:  # the outer make()'s transaction is lost too: it fails
                     raise
                 abandon_session(connection)  # the server rolls the old session back
-            return _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects)
+            duration = time.time() - start_time
+            interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+            if queue is not None and not interrupted and (lost or faults.lock_contention(error)):
+                if retries < settings.max_retries:
+                    # a lock may take a while to go: wait 1, 2, 4 … s; a lost session: at once
+                    delay = 0 if lost else 2**retries
+                    return _requeue(table, key, error, queue, retries + 1, delay)
+                logger.warning(f"Job {key} of {table.full_table_name} retried {retries} times: recorded as error")
+            if interrupted and settings.on_interrupt == "error" and suppress_errors:
+                stop.forget(signal.SIGINT)  # datajoint's behaviour: a swallowed Ctrl-C goes on
+            return _after_failure(
+                table, key, error, stack, queue, suppress_errors, return_exception_objects, duration
+            )
         _log_jobs(f"Success making {key} -> {table.full_table_name}")
         return True
     finally:
@@ -342,15 +399,29 @@ def _restore(owner, name: str, value, default) -> None:
     setattr(owner, name, default if value is _MISSING else value)
 
 
-def _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects):
-    """Record a failed job (the transaction is already rolled back) and re-raise or report it."""
-    if isinstance(error, (KeyboardInterrupt, SystemExit)):
+def _requeue(table, key, error, queue, retries: int, delay: float) -> bool:
+    """A lost session or lock contention: the job goes back to pending, its retry noted (False)."""
+    reason = _error_message(error)
+    logger.warning(f"Job {key} of {table.full_table_name} returned to pending (retry {retries}): {reason}")
+    try:
+        queue.requeue(key, retries, reason, delay)
+    except Exception as bookkeeping_error:  # its session is gone: a rescue returns it to pending
+        logger.error(f"Could not return job {key} to the queue: {bookkeeping_error}")
+    return False
+
+
+def _after_failure(table, key, error, stack, queue, suppress_errors, return_exception_objects, duration=None):
+    """Record a failed job (the transaction is already rolled back) and re-raise or report it.
+
+    An interrupt (Ctrl-C, SIGTERM) returns the job to pending and propagates; with
+    ``settings.on_interrupt == "error"`` it is handled exactly as datajoint does: recorded as an error
+    (``KeyboardInterrupt``, ``SystemExit: SIGTERM received``), SystemExit always re-raised, and
+    KeyboardInterrupt swallowed under ``suppress_errors``."""
+    interrupted = isinstance(error, (KeyboardInterrupt, SystemExit))
+    if interrupted and settings.on_interrupt != "error":
         if queue is not None:
             try:
-                if settings.on_interrupt == "error":
-                    queue.fail(key, f"Interrupted by {_error_message(error)}; the job was rolled back", stack)
-                else:
-                    queue.release([key])
+                queue.release([key])
             except Exception as bookkeeping_error:  # the interrupt itself must still reach the caller
                 logger.error(f"Could not return job {key} to the queue: {bookkeeping_error}")
         raise error
@@ -365,16 +436,36 @@ def _after_failure(table, key, error, stack, queue, suppress_errors, return_exce
     _log_jobs(f"Error making {key} -> {table.full_table_name} - {message}")
     if queue is not None:
         try:
-            queue.fail(key, message, stack)
+            queue.fail(key, message, stack, duration)
         except Exception as bookkeeping_error:  # never mask the user's error
             logger.error(f"Could not record the error of job {key}: {bookkeeping_error}")
-    if not suppress_errors:
+    if not suppress_errors or isinstance(error, SystemExit):
         raise error
     logger.error(error)
     return key, error if return_exception_objects else message
 
 
 # ---------------------------------------------------------------------------------------------- loops
+def _batch_stale(connection, session, claimed_at: float) -> bool:
+    """Should the claimed, unstarted jobs go back to pending before the next one starts? Yes when the
+    session that claimed them was lost (datajoint reconnected: another session now) or when they were
+    claimed more than ``settings.hold_seconds`` ago (a make() ran long, the worker was stalled; another
+    worker may have taken them over). No round trip."""
+    return faults.session_replaced(connection, session) or time.monotonic() - claimed_at > settings.hold_seconds
+
+
+def _drop_batch(queue: JobQueue, held: list[Claim], connection, session) -> None:
+    """Return ``held`` to pending: those still reserved by this worker's current or abandoned sessions."""
+    if faults.session_replaced(connection, session):
+        abandon_session(connection)  # notes the lost session's id, so its jobs count as this worker's
+    try:
+        released = queue.release(held)
+    except Exception as bookkeeping_error:  # a rescue returns them to pending anyway
+        logger.error(f"Could not release {len(held)} claimed jobs: {bookkeeping_error}")
+        return
+    _log_jobs(f"{released} of {len(held)} claimed jobs of {queue.full_table_name} returned to pending")
+
+
 def run_worker(
     table,
     restrictions: tuple = (),
@@ -398,7 +489,8 @@ def run_worker(
     sizer = BatchSizer()
     version = queue.job_version()
     success_count, error_list = 0, []
-    held: list[Claim] = []
+    held: list[Claim] = []  # claimed, not started
+    session, claimed_at = None, 0.0  # the server session that claimed ``held``, and when
     rescue_rounds = 0
     bar = None
     if display_progress:
@@ -417,10 +509,16 @@ def run_worker(
         try:
             while True:
                 stop.check()
+                if held and _batch_stale(table.connection, session, claimed_at):
+                    # the session that claimed them is gone, or they waited too long: back to pending
+                    # (only those this worker still holds), then claim afresh
+                    _drop_batch(queue, held, table.connection, session)
+                    held = []
                 if not held:
                     wanted = budget.take(sizer.size())
                     if wanted == 0:
                         break
+                    session, claimed_at = table.connection._conn, time.monotonic()
                     claims = queue.claim(wanted, restriction, priority)
                     done = [c for c in claims if c.done]
                     held = [c for c in claims if not c.done]
@@ -446,6 +544,7 @@ def run_worker(
                     make_kwargs=make_kwargs,
                     stop=stop,
                     version=version,
+                    retries=claim.retries,
                 )
                 sizer.observe(time.time() - started)
                 if status is True:
@@ -584,7 +683,15 @@ def _populate(
     refresh: bool | None,
 ) -> dict:
     with context.bookkeeping():
-        table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
+        try:
+            table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
+        except Exception as error:
+            # a session the server ended since the last populate: datajoint reconnects by itself on
+            # MySQL but not on PostgreSQL ("server closed the connection unexpectedly")
+            if table.connection.in_transaction or not faults.session_lost(error):
+                raise
+            abandon_session(table.connection)
+            table._jobs_to_do(restrictions)
     if processes is not None and processes > 1 and min(processes, mp.cpu_count()) > 1:
         try:
             from . import pool
@@ -618,10 +725,7 @@ def _populate(
     queue = jobs_of(table)
     if refresh is None:
         refresh = table.connection._config.jobs.auto_refresh
-    if refresh:
-        queue.refresh(*restrictions, priority=priority, delay=-1)
-    else:
-        queue.rescue()
+    refresh_or_rescue(queue, restrictions, priority, refresh)
     return run_worker(
         table,
         restrictions,
@@ -632,6 +736,21 @@ def _populate(
         budget=LocalBudget(max_calls),
         display_progress=display_progress,
     )
+
+
+def refresh_or_rescue(queue: JobQueue, restrictions: tuple, priority: int | None, refresh: bool) -> None:
+    """A populate's housekeeping before it claims: refresh the queue, or only rescue dead workers' jobs.
+    Lock contention that outlasts the queue's own retries is logged, never raised: the jobs already
+    queued can be made all the same."""
+    try:
+        if refresh:
+            queue.refresh(*restrictions, priority=priority, delay=-1)
+        else:
+            queue.rescue()
+    except Exception as error:
+        if not faults.lock_contention(error):
+            raise
+        logger.warning(f"{'refresh' if refresh else 'rescue'} of {queue.full_table_name} skipped: {error}")
 
 
 def progress(table, *restrictions, display: bool = False) -> tuple[int, int]:

@@ -179,11 +179,6 @@ def _queue(table: Any) -> Any:
     return JobQueue(table)
 
 
-def _refresh(table: Any, restrictions: tuple, priority: int | None) -> None:
-    """Once, in the parent, before the children start (they run with ``refresh=False``)."""
-    _queue(table).refresh(*restrictions, priority=priority, delay=-1)
-
-
 def own_reservations(queue: Any, pid: int) -> Any:
     """Reservations made by djruntime process ``pid`` of this machine (the ``host`` column is marked)."""
     from .queue import marked_host
@@ -261,10 +256,9 @@ def populate_parallel(
     if reserve_jobs:
         if refresh is None:
             refresh = table.connection._config.jobs.auto_refresh
-        if refresh:
-            _refresh(table, restrictions, priority)
-        else:
-            _queue(table).rescue()
+        from .engine import refresh_or_rescue
+
+        refresh_or_rescue(_queue(table), restrictions, priority, refresh)
         total = _pending_count(table)
         if max_calls is not None:
             total = min(total, max_calls)

@@ -8,6 +8,7 @@ API (used by ``djruntime.engine`` and by the multi-process pool / worker CLI)::
     queue.finish(key, duration)  -> bool  # inside the make() transaction; False: another worker owns it now
     queue.fail(key, message, stack) -> bool
     queue.release(keys) -> int            # back to pending (interrupted / claimed but not started)
+    queue.requeue(key, retries, reason, delay=0) -> bool  # lost session / lock contention: pending, retry noted
     queue.rescue() -> int                 # reservations whose holder is gone -> pending, in place
     queue.progress() -> dict              # as datajoint's ``Job.progress``
 
@@ -30,7 +31,10 @@ How the queue differs from datajoint's (see docs/engine.md):
 - *claim* is ``SELECT … FOR UPDATE SKIP LOCKED`` at READ COMMITTED ordered by priority then
   scheduled_time, several jobs per round trip, writing the columns datajoint's ``reserve()`` writes.
   It also reports which claimed keys are already in the target (no per-key ``key in self``).
-- *finish* runs inside make()'s transaction and checks ownership (still reserved by this connection).
+- *finish* runs inside make()'s transaction and checks ownership (still reserved by this connection);
+  ``completed_time`` is the clock time, ``reserved_time`` the job's own start (claims come in batches).
+- *housekeeping* (refresh, rescue, claim) retries deadlocks and lock-wait timeouts; on MySQL its
+  clean-up reads the rows lock-free, then changes them by primary key (the lock order of finish).
 - *rescue*: every djruntime worker connection holds a per-connection advisory lock for its lifetime
   (MySQL ``GET_LOCK('djruntime.<connection_id>')``, PostgreSQL ``pg_advisory_lock(K, pg_backend_pid())``)
   and marks its reservations with ``host = '<node> (djruntime)'``. A marked reservation whose lock is
@@ -45,16 +49,19 @@ import hashlib
 import logging
 import os
 import platform
+import random
+import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from datajoint.codecs import decode_attribute
 from datajoint.condition import AndList, Not, make_condition
-from datajoint.errors import DataJointError
+from datajoint.errors import DataJointError, MissingTableError
 from datajoint.jobs import ERROR_MESSAGE_LENGTH, TRUNCATION_APPENDIX, Job, _get_job_version
 
-from . import context
+from . import context, faults
 
 logger = logging.getLogger("datajoint")
 HOST_MARK = " (djruntime)"
@@ -74,6 +81,13 @@ REFRESH_LOCK_TIMEOUT = 300  # seconds a refresh waits for a concurrent one
 _WORKER_ATTRIBUTE = "_djruntime_worker"
 _ABANDONED_ATTRIBUTE = "_djruntime_abandoned"
 
+HOUSEKEEPING_ATTEMPTS = 5  # a refresh / rescue / claim that meets a deadlock or lock-wait timeout is retried
+RETRY_MARK = "djruntime retry "
+"""Prefix of ``error_message`` on a pending job that went back to the queue after a lost session or lock
+contention (``djruntime retry 2: <what happened>``): the number of such retries so far."""
+_RETRY_PATTERN = re.compile(re.escape(RETRY_MARK) + r"(\d+):")
+_INDEX_CHECKED: set[str] = set()  # job tables whose claim index this process has checked
+
 RESET_RESERVATION = "{status}='pending', {reserved_time}=NULL, {host}='', {pid}=0, {connection_id}=0, {user}=''"
 
 
@@ -85,6 +99,13 @@ class Claim:
     key: dict
     done: bool
     raw: tuple  # the key as the server sent it, for statements
+    retries: int = 0  # times this job already went back to the queue after a lost session / lock contention
+
+
+def retries_of(error_message: str | None) -> int:
+    """How many times a pending job was retried (see ``RETRY_MARK``); 0 for any other message."""
+    match = _RETRY_PATTERN.match(error_message or "")
+    return int(match.group(1)) if match else 0
 
 
 @dataclass
@@ -124,12 +145,12 @@ def worker_identity(connection) -> Worker:
 
 
 def abandon_session(connection) -> None:
-    """Replace a session an interrupt broke mid-query (pymysql closes its socket; datajoint may already
-    have reconnected): make sure a fresh session is open, end the old one on the server if it is still
+    """Replace a session that was lost or that an interrupt broke mid-query (pymysql closes its socket;
+    datajoint may already have reconnected): make sure a fresh session is open, end the old one on the server if it is still
     running a query (MySQL; one's own sessions need no privilege), and remember the old id so this worker
     can still release the jobs it held there. The server rolls the old session's transaction back."""
     worker = getattr(connection, _WORKER_ATTRIBUTE, None)
-    if worker is not None and worker.raw_connection is connection._conn:
+    if worker is None or worker.raw_connection is connection._conn:  # not a session datajoint reopened
         try:
             connection.close()
         except Exception:
@@ -181,6 +202,7 @@ class JobQueue(Job):
     def __init__(self, target_table) -> None:
         super().__init__(target_table)
         self._version = None
+        self._known_declared = False  # set by ensure(); a refresh that finds the table gone clears it
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -193,6 +215,18 @@ class JobQueue(Job):
 
     def _now(self) -> str:
         return "CURRENT_TIMESTAMP(3)"
+
+    def _clock(self) -> str:
+        """The time now, also inside a transaction (PostgreSQL's CURRENT_TIMESTAMP is the transaction's
+        start; MySQL's is the statement's)."""
+        return "CURRENT_TIMESTAMP(3)" if self._mysql else "clock_timestamp()"
+
+    def _clock_minus(self, seconds: float) -> str:
+        """``_clock()`` minus ``seconds`` (a job's start time, from its measured duration)."""
+        micros = max(0, int(seconds * 1e6))
+        if self._mysql:
+            return f"CURRENT_TIMESTAMP(3) - INTERVAL {micros} MICROSECOND"
+        return f"clock_timestamp() - INTERVAL '{micros} microseconds'"
 
     def _me(self) -> str:
         """The server's id of this connection, as written to ``connection_id``."""
@@ -225,8 +259,9 @@ class JobQueue(Job):
     def ensure(self) -> JobQueue:
         """Declare the job table if missing, and add the claim index if an older table lacks it.
 
-        Inside make() nothing is done: the DDL would commit make()'s transaction (MySQL)."""
-        if context.window_on(self.connection) is not None:
+        Once per queue (a refresh that finds the table dropped asks again); the claim index is checked
+        once per process. Inside make() nothing is done: the DDL would commit make()'s transaction."""
+        if context.window_on(self.connection) is not None or self._known_declared:
             return self
         with context.bookkeeping():
             if not self.is_declared:
@@ -236,6 +271,9 @@ class JobQueue(Job):
                     # another worker declared it at the same moment
                     if not self.is_declared:
                         raise
+            if self.full_table_name in _INDEX_CHECKED:
+                self._known_declared = True
+                return self
             wanted = ("status", "priority", "scheduled_time")
             if self._mysql:
                 _ = self.heading.names  # loads the heading, indexes included
@@ -257,6 +295,8 @@ class JobQueue(Job):
                     )
                 except Exception as error:  # a concurrent worker created it: an optimisation only
                     logger.debug(f"claim index on {self.full_table_name} not created: {error}")
+            _INDEX_CHECKED.add(self.full_table_name)
+        self._known_declared = True
         return self
 
     # ------------------------------------------------------------------ transactions
@@ -289,6 +329,24 @@ class JobQueue(Job):
     def _refresh_lock_name(self) -> str:
         return "djruntime.refresh." + hashlib.sha1(self.full_table_name.encode()).hexdigest()[:32]
 
+    def _housekeeping(self, what: str, body):
+        """Run ``body()`` — a transaction of its own — again when it meets a deadlock, a lock-wait
+        timeout or a serialization failure (bounded, with a short random pause), or after a fresh
+        session when the session was lost (as datajoint reconnects on MySQL outside a transaction, so on
+        PostgreSQL too): refresh, rescue and claim are housekeeping, and must never abort a worker."""
+        for attempt in range(1, HOUSEKEEPING_ATTEMPTS + 1):
+            try:
+                return body()
+            except Exception as error:
+                lost = faults.session_lost(error)
+                if attempt == HOUSEKEEPING_ATTEMPTS or not (lost or faults.lock_contention(error)):
+                    raise
+                logger.info(f"{what} of {self.full_table_name}: {error}; retrying")
+                if lost:
+                    abandon_session(self.connection)
+                else:
+                    time.sleep(random.uniform(0.01, 0.05) * attempt)
+
     def refresh(
         self,
         *restrictions,
@@ -301,16 +359,16 @@ class JobQueue(Job):
 
         New jobs: ``(key_source & restrictions) - target - jobs`` in one ``INSERT … SELECT``.
         Re-pend (``keep_completed``): success records whose key is in key_source but not in the target
-        go back to pending in place. Removed: success/error records whose key left both key_source and
-        target; stale records (older than ``stale_timeout``, key not in key_source) except ``ignore``
-        and except live reservations. Orphaned: reservations whose holder is gone (see ``rescue``),
-        and, as datajoint, reservations older than ``orphan_timeout`` — back to pending in place.
+        go back to pending in place. Removed, in one ``DELETE``: success/error records whose key left both
+        key_source and target; stale records (older than ``stale_timeout``, key not in key_source) except
+        ``ignore`` and except live reservations. Orphaned, in one ``UPDATE``: reservations whose holder is
+        gone (see ``rescue``), and, as datajoint, reservations older than ``orphan_timeout`` — back to
+        pending in place. A deadlock or lock-wait timeout retries the whole refresh (bounded).
         """
         refuse_inside_make(self.connection, "refresh")
         config = self.connection._config.jobs
         priority = config.default_priority if priority is None else priority
         stale_timeout = config.stale_timeout if stale_timeout is None else stale_timeout
-        result = {"added": 0, "removed": 0, "orphaned": 0, "re_pended": 0}
         self.ensure()
         target = self._target
         q = self._q
@@ -329,7 +387,51 @@ class JobQueue(Job):
             f"WHERE {self._pk_equal('djr_job', 'djr_new')})"
             f"{'' if self._mysql else ' ON CONFLICT DO NOTHING'}"
         )
-        reset = self._reset_columns()
+        repend = None
+        if config.keep_completed:
+            repend = (
+                f"UPDATE {self.full_table_name} SET {self._reset_columns()}, {q('priority')}=%s, "
+                f"{q('created_time')}={self._now()}, {q('scheduled_time')}={self._now()}, "
+                f"{q('completed_time')}=NULL, {q('duration')}=NULL, {q('error_message')}='', "
+                f"{q('error_stack')}=NULL, {q('version')}=''"
+                + self.completed.restrict(key_source, semantic_check=False)
+                .restrict(Not(target), semantic_check=False)
+                .where_clause()
+            )
+        # vanished keys: success/error records also gone from the target, and stale records
+        vanished = self.restrict(Not(target.key_source.proj()), semantic_check=False)
+        finished = (vanished & "status in ('success', 'error')").restrict(Not(target.proj()), semantic_check=False)
+        removable = f"({finished.where_clause()[len(' WHERE '):]})"
+        if stale_timeout and stale_timeout > 0:
+            stale_interval = self.adapter.interval_expr(int(stale_timeout), "second")
+            stale = (
+                vanished
+                & f"created_time < CURRENT_TIMESTAMP - {stale_interval}"
+                & "status != 'ignore'"
+                & "status != 'reserved'"  # a live reservation is never deleted
+            )
+            removable += f" OR ({stale.where_clause()[len(' WHERE '):]})"
+
+        def body() -> dict:
+            result = {"added": 0, "removed": 0, "orphaned": 0, "re_pended": 0}
+            self._begin_read_committed()
+            try:
+                if not self._mysql:
+                    digest = int(hashlib.sha1(self.full_table_name.encode()).hexdigest()[:7], 16)
+                    self.connection.query(f"SELECT pg_advisory_xact_lock({PG_REFRESH_CLASS}, {digest})")
+                result["added"] = self.connection.query(insert, args=[priority]).rowcount
+                if repend is not None:
+                    result["re_pended"] = self.connection.query(repend, args=[priority]).rowcount
+                result["removed"] = self._by_key(
+                    f"DELETE FROM {self.full_table_name}", f"{q('status')} != 'reserved' AND ({removable})"
+                )
+                result["orphaned"] = self._rescue_statement(orphan_timeout)
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+            return result
+
         with context.bookkeeping():
             lock_name = self._refresh_lock_name()
             if self._mysql:
@@ -337,63 +439,44 @@ class JobQueue(Job):
                 if got != 1:
                     raise TimeoutError(f"another refresh of {self.full_table_name} held the lock for {REFRESH_LOCK_TIMEOUT} s")
             try:
-                self._begin_read_committed()
                 try:
-                    if not self._mysql:
-                        digest = int(hashlib.sha1(self.full_table_name.encode()).hexdigest()[:7], 16)
-                        self.connection.query(f"SELECT pg_advisory_xact_lock({PG_REFRESH_CLASS}, {digest})")
-                    result["added"] = self.connection.query(insert, args=[priority]).rowcount
-                    if config.keep_completed:
-                        repend = self.completed.restrict(key_source, semantic_check=False).restrict(
-                            Not(target), semantic_check=False
-                        )
-                        result["re_pended"] = self.connection.query(
-                            f"UPDATE {self.full_table_name} SET {reset}, {q('priority')}=%s, "
-                            f"{q('created_time')}={self._now()}, {q('scheduled_time')}={self._now()}, "
-                            f"{q('completed_time')}=NULL, {q('duration')}=NULL, {q('error_message')}='', "
-                            f"{q('error_stack')}=NULL, {q('version')}=''{repend.where_clause()}",
-                            args=[priority],
-                        ).rowcount
-                    vanished = self.restrict(Not(target.key_source.proj()), semantic_check=False)
-                    finished = (vanished & "status in ('success', 'error')").restrict(
-                        Not(target.proj()), semantic_check=False
-                    )
-                    result["removed"] += self.connection.query(
-                        f"DELETE FROM {self.full_table_name}{finished.where_clause()}"
-                    ).rowcount
-                    if stale_timeout and stale_timeout > 0:
-                        stale_interval = self.adapter.interval_expr(int(stale_timeout), "second")
-                        stale = (
-                            vanished
-                            & f"created_time < CURRENT_TIMESTAMP - {stale_interval}"
-                            & "status != 'ignore'"
-                            & "status != 'reserved'"  # a live reservation is never deleted
-                        )
-                        result["removed"] += self.connection.query(
-                            f"DELETE FROM {self.full_table_name}{stale.where_clause()}"
-                        ).rowcount
-                    result["orphaned"] += self._rescue_statement()
-                    if orphan_timeout is not None and orphan_timeout > 0:
-                        orphan_interval = self.adapter.interval_expr(int(orphan_timeout), "second")
-                        result["orphaned"] += self.connection.query(
-                            f"UPDATE {self.full_table_name} SET {reset} WHERE {q('status')}='reserved' "
-                            f"AND {q('reserved_time')} < CURRENT_TIMESTAMP - {orphan_interval}"
-                        ).rowcount
-                    self._commit()
-                except BaseException:
-                    self._rollback()
-                    raise
+                    return self._housekeeping("refresh", body)
+                except MissingTableError:  # dropped since this queue declared it: declare it again
+                    self._known_declared = False
+                    self.ensure()
+                    return self._housekeeping("refresh", body)
             finally:
                 if self._mysql:
                     self.connection.query("SELECT RELEASE_LOCK(%s)", args=(lock_name,))
-        return result
 
     def _reset_columns(self) -> str:
         names = ("status", "reserved_time", "host", "pid", "connection_id", "user")
         return RESET_RESERVATION.format(**{name: self._q(name) for name in names})
 
+    def _by_key(self, change: str, condition: str, args: Sequence = ()) -> int:
+        """``change`` (an UPDATE … SET … or a DELETE FROM …) of the rows matching ``condition``.
+
+        On MySQL the rows are first found by a consistent (lock-free) read and then changed by primary
+        key, the condition checked again: InnoDB then locks each row's primary key before its
+        ``status`` index entry — the order make()'s finish locks them in — so this housekeeping never
+        deadlocks with a worker's finish, nor waits on rows it will not change. PostgreSQL evaluates
+        the condition before it locks a row: one statement."""
+        if not self._mysql:
+            return self.connection.query(f"{change} WHERE {condition}", args=list(args)).rowcount
+        rows = self.connection.query(
+            f"SELECT {self._pk_cols()} FROM {self.full_table_name} WHERE {condition}", args=list(args)
+        ).fetchall()
+        if not rows:
+            return 0
+        clause, key_args = self._keys_in([tuple(row) for row in rows])
+        return self.connection.query(
+            f"{change} WHERE {clause} AND {condition}", args=key_args + list(args)
+        ).rowcount
+
     # ------------------------------------------------------------------ rescue
-    def _rescue_statement(self) -> int:
+    def _rescue_statement(self, orphan_timeout: float | None = None) -> int:
+        """Reservations whose holder is gone (and, given ``orphan_timeout``, reservations older than
+        that, as datajoint's refresh) back to pending, in place."""
         q = self._q
         marked = f"{q('host')} LIKE %s"
         if self._mysql:
@@ -407,20 +490,26 @@ class JobQueue(Job):
                 f"OR ({marked} AND NOT EXISTS (SELECT 1 FROM pg_locks AS djr_l WHERE djr_l.locktype = 'advisory' "
                 f"AND djr_l.classid = {PG_LOCK_CLASS} AND djr_l.objid = {q('connection_id')} AND djr_l.granted)))"
             )
-        return self.connection.query(
-            f"UPDATE {self.full_table_name} SET {self._reset_columns()} WHERE {q('status')}='reserved' AND {dead}",
+        if orphan_timeout is not None and orphan_timeout > 0:
+            orphan_interval = self.adapter.interval_expr(int(orphan_timeout), "second")
+            dead = f"(({dead}) OR {q('reserved_time')} < CURRENT_TIMESTAMP - {orphan_interval})"
+        return self._by_key(
+            f"UPDATE {self.full_table_name} SET {self._reset_columns()}",
+            f"{q('status')}='reserved' AND {dead}",
             args=["%" + HOST_MARK],
-        ).rowcount
+        )
 
     def rescue(self) -> int:
         """Return reservations whose holder is gone to pending, in place; the number rescued.
 
         MySQL: reservations marked as djruntime's whose worker lock is free (and whose connection is
         not in the visible process list). PostgreSQL: reservations whose connection_id is no live
-        backend, or marked ones whose worker lock is not held (a reused pid).
+        backend, or marked ones whose worker lock is not held (a reused pid). Housekeeping: lock
+        contention is retried, and should it persist the rescue is skipped (0), never raised.
         """
         refuse_inside_make(self.connection, "rescue")
-        with context.bookkeeping():
+
+        def body() -> int:
             # READ COMMITTED: the scan neither locks nor waits for rows a live worker is finishing
             self._begin_read_committed()
             try:
@@ -429,7 +518,16 @@ class JobQueue(Job):
             except BaseException:
                 self._rollback()
                 raise
-        return rescued
+            return rescued
+
+        with context.bookkeeping():
+            try:
+                return self._housekeeping("rescue", body)
+            except Exception as error:
+                if not faults.lock_contention(error):
+                    raise
+                logger.warning(f"rescue of {self.full_table_name} skipped: {error}")
+                return 0
 
     # ------------------------------------------------------------------ claim
     def claim(self, limit: int, restriction: Any = None, priority: int | None = None) -> list[Claim]:
@@ -443,7 +541,6 @@ class JobQueue(Job):
             raise DataJointError("jobs.claim() cannot run inside an open transaction (it commits its own)")
         if limit <= 0:
             return []
-        worker = worker_identity(self.connection)
         q = self._q
         conditions = [f"djr_j.{q('status')}='pending'", f"djr_j.{q('scheduled_time')} <= {self._now()}"]
         args: list = []
@@ -467,17 +564,21 @@ class JobQueue(Job):
             f"{q('status')}='reserved', {q('host')}=%s, {q('pid')}=%s, {q('connection_id')}={self._me()}, "
             f"{q('user')}=%s, {q('version')}=%s, {q('reserved_time')}={self._now()}"
         )
-        update_args = [host, os.getpid(), worker.user, self.job_version()[:64]]
         n = len(self.primary_key)
-        with context.bookkeeping():
+        message = f"djr_j.{q('error_message')}"
+
+        def body() -> list[tuple]:
+            """(done, error_message, raw key) of each claimed job, most urgent first."""
+            worker = worker_identity(self.connection)
+            update_args = [host, os.getpid(), worker.user, self.job_version()[:64]]
             if self._mysql:
                 self._begin_read_committed()
                 try:
                     rows = self.connection.query(
-                        pick.replace("SELECT ", f"SELECT {done}, ", 1), args=args
+                        pick.replace("SELECT ", f"SELECT {done}, {message}, ", 1), args=args
                     ).fetchall()
                     if rows:
-                        clause, key_args = self._keys_in([row[1:] for row in rows])
+                        clause, key_args = self._keys_in([row[2:] for row in rows])
                         self.connection.query(
                             f"UPDATE {self.full_table_name} SET {assignments} WHERE {clause}",
                             args=update_args + key_args,
@@ -486,57 +587,71 @@ class JobQueue(Job):
                 except BaseException:
                     self._rollback()
                     raise
-                raws = [(bool(row[0]), tuple(row[1:])) for row in rows]
-            else:
-                statement = (
-                    f"WITH djr_pick AS ({pick}) UPDATE {self.full_table_name} AS djr_j SET {assignments} "
-                    f"FROM djr_pick WHERE {self._pk_equal('djr_j', 'djr_pick')} "
-                    f"RETURNING {done}, djr_j.{q('priority')}, djr_j.{q('scheduled_time')}, {self._pk_cols('djr_j')}"
-                )
+                return [(bool(row[0]), row[1], tuple(row[2:])) for row in rows]
+            statement = (
+                f"WITH djr_pick AS ({pick}) UPDATE {self.full_table_name} AS djr_j SET {assignments} "
+                f"FROM djr_pick WHERE {self._pk_equal('djr_j', 'djr_pick')} "
+                f"RETURNING {done}, djr_j.{q('priority')}, djr_j.{q('scheduled_time')}, {message}, "
+                f"{self._pk_cols('djr_j')}"
+            )
+            if not worker.read_committed:
+                self._begin_read_committed()
+            try:
+                rows = self.connection.query(statement, args=args + update_args).fetchall()
                 if not worker.read_committed:
-                    self._begin_read_committed()
-                try:
-                    rows = self.connection.query(statement, args=args + update_args).fetchall()
-                    if not worker.read_committed:
-                        self._commit()
-                except BaseException:
-                    if not worker.read_committed:
-                        self._rollback()
-                    raise
-                rows = sorted(rows, key=lambda row: (row[1], row[2]))  # RETURNING keeps no order
-                raws = [(bool(row[0]), tuple(row[3:])) for row in rows]
+                    self._commit()
+            except BaseException:
+                if not worker.read_committed:
+                    self._rollback()
+                raise
+            rows = sorted(rows, key=lambda row: (row[1], row[2]))  # RETURNING keeps no order
+            return [(bool(row[0]), row[3], tuple(row[4:])) for row in rows]
+
+        with context.bookkeeping():
+            raws = self._housekeeping("claim", body)
         heading = self.heading
         claims = []
-        for is_done, raw in raws:
+        for is_done, error_message, raw in raws:
             key = {
                 name: decode_attribute(heading[name], value, connection=self.connection)
                 for name, value in zip(self.primary_key, raw)
             }
-            claims.append(Claim(key=key, done=is_done, raw=raw[:n]))
+            claims.append(Claim(key=key, done=is_done, raw=raw[:n], retries=retries_of(error_message)))
         return claims
 
     # ------------------------------------------------------------------ finish / fail / release
-    def _owned(self) -> str:
-        """Still reserved by this connection — or by a session of it the engine abandoned (closed)
-        after an interrupt broke it mid-query: that session is gone, its jobs are this worker's."""
+    def _owned(self, *, abandoned: bool = True) -> str:
+        """Still reserved by this connection — or (``abandoned``) by a session of it the engine
+        abandoned after it was lost or an interrupt broke it mid-query: that session is gone, the jobs
+        it held are this worker's to return or record."""
         q = self._q
         holders = self._me()
-        abandoned = sorted(getattr(self.connection, _ABANDONED_ATTRIBUTE, ()))
-        if abandoned:
-            holders += ", " + ", ".join(str(int(i)) for i in abandoned)
+        ids = sorted(getattr(self.connection, _ABANDONED_ATTRIBUTE, ())) if abandoned else ()
+        if ids:
+            holders += ", " + ", ".join(str(int(i)) for i in ids)
         return f"{q('status')}='reserved' AND {q('connection_id')} IN ({holders})"
 
+    def _timing(self, duration: float | None) -> str:
+        """``completed_time`` is the clock time now (not the transaction's start) and, given the job's
+        duration, ``reserved_time`` its start: with a batch of claims, ``completed_time -
+        reserved_time`` is still the job's own time, as with datajoint's one-at-a-time reservations."""
+        q = self._q
+        timing = f"{q('completed_time')}={self._clock()}"
+        if duration is not None:
+            timing += f", {q('reserved_time')}={self._clock_minus(duration)}"
+        return timing
+
     def finish(self, key: dict, duration: float | None = None) -> bool:
-        """Mark the job done (success, or deleted unless ``keep_completed``) if this connection still
+        """Mark the job done (success, or deleted unless ``keep_completed``) if this session still
         holds it. Call inside make()'s transaction; False means another worker owns the job now."""
         refuse_inside_make(self.connection, "finish")
         q = self._q
-        where = f"{self._key_condition(key)} AND {self._owned()}"
+        where = f"{self._key_condition(key)} AND {self._owned(abandoned=False)}"
         with context.bookkeeping():
             if self.connection._config.jobs.keep_completed:
                 cursor = self.connection.query(
-                    f"UPDATE {self.full_table_name} SET {q('status')}='success', "
-                    f"{q('completed_time')}={self._now()}, {q('duration')}=%s WHERE {where}",
+                    f"UPDATE {self.full_table_name} SET {q('status')}='success', {self._timing(duration)}, "
+                    f"{q('duration')}=%s, {q('error_message')}='' WHERE {where}",
                     args=[duration],
                 )
             else:
@@ -550,23 +665,23 @@ class JobQueue(Job):
             return 0
         q = self._q
         clause, key_args = self._keys_in([c.raw for c in claims])
-        where = f"{clause} AND {self._owned()}"
+        where = f"{clause} AND {self._owned(abandoned=False)}"
         with context.bookkeeping():
             if self.connection._config.jobs.keep_completed:
                 sql = (
                     f"UPDATE {self.full_table_name} SET {q('status')}='success', "
-                    f"{q('completed_time')}={self._now()} WHERE {where}"
+                    f"{self._timing(None)}, {q('error_message')}='' WHERE {where}"
                 )
             else:
                 sql = f"DELETE FROM {self.full_table_name} WHERE {where}"
             return self.connection.query(sql, args=key_args).rowcount
 
-    def fail(self, key: dict, message: str, stack: str | None = None) -> bool:
+    def fail(self, key: dict, message: str, stack: str | None = None, duration: float | None = None) -> bool:
         """Record the job's error (message truncated as datajoint does, stack as datajoint's blob)
         if this connection still holds it."""
         refuse_inside_make(self.connection, "fail")
         q = self._q
-        assignments = [f"{q('status')}='error'", f"{q('completed_time')}={self._now()}", f"{q('error_message')}=%s"]
+        assignments = [f"{q('status')}='error'", self._timing(duration), f"{q('error_message')}=%s"]
         args: list = [_truncate(message)]
         if stack is not None:
             # datajoint's own encoder for the <blob> column (the one update1 uses)
@@ -597,6 +712,25 @@ class JobQueue(Job):
                 f"UPDATE {self.full_table_name} SET {self._reset_columns()} "
                 f"WHERE ({' OR '.join(conditions)}) AND {self._owned()}"
             ).rowcount
+
+    def requeue(self, key: dict, retries: int, reason: str, delay: float = 0) -> bool:
+        """Return a job this worker holds to pending after a lost session or lock contention, noting
+        the retry in ``error_message`` (``djruntime retry N: reason``) so that retries stay bounded
+        across workers, and scheduled ``delay`` seconds from now (a lock may take a while to go)."""
+        refuse_inside_make(self.connection, "requeue")
+        q = self._q
+        schedule = ""
+        if delay > 0:
+            schedule = f", {q('scheduled_time')}={self._clock()} + {self.adapter.interval_expr(int(delay), 'second')}"
+        with context.bookkeeping():
+            return (
+                self.connection.query(
+                    f"UPDATE {self.full_table_name} SET {self._reset_columns()}, {q('error_message')}=%s{schedule} "
+                    f"WHERE {self._key_condition(key)} AND {self._owned()}",
+                    args=[_truncate(f"{RETRY_MARK}{int(retries)}: {reason}")],
+                ).rowcount
+                == 1
+            )
 
     # ------------------------------------------------------------------ datajoint's API, marked
     def reserve(self, key: dict) -> bool:

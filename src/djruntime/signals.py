@@ -68,3 +68,8 @@ class StopSignals:
         """Raise the pending signal's exception, if any (call between jobs)."""
         if self.requested is not None:
             raise _exception_for(self.requested)
+
+    def forget(self, signum: int) -> None:
+        """Drop a noted ``signum`` (a Ctrl-C that make() reported and the caller chose to swallow)."""
+        if self.requested == signum:
+            self.requested = None

@@ -388,18 +388,55 @@ def test_sigterm_in_make_rolls_back_and_stops(server, schema_factory, installed)
     assert keys_of(p.Result.to_dicts()) | keys_of(p.Result.jobs.pending.to_dicts()) == {(0, 1), (1, 1), (2, 1)}
 
 
-def test_interrupt_recorded_as_error_when_configured(server, schema_factory, installed):
+def _interrupt_run(p, exception, suppress_errors):
+    """populate() of a pipeline whose make() for subject 0 raises ``exception``: what was raised or
+    returned, and the job table afterwards (status and error_message per key)."""
+    try:
+        result = p.Result.populate(reserve_jobs=True, suppress_errors=suppress_errors)
+        outcome = ("returned", result["success_count"], [(k, m) for k, m in result["error_list"]])
+    except (KeyboardInterrupt, SystemExit) as error:
+        outcome = ("raised", type(error).__name__, str(error))
+    jobs = {(r["subject_id"], r["param_id"]): (r["status"], r["error_message"]) for r in p.Result.jobs.to_dicts()}
+    made = keys_of(p.Result.to_dicts())
+    return outcome, jobs, made
+
+
+@pytest.mark.parametrize("exception", [KeyboardInterrupt, lambda: SystemExit("SIGTERM received")],
+                         ids=["KeyboardInterrupt", "SystemExit"])
+@pytest.mark.parametrize("suppress_errors", [False, True])
+def test_on_interrupt_error_reproduces_datajoint_exactly(server, schema_factory, exception, suppress_errors):
+    """The one switch ``on_interrupt="error"``: an interrupted job is recorded, raised and swallowed
+    exactly as datajoint 2.3.5 does it (datajoint's test_sigint / test_sigterm)."""
+
+    def interrupt(table, key):
+        if key["subject_id"] == 0:
+            raise exception()
+
+    runs = {}
+    for engine_name in ("datajoint", "djruntime"):
+        schema, _ = schema_factory(server)
+        p = pipeline(schema, subjects=3, params=(1,), on_make=interrupt)
+        if engine_name == "djruntime":
+            engine.install_engine()
+            engine.configure(on_interrupt="error")
+        try:
+            runs[engine_name] = _interrupt_run(p, exception, suppress_errors)
+        finally:
+            engine.configure(on_interrupt="pending")
+            engine.uninstall_engine()
+    assert runs["djruntime"] == runs["datajoint"]
+    outcome, jobs, _ = runs["djruntime"]
+    assert jobs[(0, 1)][0] == "error" and type(exception()).__name__ in jobs[(0, 1)][1]
+
+
+def test_on_interrupt_pending_is_the_default(server, schema_factory, installed):
     schema, _ = schema_factory(server)
     p = pipeline(schema, subjects=2, params=(1,), interrupt_on={0})
-    engine.configure(on_interrupt="error")
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            p.Result.populate(reserve_jobs=True)
-    finally:
-        engine.configure(on_interrupt="pending")
-    error = p.Result.jobs.errors.fetch1()
-    assert error["subject_id"] == 0 and "Interrupted by KeyboardInterrupt" in error["error_message"]
-    assert not p.Result.jobs.reserved
+    assert engine.settings.on_interrupt == "pending"
+    with pytest.raises(KeyboardInterrupt):
+        p.Result.populate(reserve_jobs=True, suppress_errors=True)
+    assert not p.Result.jobs.errors and not p.Result.jobs.reserved
+    assert keys_of(p.Result.jobs.pending.to_dicts()) >= {(0, 1)}
 
 
 def test_interrupt_in_the_middle_of_a_query_leaves_nothing_reserved(server, schema_factory, installed):
