@@ -8,7 +8,8 @@ docs/cluster.md for SLURM and Kubernetes recipes). It prints a progress bar of t
 when stderr is a terminal, and a summary at exit (made / errors / skipped / elapsed, then each table's
 shared queue, all workers together). Exit status: 0; 1 when a job failed (unless
 ``--suppress-errors``, which records the error in the queue and goes on); 2 for a usage error;
-130 / 143 when stopped by Ctrl-C / SIGTERM (the running job is rolled back and returned to the queue).
+130 / 143 when stopped by Ctrl-C / SIGTERM (the running job is rolled back and returned to the queue, or
+recorded as an error under ``on_interrupt="error"``).
 
 ``djruntime status MODULE[:Table]`` prints per-status job counts (pending / reserved / success / error /
 ignore) and populate progress (remaining / total) for every Computed/Imported table of MODULE, or one.
@@ -169,7 +170,10 @@ def summary(tally: Tally, seconds: float, stopped: str | None = None) -> str:
     head = (f"djruntime worker: made {tally.made}, errors {tally.errors}, skipped {tally.skipped}, "
             f"elapsed {_elapsed(seconds)}")
     if stopped:
-        head += f" — stopped by {stopped}; the running job was returned to the queue"
+        from djruntime.engine import settings
+
+        fate = ("recorded as an error" if settings.on_interrupt == "error" else "returned to the queue")
+        head += f" — stopped by {stopped}; the running job was {fate}"
     if tally.warnings:
         head += f", provenance warnings {len(tally.warnings)}"
     lines = [head]
@@ -309,7 +313,7 @@ def run_worker(options: argparse.Namespace) -> int:
 
 def _run_worker(options: argparse.Namespace) -> int:
     from djruntime import context
-    from djruntime.engine import jobs_of
+    from djruntime.engine import jobs_of, refresh_or_rescue
 
     tables = [resolve_table(spec) for spec in options.tables]
     strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
@@ -343,8 +347,8 @@ def _run_worker(options: argparse.Namespace) -> int:
                 if budget is not None and budget <= 0:
                     break
                 queue = _declared_queue(table, jobs_of)
-                if not options.no_refresh:
-                    queue.refresh(*options.restrict, priority=options.priority, delay=-1)
+                if not options.no_refresh:  # lock contention outlasting the queue's retries: logged, not fatal
+                    refresh_or_rescue(queue, options.restrict, options.priority, refresh=True)
                 result = djruntime.populate(
                     table(), *options.restrict, reserve_jobs=True, max_calls=budget, priority=options.priority,
                     suppress_errors=options.suppress_errors, refresh=False, processes=options.processes,
