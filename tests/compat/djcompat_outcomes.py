@@ -4,8 +4,8 @@ Loaded with ``-p djcompat_outcomes --djcompat-out FILE`` in both passes (plain d
 It writes one JSON file at the end of the session:
 
 - ``outcomes``: test id -> ``{"outcome", "message"}``; the outcome is ``passed``, ``failed``, ``error``
-  (setup or teardown failed), ``skipped``, ``xfailed`` or ``xpassed``, the message the first line of
-  the failure (or the skip reason);
+  (setup or teardown failed), ``skipped``, ``xfailed`` or ``xpassed``, the message the first lines of
+  the failure's exception (or the skip reason);
 - ``engine``: which populate() was in place (``djruntime.engine`` or ``datajoint.autopopulate``) and
   djruntime's ``on_interrupt`` setting, so the harness can check that the pass ran what it claims;
 - ``schemas``: every schema a ``dj.Schema`` was activated on, so the harness can drop the ones the
@@ -20,6 +20,7 @@ import json
 
 import pytest
 
+MESSAGE_LINES = 3
 _RANK = {"passed": 0, "xpassed": 0, "xfailed": 0, "skipped": 1, "failed": 2, "error": 3}
 
 
@@ -39,7 +40,8 @@ def _message(report: pytest.TestReport) -> str:
         return str(longrepr[2])
     crash = getattr(longrepr, "reprcrash", None)
     text = crash.message if crash is not None else str(longrepr or "")
-    return text.strip().splitlines()[0] if text.strip() else ""
+    # The exception's own lines (an assert's message, then pytest's explanation), not the traceback
+    return "\n".join(text.strip().splitlines()[:MESSAGE_LINES])
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
@@ -77,11 +79,13 @@ class Recorder:
             finally:
                 if schema.database and schema.connection is not None:
                     info = schema.connection.conn_info
-                    schemas.append({
-                        "backend": schema.connection.adapter.backend,
-                        "name": schema.database,
-                        "database_name": info.get("database_name"),
-                    })
+                    schemas.append(
+                        {
+                            "backend": schema.connection.adapter.backend,
+                            "name": schema.database,
+                            "database_name": info.get("database_name"),
+                        }
+                    )
 
         dj.Schema.activate = recording_activate
 
@@ -105,5 +109,13 @@ class Recorder:
         except ImportError:
             pass
         with open(self.path, "w", encoding="utf-8") as stream:
-            json.dump({"outcomes": self.outcomes, "engine": engine, "schemas": self.schemas,
-                       "exitstatus": int(exitstatus)}, stream, indent=1)
+            json.dump(
+                {
+                    "outcomes": self.outcomes,
+                    "engine": engine,
+                    "schemas": self.schemas,
+                    "exitstatus": int(exitstatus),
+                },
+                stream,
+                indent=1,
+            )

@@ -89,35 +89,60 @@ class Server:
         if self.backend == "mysql":
             import pymysql
 
-            return pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                                   connect_timeout=5, autocommit=True)
+            return pymysql.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password,
+                connect_timeout=5,
+                autocommit=True,
+            )
         import psycopg2
 
-        connection = psycopg2.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                                      dbname=database or "postgres", connect_timeout=5)
+        connection = psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname=database or "postgres",
+            connect_timeout=5,
+        )
         connection.autocommit = True
         return connection
 
     def schemas(self, database: str | None = None) -> set[str]:
-        query = ("SELECT schema_name FROM information_schema.schemata" if self.backend == "mysql"
-                 else "SELECT nspname FROM pg_namespace")
+        query = (
+            "SELECT schema_name FROM information_schema.schemata"
+            if self.backend == "mysql"
+            else "SELECT nspname FROM pg_namespace"
+        )
         with _closing(self.connect(database)) as connection, connection.cursor() as cursor:
             cursor.execute(query)
             return {row[0] for row in cursor.fetchall()}
 
     def drop_schema(self, name: str, database: str | None = None) -> None:
-        quoted = "`" + name.replace("`", "``") + "`" if self.backend == "mysql" else '"' + name.replace('"', '""') + '"'
-        statement = f"DROP DATABASE IF EXISTS {quoted}" if self.backend == "mysql" else f"DROP SCHEMA IF EXISTS {quoted} CASCADE"
+        quoted = (
+            "`" + name.replace("`", "``") + "`"
+            if self.backend == "mysql"
+            else '"' + name.replace('"', '""') + '"'
+        )
+        statement = (
+            f"DROP DATABASE IF EXISTS {quoted}"
+            if self.backend == "mysql"
+            else f"DROP SCHEMA IF EXISTS {quoted} CASCADE"
+        )
         with _closing(self.connect(database)) as connection, connection.cursor() as cursor:
             cursor.execute(statement)
 
     def users(self) -> set[str] | None:
         """MySQL user names (None when the account may not read them)."""
+        import pymysql
+
         try:
             with _closing(self.connect()) as connection, connection.cursor() as cursor:
                 cursor.execute("SELECT DISTINCT user FROM mysql.user")
                 return {row[0] for row in cursor.fetchall()}
-        except Exception:
+        except pymysql.MySQLError:
             return None
 
     def drop_user(self, name: str) -> None:
@@ -139,27 +164,47 @@ class _closing:
 def servers_from_environment(environ: Mapping[str, str]) -> tuple[Server, Server]:
     """The servers the project's own tests use (README, "Tests"): DJ_* and DJ_PG_*, else local defaults."""
     host, _, port = environ.get("DJ_HOST", "127.0.0.1").partition(":")
-    mysql = Server("mysql", host, int(environ.get("DJ_PORT") or port or 3306),
-                   environ.get("DJ_USER", "root"), environ.get("DJ_PASS", ""))
-    postgres = Server("postgresql", environ.get("DJ_PG_HOST", "127.0.0.1"), int(environ.get("DJ_PG_PORT", "5432")),
-                      environ.get("DJ_PG_USER", "postgres"), environ.get("DJ_PG_PASS", ""))
+    mysql = Server(
+        "mysql",
+        host,
+        int(environ.get("DJ_PORT") or port or 3306),
+        environ.get("DJ_USER", "root"),
+        environ.get("DJ_PASS", ""),
+    )
+    postgres = Server(
+        "postgresql",
+        environ.get("DJ_PG_HOST", "127.0.0.1"),
+        int(environ.get("DJ_PG_PORT", "5432")),
+        environ.get("DJ_PG_USER", "postgres"),
+        environ.get("DJ_PG_PASS", ""),
+    )
     return mysql, postgres
 
 
-def suite_environment(environ: Mapping[str, str], mysql: Server, postgres: Server, prefix: str) -> dict[str, str]:
+def suite_environment(
+    environ: Mapping[str, str], mysql: Server, postgres: Server, prefix: str
+) -> dict[str, str]:
     """The environment datajoint's tests run in: external servers, our prefix, nothing else of DJ_*.
 
     Other ``DJ_*``/``DJRUNTIME_*`` variables of the caller (``DJ_BACKEND``, ``DJ_DATABASE_NAME``,
     ``DJ_JOBS_*``, ...) would change what the tests do, so they are dropped — except
     ``DJRUNTIME_ON_INTERRUPT``, which the deviation list takes into account.
     """
-    env = {name: value for name, value in environ.items()
-           if not name.startswith(("DJ_", "DJRUNTIME_")) or name == "DJRUNTIME_ON_INTERRUPT"}
+    env = {
+        name: value
+        for name, value in environ.items()
+        if not name.startswith(("DJ_", "DJRUNTIME_")) or name == "DJRUNTIME_ON_INTERRUPT"
+    }
     env.update(
         DJ_USE_EXTERNAL_CONTAINERS="1",
         DJ_TEST_DB_PREFIX=prefix,
-        DJ_HOST=mysql.host, DJ_PORT=str(mysql.port), DJ_USER=mysql.user, DJ_PASS=mysql.password,
-        DJ_PG_HOST=postgres.host, DJ_PG_PORT=str(postgres.port), DJ_PG_USER=postgres.user,
+        DJ_HOST=mysql.host,
+        DJ_PORT=str(mysql.port),
+        DJ_USER=mysql.user,
+        DJ_PASS=mysql.password,
+        DJ_PG_HOST=postgres.host,
+        DJ_PG_PORT=str(postgres.port),
+        DJ_PG_USER=postgres.user,
         DJ_PG_PASS=postgres.password,
         DJ_STRICT_PROVENANCE="0",
         PYTHONPATH=str(HERE),  # the two plugins, djcompat_outcomes and djcompat_install
@@ -181,13 +226,25 @@ def fetch_release(python: Path, version: str, work: Path) -> Path:
     downloads = work / "sdist"
     shutil.rmtree(downloads, ignore_errors=True)
     downloads.mkdir(parents=True)
-    command = [str(python), "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               f"datajoint=={version}", "-d", str(downloads)]
-    result = subprocess.run(command, capture_output=True, text=True)
+    command = [
+        str(python),
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        f"datajoint=={version}",
+        "-d",
+        str(downloads),
+    ]
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
     archives = sorted(downloads.glob(f"datajoint-{version}.tar.gz"))
     if result.returncode != 0 or not archives:
-        raise HarnessError(f"cannot fetch datajoint=={version}'s source release "
-                           f"({' '.join(command[2:])}):\n{_tail(result.stderr or result.stdout)}")
+        raise HarnessError(
+            f"cannot fetch datajoint=={version}'s source release "
+            f"({' '.join(command[2:])}):\n{_tail(result.stderr or result.stdout)}"
+        )
     source = work / f"datajoint-{version}"
     shutil.rmtree(source, ignore_errors=True)
     with tarfile.open(archives[0]) as archive:
@@ -195,10 +252,14 @@ def fetch_release(python: Path, version: str, work: Path) -> Path:
             archive.extractall(work, filter="data")
         else:  # Python < 3.11.4
             archive.extractall(work)
-    missing = [path for path in ("tests/conftest.py", "pyproject.toml", *SELECTION) if not (source / path).is_file()]
+    missing = [
+        path for path in ("tests/conftest.py", "pyproject.toml", *SELECTION) if not (source / path).is_file()
+    ]
     if missing:
-        raise HarnessError(f"datajoint {version}'s source release lacks {', '.join(missing)}: "
-                           "update SELECTION in tests/compat/harness.py")
+        raise HarnessError(
+            f"datajoint {version}'s source release lacks {', '.join(missing)}: "
+            "update SELECTION in tests/compat/harness.py"
+        )
     return source
 
 
@@ -230,16 +291,21 @@ def install(python: Path, version: str, requirements: Iterable[str]) -> None:
     """
     wanted = ["-e", f"{ROOT}[postgres]", f"datajoint=={version}", "pytest-timeout", *requirements]
     fingerprint = hashlib.sha256(
-        json.dumps(wanted).encode() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()
+        json.dumps(wanted).encode() + (ROOT / "pyproject.toml").read_bytes()
+    ).hexdigest()
     marker = python.parent.parent / ".djcompat-installed"
     if marker.exists() and marker.read_text() == fingerprint:
         return
     command = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *wanted]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, check=False, capture_output=True, text=True)
     if result.returncode != 0:
         raise HarnessError(f"cannot install datajoint's test requirements:\n{_tail(result.stderr)}")
-    installed = subprocess.run([str(python), "-c", "import datajoint; print(datajoint.__version__)"],
-                               capture_output=True, text=True).stdout.strip()
+    installed = subprocess.run(
+        [str(python), "-c", "import datajoint; print(datajoint.__version__)"],
+        check=False,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     if installed != version:
         raise HarnessError(f"the virtualenv has datajoint {installed or '?'}, the tests are {version}'s")
     marker.write_text(fingerprint)
@@ -257,15 +323,26 @@ class PassResult:
     dropped: list[str] = field(default_factory=list)
 
 
-def run_pass(name: str, python: Path, source: Path, env: dict[str, str], work: Path,
-             servers: tuple[Server, Server], prefix: str, plugins: Iterable[str] = ()) -> PassResult:
+def run_pass(
+    name: str,
+    python: Path,
+    source: Path,
+    env: dict[str, str],
+    work: Path,
+    servers: tuple[Server, Server],
+    prefix: str,
+    plugins: Iterable[str] = (),
+) -> PassResult:
     """Run the selection once; record outcomes; drop what the suite left behind."""
     out = work / f"outcomes-{name}.json"
     log = work / f"pytest-{name}.log"
     out.unlink(missing_ok=True)
-    command = [str(python), "-m", "pytest", "-c", "pyproject.toml", "--rootdir", ".", "-p", "no:cacheprovider",
-               "-p", "djcompat_outcomes", "--djcompat-out", str(out), f"--timeout={TEST_TIMEOUT_SECONDS}",
-               "-q", "-rfE", "--tb=short", "--color=no"]
+    # The release's own pytest configuration (its pyproject.toml), run from its root as its developers do
+    options = (
+        "-c pyproject.toml --rootdir . -p no:cacheprovider -q -rfE --tb=short --color=no -p djcompat_outcomes"
+    )
+    command = [str(python), "-m", "pytest", *options.split(), "--djcompat-out", str(out)]
+    command.append(f"--timeout={TEST_TIMEOUT_SECONDS}")
     for plugin in plugins:
         command += ["-p", plugin]
     command += list(SELECTION)
@@ -274,8 +351,15 @@ def run_pass(name: str, python: Path, source: Path, env: dict[str, str], work: P
     started = time.monotonic()
     with open(log, "w", encoding="utf-8") as stream:
         try:
-            completed = subprocess.run(command, cwd=source, env=env, stdout=stream, stderr=subprocess.STDOUT,
-                                       timeout=PASS_TIMEOUT_SECONDS)
+            completed = subprocess.run(
+                command,
+                check=False,
+                cwd=source,
+                env=env,
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                timeout=PASS_TIMEOUT_SECONDS,
+            )
             returncode = completed.returncode
         except subprocess.TimeoutExpired:
             returncode = -1
@@ -286,11 +370,18 @@ def run_pass(name: str, python: Path, source: Path, env: dict[str, str], work: P
     if returncode == -1:
         raise HarnessError(f"pass '{name}' took longer than {PASS_TIMEOUT_SECONDS} s; see {log}")
     if recorded is None or returncode not in (0, 1):
-        raise HarnessError(f"pass '{name}': pytest exited with status {returncode} "
-                           f"(0 or 1 expected: collection or usage error?); see {log}")
-    print(f"    {name}: {len(recorded['outcomes'])} tests in {seconds:.0f} s"
-          + (f"; dropped what the suite left: {', '.join(dropped)}" if dropped else ""), flush=True)
-    return PassResult(name, recorded["outcomes"], recorded["engine"], recorded["exitstatus"], seconds, log, dropped)
+        raise HarnessError(
+            f"pass '{name}': pytest exited with status {returncode} "
+            f"(0 or 1 expected: collection or usage error?); see {log}"
+        )
+    print(
+        f"    {name}: {len(recorded['outcomes'])} tests in {seconds:.0f} s"
+        + (f"; dropped what the suite left: {', '.join(dropped)}" if dropped else ""),
+        flush=True,
+    )
+    return PassResult(
+        name, recorded["outcomes"], recorded["engine"], recorded["exitstatus"], seconds, log, dropped
+    )
 
 
 def _snapshot(servers: tuple[Server, Server]) -> dict:
@@ -298,7 +389,9 @@ def _snapshot(servers: tuple[Server, Server]) -> dict:
     return {"mysql": mysql.schemas(), "postgresql": postgres.schemas(), "users": mysql.users()}
 
 
-def _drop_leftovers(servers: tuple[Server, Server], before: dict, recorded: list[dict], prefix: str) -> list[str]:
+def _drop_leftovers(
+    servers: tuple[Server, Server], before: dict, recorded: list[dict], prefix: str
+) -> list[str]:
     """Drop the schemas and users this pass created and the suite did not remove; nothing older."""
     mysql, postgres = servers
     by_backend = {"mysql": mysql, "postgresql": postgres}
@@ -331,14 +424,18 @@ def check_pass(result: PassResult, expect_engine: str) -> None:
     if not result.outcomes:
         raise HarnessError(f"pass '{result.name}' ran no test; see {result.log}")
     if not result.engine.get("populate", "").startswith(expect_engine):
-        raise HarnessError(f"pass '{result.name}' ran populate() from {result.engine.get('populate')!r}, "
-                           f"expected {expect_engine}")
+        raise HarnessError(
+            f"pass '{result.name}' ran populate() from {result.engine.get('populate')!r}, "
+            f"expected {expect_engine}"
+        )
     for path in SELECTION:
         if not any(test_id.startswith(path + "::") for test_id in result.outcomes):
             raise HarnessError(f"pass '{result.name}' ran nothing from {path}; see {result.log}")
     for backend in ("mysql", "postgresql"):
-        if not any(f"[{backend}" in test_id and entry["outcome"] == PASSED
-                   for test_id, entry in result.outcomes.items()):
+        if not any(
+            f"[{backend}" in test_id and entry["outcome"] == PASSED
+            for test_id, entry in result.outcomes.items()
+        ):
             raise HarnessError(f"pass '{result.name}': no {backend} test passed — is the server reachable?")
 
 
@@ -372,8 +469,12 @@ class Comparison:
         return self.of(REGRESSION)
 
 
-def compare(plain: Mapping[str, Mapping[str, str]], under_djruntime: Mapping[str, Mapping[str, str]],
-            engine: Mapping, deviations: Iterable[Deviation] = DEVIATIONS) -> Comparison:
+def compare(
+    plain: Mapping[str, Mapping[str, str]],
+    under_djruntime: Mapping[str, Mapping[str, str]],
+    engine: Mapping,
+    deviations: Iterable[Deviation] = DEVIATIONS,
+) -> Comparison:
     """Per test id: a test that passes plain and does anything else under djruntime (fails, errors, is
     skipped or does not run) is a regression unless a deviation in force covers it."""
     in_force = {deviation.test_id: deviation for deviation in deviations if deviation.applies(dict(engine))}
@@ -408,15 +509,19 @@ def format_table(comparison: Comparison, width: int = 110) -> str:
         header = f"{'test':<{id_width}}  {'plain':<8}  {'djruntime':<9}  verdict"
         lines += [header, "-" * len(header)]
         for row in shown:
-            lines.append(f"{_short(row.test_id):<{id_width}}  {row.plain:<8}  {row.djruntime:<9}  {row.verdict}")
-            if row.note:
-                lines.append(f"{'':<{id_width}}    {_clip(row.note, width)}")
+            lines.append(
+                f"{_short(row.test_id):<{id_width}}  {row.plain:<8}  {row.djruntime:<9}  {row.verdict}"
+            )
+            lines += [
+                f"{'':<{id_width}}    {_clip(line, width)}" for line in row.note.splitlines() if line.strip()
+            ]
     counts = {verdict: len(comparison.of(verdict)) for verdict in [SAME, *order]}
     lines.append(
         f"{len(comparison.rows)} tests: {counts[SAME]} same on both, {counts[REGRESSION]} regressions, "
         f"{counts[DEVIATION]} deliberate deviations, {counts[FAILS_PLAIN]} fail on plain datajoint too "
         f"(not counted), {counts[STALE_DEVIATION]} listed deviations not seen, "
-        f"{counts[ONLY_DJRUNTIME]} run only under djruntime")
+        f"{counts[ONLY_DJRUNTIME]} run only under djruntime"
+    )
     return "\n".join(lines)
 
 
@@ -436,14 +541,24 @@ def _tail(text: str, lines: int = 15) -> str:
 # ------------------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datajoint-version", default=DATAJOINT_VERSION,
-                        help=f"the datajoint release whose tests to run (default {DATAJOINT_VERSION})")
-    parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "compat",
-                        help="virtualenv, extracted release, logs (default build/compat)")
-    parser.add_argument("--report-only", action="store_true",
-                        default=os.environ.get("DJCOMPAT_REPORT_ONLY", "") not in ("", "0"),
-                        help="print the comparison and exit 0 on regressions (env DJCOMPAT_REPORT_ONLY=1); "
-                             "harness errors still exit 2")
+    parser.add_argument(
+        "--datajoint-version",
+        default=DATAJOINT_VERSION,
+        help=f"the datajoint release whose tests to run (default {DATAJOINT_VERSION})",
+    )
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        default=ROOT / "build" / "compat",
+        help="virtualenv, extracted release, logs (default build/compat)",
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        default=os.environ.get("DJCOMPAT_REPORT_ONLY", "") not in ("", "0"),
+        help="print the comparison and exit 0 on regressions (env DJCOMPAT_REPORT_ONLY=1); "
+        "harness errors still exit 2",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     try:
@@ -453,17 +568,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(format_table(comparison))
     total = time.monotonic() - started
-    print(f"datajoint {args.datajoint_version}: plain {passes[0].seconds:.0f} s, djruntime {passes[1].seconds:.0f} s, "
-          f"whole job {total:.0f} s")
-    (args.work_dir / "report.json").write_text(json.dumps(
-        {"datajoint": args.datajoint_version, "seconds": {"plain": passes[0].seconds, "djruntime": passes[1].seconds,
-                                                         "total": total},
-         "rows": [row.__dict__ for row in comparison.rows]}, indent=1))
+    print(
+        f"datajoint {args.datajoint_version}: plain {passes[0].seconds:.0f} s, "
+        f"djruntime {passes[1].seconds:.0f} s, whole job {total:.0f} s"
+    )
+    (args.work_dir / "report.json").write_text(
+        json.dumps(
+            {
+                "datajoint": args.datajoint_version,
+                "seconds": {"plain": passes[0].seconds, "djruntime": passes[1].seconds, "total": total},
+                "rows": [row.__dict__ for row in comparison.rows],
+            },
+            indent=1,
+        )
+    )
     if comparison.regressions:
-        print(f"compat: {len(comparison.regressions)} test(s) pass on plain datajoint and not under djruntime"
-              + (" (--report-only: not failing)" if args.report_only else ""), file=sys.stderr)
+        print(
+            f"compat: {len(comparison.regressions)} test(s) pass on plain datajoint and not under djruntime"
+            + (" (--report-only: not failing)" if args.report_only else ""),
+            file=sys.stderr,
+        )
         return 0 if args.report_only else 1
-    print("compat: djruntime passes every datajoint test plain datajoint passes, apart from the listed deviations")
+    print(
+        "compat: djruntime passes every datajoint test plain datajoint passes, "
+        "apart from the listed deviations"
+    )
     return 0
 
 
@@ -476,14 +605,18 @@ def _run(version: str, work: Path) -> tuple[Comparison, tuple[PassResult, PassRe
     for server in servers:
         try:
             server.connect().close()
-        except Exception as error:
-            raise HarnessError(f"no {server.backend} server at {server.host}:{server.port}: {error}") from error
+        except Exception as error:  # noqa: BLE001 - any failure to connect is reported verbatim
+            raise HarnessError(
+                f"no {server.backend} server at {server.host}:{server.port}: {error}"
+            ) from error
     prefix = new_prefix()
     env = suite_environment(os.environ, *servers, prefix)
     print(f"compat: datajoint {version}'s tests from {source}, DJ_TEST_DB_PREFIX={prefix}", flush=True)
     plain = run_pass("plain", python, source, env, work, servers, prefix)
     check_pass(plain, "datajoint.")
-    under_djruntime = run_pass("djruntime", python, source, env, work, servers, prefix, plugins=["djcompat_install"])
+    under_djruntime = run_pass(
+        "djruntime", python, source, env, work, servers, prefix, plugins=["djcompat_install"]
+    )
     check_pass(under_djruntime, "djruntime.")
     return compare(plain.outcomes, under_djruntime.outcomes, under_djruntime.engine), (plain, under_djruntime)
 

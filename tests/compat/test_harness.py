@@ -29,7 +29,9 @@ PENDING = {"populate": "djruntime.engine", "on_interrupt": "pending"}
 
 
 def outcomes(**by_id: str) -> dict[str, dict[str, str]]:
-    return {test_id: {"outcome": outcome, "message": f"{outcome} message"} for test_id, outcome in by_id.items()}
+    return {
+        test_id: {"outcome": outcome, "message": f"{outcome} message"} for test_id, outcome in by_id.items()
+    }
 
 
 def verdicts(comparison: harness.Comparison) -> dict[str, str]:
@@ -54,8 +56,11 @@ def test_anything_but_a_pass_under_djruntime_is_a_regression(after):
 def test_failures_on_plain_datajoint_are_reported_not_counted():
     plain = outcomes(dot="failed", group_by="error", skip="skipped")
     comparison = harness.compare(plain, outcomes(dot="failed", group_by="passed", skip="skipped"), PENDING)
-    assert verdicts(comparison) == {"dot": harness.FAILS_PLAIN, "group_by": harness.FAILS_PLAIN,
-                                    "skip": harness.SAME}
+    assert verdicts(comparison) == {
+        "dot": harness.FAILS_PLAIN,
+        "group_by": harness.FAILS_PLAIN,
+        "skip": harness.SAME,
+    }
     assert not comparison.regressions
 
 
@@ -88,10 +93,20 @@ def test_the_deviation_list_holds_only_the_deliberate_signal_behaviour():
 
 
 def test_the_table_shows_regressions_first_with_their_error_line():
-    plain = outcomes(**{"tests/integration/test_x.py::t1": "failed", "tests/integration/test_x.py::t2": "passed",
-                        SIGINT: "passed"})
-    under_djruntime = outcomes(**{"tests/integration/test_x.py::t1": "failed",
-                                  "tests/integration/test_x.py::t2": "failed", SIGINT: "failed"})
+    plain = outcomes(
+        **{
+            "tests/integration/test_x.py::t1": "failed",
+            "tests/integration/test_x.py::t2": "passed",
+            SIGINT: "passed",
+        }
+    )
+    under_djruntime = outcomes(
+        **{
+            "tests/integration/test_x.py::t1": "failed",
+            "tests/integration/test_x.py::t2": "failed",
+            SIGINT: "failed",
+        }
+    )
     table = harness.format_table(harness.compare(plain, under_djruntime, PENDING)).splitlines()
     assert table[2].startswith("test_x.py::t2") and table[2].endswith(harness.REGRESSION)
     assert table[3].strip() == "failed message"
@@ -104,7 +119,9 @@ def result(test_outcomes, populate="djruntime.engine") -> harness.PassResult:
 
 
 def every_file(outcome="passed") -> dict[str, dict[str, str]]:
-    by_id = {f"{path}::t[{backend}]": outcome for path in harness.SELECTION for backend in ("mysql", "postgresql")}
+    by_id = {
+        f"{path}::t[{backend}]": outcome for path in harness.SELECTION for backend in ("mysql", "postgresql")
+    }
     return outcomes(**by_id)
 
 
@@ -112,12 +129,18 @@ def test_a_complete_pass_is_accepted():
     harness.check_pass(result(every_file()), "djruntime.")
 
 
-@pytest.mark.parametrize("damage, complaint", [
-    (lambda r: r.outcomes.clear(), "ran no test"),
-    (lambda r: r.engine.update(populate="datajoint.autopopulate"), "expected djruntime."),
-    (lambda r: [r.outcomes.pop(k) for k in list(r.outcomes) if "test_jobs.py" in k], "nothing from"),
-    (lambda r: [r.outcomes.pop(k) for k in list(r.outcomes) if "postgresql" in k], "no postgresql test passed"),
-])
+@pytest.mark.parametrize(
+    "damage, complaint",
+    [
+        (lambda r: r.outcomes.clear(), "ran no test"),
+        (lambda r: r.engine.update(populate="datajoint.autopopulate"), "expected djruntime."),
+        (lambda r: [r.outcomes.pop(k) for k in list(r.outcomes) if "test_jobs.py" in k], "nothing from"),
+        (
+            lambda r: [r.outcomes.pop(k) for k in list(r.outcomes) if "postgresql" in k],
+            "no postgresql test passed",
+        ),
+    ],
+)
 def test_a_pass_that_proves_nothing_fails_loudly(damage, complaint):
     broken = result(every_file())
     damage(broken)
@@ -138,19 +161,35 @@ def test_an_unfetchable_release_exits_2(tmp_path, monkeypatch, capsys):
 def test_the_suite_environment_keeps_only_what_it_needs():
     mysql, postgres = harness.servers_from_environment({"DJ_HOST": "db.lab:3307", "DJ_PASS": "x"})
     assert (mysql.host, mysql.port, mysql.password) == ("db.lab", 3307, "x")
-    env = harness.suite_environment({"DJ_BACKEND": "postgresql", "DJ_JOBS_KEEP_COMPLETED": "1",
-                                     "DJRUNTIME_ON_INTERRUPT": "error", "DJRUNTIME_MAX_BATCH": "1",
-                                     "PATH": "/bin"}, mysql, postgres, "djtest_compatab12")
-    assert "DJ_BACKEND" not in env and "DJ_JOBS_KEEP_COMPLETED" not in env and "DJRUNTIME_MAX_BATCH" not in env
+    env = harness.suite_environment(
+        {
+            "DJ_BACKEND": "postgresql",
+            "DJ_JOBS_KEEP_COMPLETED": "1",
+            "DJRUNTIME_ON_INTERRUPT": "error",
+            "DJRUNTIME_MAX_BATCH": "1",
+            "PATH": "/bin",
+        },
+        mysql,
+        postgres,
+        "djtest_compatab12",
+    )
+    assert (
+        "DJ_BACKEND" not in env and "DJ_JOBS_KEEP_COMPLETED" not in env and "DJRUNTIME_MAX_BATCH" not in env
+    )
     assert env["DJRUNTIME_ON_INTERRUPT"] == "error" and env["PATH"] == "/bin"
-    assert (env["DJ_HOST"], env["DJ_PORT"], env["DJ_TEST_DB_PREFIX"]) == ("db.lab", "3307", "djtest_compatab12")
+    assert (env["DJ_HOST"], env["DJ_PORT"], env["DJ_TEST_DB_PREFIX"]) == (
+        "db.lab",
+        "3307",
+        "djtest_compatab12",
+    )
     assert env["DJ_USE_EXTERNAL_CONTAINERS"] == "1" and env["DJ_STRICT_PROVENANCE"] == "0"
 
 
 def test_the_prefix_cannot_match_this_projects_test_schemas():
     """The project's runtime tests name schemas djtest_ + 10 hex digits; the suite drops <prefix>_%."""
     prefix = harness.new_prefix()
-    # "djtest": the suite's read-only users are granted djtest%; "_compat": 'o', 'm', 'p', 't' are no hex digits
+    # "djtest": the suite's read-only users are granted djtest%;
+    # "_compat": 'o', 'm', 'p', 't' are no hex digits
     assert re.fullmatch(r"djtest_compat[0-9a-f]{8}", prefix)
     assert harness.new_prefix() != prefix
 
@@ -190,13 +229,34 @@ def run_plugin(tmp_path: Path, source: str, *plugins: str, env: dict | None = No
     (tmp_path / "test_sample.py").write_text(textwrap.dedent(source))
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     out = tmp_path / "out.json"
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-c", "pytest.ini", "--rootdir", ".",
-               "-p", "djcompat_outcomes", "--djcompat-out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-c",
+        "pytest.ini",
+        "--rootdir",
+        ".",
+        "-p",
+        "djcompat_outcomes",
+        "--djcompat-out",
+        str(out),
+    ]
     for plugin in plugins:
         command += ["-p", plugin]
     environment = {**os.environ, "PYTHONPATH": str(HERE), **(env or {})}
-    completed = subprocess.run(command + ["test_sample.py"], cwd=tmp_path, env=environment, capture_output=True,
-                               text=True, timeout=120)
+    completed = subprocess.run(
+        command + ["test_sample.py"],
+        check=False,
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.exists(), completed.stdout + completed.stderr
     return json.loads(out.read_text())
 
@@ -204,11 +264,19 @@ def run_plugin(tmp_path: Path, source: str, *plugins: str, env: dict | None = No
 def test_the_plugin_records_every_kind_of_outcome_with_its_error_line(tmp_path):
     recorded = run_plugin(tmp_path, PLUGIN_TESTS)
     got = {test_id.split("::")[1]: entry["outcome"] for test_id, entry in recorded["outcomes"].items()}
-    assert got == {"test_pass": "passed", "test_fail": "failed", "test_setup_error": "error",
-                   "test_teardown_error": "error", "test_skip": "skipped", "test_xfail": "xfailed",
-                   "test_xpass": "xpassed", "test_param[mysql]": "passed", "test_param[postgresql]": "failed"}
+    assert got == {
+        "test_pass": "passed",
+        "test_fail": "failed",
+        "test_setup_error": "error",
+        "test_teardown_error": "error",
+        "test_skip": "skipped",
+        "test_xfail": "xfailed",
+        "test_xpass": "xpassed",
+        "test_param[mysql]": "passed",
+        "test_param[postgresql]": "failed",
+    }
     messages = {test_id.split("::")[1]: entry["message"] for test_id, entry in recorded["outcomes"].items()}
-    assert messages["test_fail"].startswith("AssertionError: one is not two")
+    assert messages["test_fail"].splitlines() == ["AssertionError: one is not two", "assert 1 == 2"]
     assert messages["test_teardown_error"] == "RuntimeError: teardown broke"
     assert "no dot binary" in messages["test_skip"]
     assert recorded["exitstatus"] == 1
@@ -217,7 +285,9 @@ def test_the_plugin_records_every_kind_of_outcome_with_its_error_line(tmp_path):
 def test_the_plugin_tells_which_engine_ran(tmp_path):
     source = "def test_nothing(): pass\n"
     assert run_plugin(tmp_path, source)["engine"]["populate"] == "datajoint.autopopulate"
-    under_djruntime = run_plugin(tmp_path, source, "djcompat_install", env={"DJRUNTIME_ON_INTERRUPT": "error"})
+    under_djruntime = run_plugin(
+        tmp_path, source, "djcompat_install", env={"DJRUNTIME_ON_INTERRUPT": "error"}
+    )
     assert under_djruntime["engine"] == {"populate": "djruntime.engine", "on_interrupt": "error"}
 
 
@@ -228,7 +298,7 @@ def server(request) -> harness.Server:
     chosen = mysql if request.param == "mysql" else postgres
     try:
         chosen.connect().close()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure to connect is reported verbatim
         message = f"no {chosen.backend} server at {chosen.host}:{chosen.port} ({error})"
         if os.environ.get("CI"):
             pytest.fail(message + " — CI requires the database tests to run", pytrace=False)
@@ -268,10 +338,14 @@ def test_leftovers_are_dropped_only_when_this_pass_made_them(server):
         before = harness._snapshot((mysql, postgres))
         for name in (unrelated, made_prefixed, made_recorded):
             create_schema(server, name)
-        recorded = [{"backend": server.backend, "name": made_recorded},
-                    {"backend": server.backend, "name": older}]  # activated, but it existed before the pass
+        recorded = [
+            {"backend": server.backend, "name": made_recorded},
+            {"backend": server.backend, "name": older},
+        ]  # activated, but it existed before the pass
         dropped = harness._drop_leftovers((mysql, postgres), before, recorded, prefix)
-        assert sorted(dropped) == sorted([f"{server.backend}:{made_prefixed}", f"{server.backend}:{made_recorded}"])
+        assert sorted(dropped) == sorted(
+            [f"{server.backend}:{made_prefixed}", f"{server.backend}:{made_recorded}"]
+        )
         remaining = server.schemas()
         assert older in remaining and unrelated in remaining
         assert made_prefixed not in remaining and made_recorded not in remaining
