@@ -33,7 +33,8 @@ import subprocess
 import sys
 import tarfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -148,6 +149,21 @@ class Server:
     def drop_user(self, name: str) -> None:
         with _closing(self.connect()) as connection, connection.cursor() as cursor:
             cursor.execute("DROP USER IF EXISTS %s@'%%'", (name,))
+
+
+@contextmanager
+def exclusive(server: Server, wait_seconds: int, name: str = "djruntime_compat") -> Iterator[None]:
+    """Runs against one MySQL server take turns: datajoint's tests create and drop fixed users
+    (``SUITE_USERS``), which a concurrent run would pull from under the other. The lock is the server's
+    own and goes with the connection, also when the harness dies."""
+    with _closing(server.connect()) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT GET_LOCK(%s, %s)", (name, wait_seconds))
+        if cursor.fetchone()[0] != 1:
+            raise HarnessError(
+                f"another compatibility run holds {server.host}:{server.port} (lock {name!r}) "
+                f"after {wait_seconds} s of waiting"
+            )
+        yield
 
 
 class _closing:
@@ -612,12 +628,13 @@ def _run(version: str, work: Path) -> tuple[Comparison, tuple[PassResult, PassRe
     prefix = new_prefix()
     env = suite_environment(os.environ, *servers, prefix)
     print(f"compat: datajoint {version}'s tests from {source}, DJ_TEST_DB_PREFIX={prefix}", flush=True)
-    plain = run_pass("plain", python, source, env, work, servers, prefix)
-    check_pass(plain, "datajoint.")
-    under_djruntime = run_pass(
-        "djruntime", python, source, env, work, servers, prefix, plugins=["djcompat_install"]
-    )
-    check_pass(under_djruntime, "djruntime.")
+    with exclusive(servers[0], wait_seconds=PASS_TIMEOUT_SECONDS):
+        plain = run_pass("plain", python, source, env, work, servers, prefix)
+        check_pass(plain, "datajoint.")
+        under_djruntime = run_pass(
+            "djruntime", python, source, env, work, servers, prefix, plugins=["djcompat_install"]
+        )
+        check_pass(under_djruntime, "djruntime.")
     return compare(plain.outcomes, under_djruntime.outcomes, under_djruntime.engine), (plain, under_djruntime)
 
 

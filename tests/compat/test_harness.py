@@ -352,3 +352,20 @@ def test_leftovers_are_dropped_only_when_this_pass_made_them(server):
     finally:
         for name in (older, unrelated, made_prefixed, made_recorded):
             server.drop_schema(name)
+
+
+def test_runs_against_one_server_take_turns():
+    mysql, _ = harness.servers_from_environment(os.environ)
+    try:
+        mysql.connect().close()
+    except Exception as error:  # noqa: BLE001 - any failure to connect is reported verbatim
+        if os.environ.get("CI"):
+            pytest.fail(f"no mysql server ({error}) — CI requires the database tests to run", pytrace=False)
+        pytest.skip(f"no mysql server ({error})")
+    name = f"djcompat_test_{uuid.uuid4().hex[:8]}"  # not the real lock: a real run may be going on
+    with harness.exclusive(mysql, 1, name):
+        with pytest.raises(harness.HarnessError, match="another compatibility run holds"):
+            with harness.exclusive(mysql, 0, name):
+                pass
+    with harness.exclusive(mysql, 0, name):  # released with its connection
+        pass
