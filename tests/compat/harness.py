@@ -427,12 +427,16 @@ def _drop_leftovers(
     return dropped
 
 
-def _print_summary_lines(log: Path) -> None:
+def _print_summary_lines(log: Path, width: int = 150) -> None:
+    """pytest's one line per failing test and its final count (the full report stays in the log)."""
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
     start = next((i for i, line in enumerate(lines) if "short test summary info" in line), None)
-    shown = lines[start:] if start is not None else lines[-5:]
+    if start is None:  # nothing failed, or pytest stopped early: its last lines say which
+        shown = lines[-5:]
+    else:
+        shown = [line for line in lines[start + 1 :] if line.startswith(("FAILED ", "ERROR "))] + lines[-1:]
     for line in shown:
-        print("    " + line)
+        print("    " + _clip(line, width))
 
 
 def check_pass(result: PassResult, expect_engine: str) -> None:
