@@ -559,7 +559,7 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ main
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None, environ: Mapping[str, str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--datajoint-version",
@@ -575,11 +575,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--report-only",
         action="store_true",
-        default=os.environ.get("DJCOMPAT_REPORT_ONLY", "") not in ("", "0"),
+        default=environ.get("DJCOMPAT_REPORT_ONLY", "") not in ("", "0"),
         help="print the comparison and exit 0 on regressions (env DJCOMPAT_REPORT_ONLY=1); "
         "harness errors still exit 2",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def conclude(comparison: Comparison, report_only: bool) -> int:
+    """The verdict line and the exit status: 1 on a regression unless only reporting."""
+    if comparison.regressions:
+        print(
+            f"compat: {len(comparison.regressions)} test(s) pass on plain datajoint and not under djruntime"
+            + (" (report only: not failing)" if report_only else ""),
+            file=sys.stderr,
+        )
+        return 0 if report_only else 1
+    print(
+        "compat: djruntime passes every datajoint test plain datajoint passes, "
+        "apart from the listed deviations"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv, os.environ)
     started = time.monotonic()
     try:
         comparison, passes = _run(args.datajoint_version, args.work_dir.resolve())
@@ -602,18 +622,7 @@ def main(argv: list[str] | None = None) -> int:
             indent=1,
         )
     )
-    if comparison.regressions:
-        print(
-            f"compat: {len(comparison.regressions)} test(s) pass on plain datajoint and not under djruntime"
-            + (" (--report-only: not failing)" if args.report_only else ""),
-            file=sys.stderr,
-        )
-        return 0 if args.report_only else 1
-    print(
-        "compat: djruntime passes every datajoint test plain datajoint passes, "
-        "apart from the listed deviations"
-    )
-    return 0
+    return conclude(comparison, args.report_only)
 
 
 def _run(version: str, work: Path) -> tuple[Comparison, tuple[PassResult, PassResult]]:

@@ -113,6 +113,21 @@ def test_the_table_shows_regressions_first_with_their_error_line():
     assert table[-1].startswith("3 tests: 0 same on both, 1 regressions, 1 deliberate deviations, 1 fail")
 
 
+@pytest.mark.parametrize("report_only", [False, True])
+def test_a_regression_fails_the_job_unless_only_reporting(report_only, capsys):
+    regressed = harness.compare(outcomes(a="passed"), outcomes(a="failed"), PENDING)
+    assert harness.conclude(regressed, report_only) == (0 if report_only else 1)
+    assert "1 test(s) pass on plain datajoint and not under djruntime" in capsys.readouterr().err
+    assert harness.conclude(harness.compare(outcomes(a="passed"), outcomes(a="passed"), PENDING), False) == 0
+
+
+@pytest.mark.parametrize("value, report_only", [(None, False), ("0", False), ("", False), ("1", True)])
+def test_report_only_from_the_environment(value, report_only):
+    environ = {} if value is None else {"DJCOMPAT_REPORT_ONLY": value}
+    assert harness.parse_args([], environ).report_only is report_only
+    assert harness.parse_args(["--report-only"], environ).report_only is True
+
+
 # ------------------------------------------------------------------------------------ a pass's checks
 def result(test_outcomes, populate="djruntime.engine") -> harness.PassResult:
     return harness.PassResult("djruntime", test_outcomes, {"populate": populate}, 0, 1.0, Path("log"))
