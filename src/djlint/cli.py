@@ -18,7 +18,7 @@ from pathlib import Path
 
 from djlint import __version__
 from djlint.baseline import BaselineError, LineReader, filter_new, load_baseline, write_baseline
-from djlint.config import Config, ConfigError, find_root, load_config
+from djlint.config import Config, ConfigError, check_selectors, find_root, load_config
 from djlint.diagnostics import Diagnostic
 from djlint.output import (
     FORMATS,
@@ -113,9 +113,9 @@ def _effective_config(root: Path, options: argparse.Namespace) -> Config:
     config = load_repository_config(root)
     changes: dict[str, object] = {}
     if options.select is not None:
-        changes["select"] = options.select
+        changes["select"] = check_selectors(options.select, "--select")
     if options.ignore is not None:
-        changes["ignore"] = options.ignore
+        changes["ignore"] = check_selectors(options.ignore, "--ignore")
     extra = tuple(g.strip() for value in options.exclude for g in value.split(",") if g.strip())
     if extra:
         changes["exclude"] = tuple(config.exclude) + extra
