@@ -299,6 +299,8 @@ def _check_keys(table: dict[str, Any], allowed: Sequence[str], where: str, probl
             continue
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(allowed)}"
+        if not where and key in DJLINT_HTML_KEYS:
+            hint = "a key of djLint, the HTML template linter: move this tool's settings to [tool.dj-provenance]"
         problems.append(f"{where}unknown key {key!r} ({hint})")
 
 
