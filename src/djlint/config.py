@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from djlint.fileio import NotAnalysable, read_regular
+from djlint.fileio import NotAnalysable, read_regular, resolved
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -131,8 +131,8 @@ class Config:
 def find_root(start: Path) -> Path:
     """The repository root: the nearest directory at or above ``start`` holding a ``pyproject.toml``
     or a ``.git``; ``start`` itself (or its directory) when there is none."""
-    start = start.resolve()
-    if start.is_file():
+    start = resolved(start)
+    if not start.is_dir():
         start = start.parent
     for directory in (start, *start.parents):
         if (directory / "pyproject.toml").is_file() or (directory / ".git").exists():

@@ -646,7 +646,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
         SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
     )
 
-    given = [(p if p.is_absolute() else cwd / p).resolve() for p in paths]
+    given = [resolved(p if p.is_absolute() else cwd / p) for p in paths]
     files = discover(given, config)
     listed = [(relative_path(path, cwd), path) for path in files]
     snapshot = None
