@@ -198,7 +198,7 @@ class ResultCache:
         # still one JSON document: the signed body as a string beside its tag
         document = json.dumps({"tag": mark.hex(), "body": body}).encode("utf-8")
         with contextlib.suppress(OSError):
-            cachefiles.prepare(self.directory.parent, self.directory)
+            cachefiles.prepare(self.directory.parent, self.directory, self.root)
             cachefiles.replace_atomically(self.directory / f"{key}.json", document)
             cachefiles.keep_newest(self.directory.glob("*.json"), KEEP_ENTRIES)
 
@@ -206,7 +206,7 @@ class ResultCache:
     def lock(self) -> Iterator[None]:
         """Exclusive across processes; released when the handle closes, even if the holder dies."""
         try:
-            cachefiles.prepare(self.directory.parent, self.directory)
+            cachefiles.prepare(self.directory.parent, self.directory, self.root)
             handle = cachefiles.open_lock(self.directory)
         except OSError:  # read-only checkout, or a symlink on the way: no lock (and no cache writes)
             yield

@@ -137,13 +137,14 @@ def read_raw(path: Path) -> bytes | None:
         return None
 
 
-def write_sealed(cache_root: Path, path: Path, kind: str, data: bytes) -> bool:
-    """Seal ``data`` and write it to ``path`` (inside ``cache_root``); False when not written."""
+def write_sealed(cache_root: Path, path: Path, kind: str, data: bytes, root: Path | None = None) -> bool:
+    """Seal ``data`` and write it to ``path`` (inside ``cache_root``, see ``prepare`` for ``root``);
+    False when not written."""
     blob = seal(kind, data)
     if blob is None:
         return False
     try:
-        prepare(cache_root, path.parent)
+        prepare(cache_root, path.parent, root)
         replace_atomically(path, blob)
     except OSError:
         return False  # a read-only or full disk, or an unsafe directory, only costs speed
@@ -164,15 +165,20 @@ def _real_directory(directory: Path) -> None:
         raise UnsafeCacheDirectory(f"{directory} is a symlink or not a directory")
 
 
-def prepare(cache_root: Path, directory: Path | None = None) -> None:
+def prepare(cache_root: Path, directory: Path | None = None, root: Path | None = None) -> None:
     """Create ``directory`` (default: ``cache_root``) and a ``.gitignore`` in ``cache_root`` so that
-    nothing of the cache is ever committed. Raises OSError (UnsafeCacheDirectory) when ``cache_root``
-    or a directory between it and ``directory`` is a symlink: nothing is written then."""
+    nothing of the cache is ever committed. Raises OSError (UnsafeCacheDirectory) when ``cache_root``,
+    a directory between it and ``directory``, or - when the cache lies inside the repository ``root`` - a
+    directory between ``root`` and it (``cache-dir = "build/cache"``, ``build`` a symlink) is a symlink:
+    nothing is written then."""
     directory = directory or cache_root
     chain = [directory]
     while chain[-1] != cache_root and chain[-1].parent != chain[-1]:
         chain.append(chain[-1].parent)
-    if not os.path.lexists(cache_root):
+    if root is not None and root in cache_root.parents:
+        while chain[-1].parent != root:
+            chain.append(chain[-1].parent)
+    elif not os.path.lexists(cache_root):
         cache_root.parent.mkdir(parents=True, exist_ok=True)
     for component in reversed(chain):
         _real_directory(component)

@@ -652,7 +652,7 @@ def _build_model(paths: Sequence[Path], config: Config, cwd: Path, use_cache: bo
     snapshot = None
     if cache is not None:
         snapshot = ModelSnapshot(Path(cache_dir), (config_material(config), tool_fingerprint(), str(root),
-                                                   str(cwd), [str(p) for p in given]))
+                                                   str(cwd), [str(p) for p in given]), root)
         restored = snapshot.restore(listed, config)
         if restored is not None:
             return restored

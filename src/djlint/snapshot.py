@@ -61,11 +61,12 @@ def _secret() -> bytes | None:
 class ModelSnapshot:
     """One snapshot file per analysis scope (configuration, analysed paths, working directory)."""
 
-    def __init__(self, directory: Path, key_material: object) -> None:
+    def __init__(self, directory: Path, key_material: object, root: Path | None = None) -> None:
         self.key = hashlib.blake2b(
             repr((FORMAT, sys.version_info[:2], key_material)).encode(), digest_size=16
         ).hexdigest()
         self.base = directory
+        self.root = root  # the repository: no directory between it and the cache may be a symlink
         self.path = directory / f"model-{self.key[:16]}.snapshot"
         # the stored file table, once restore() has read it: a rebuild reuses the hashes of unchanged files
         self.previous: dict[str, tuple[str, str, str]] = {}
@@ -136,7 +137,7 @@ class ModelSnapshot:
             return  # not storable: every run builds
         blob = _MAGIC + _LENGTH.pack(len(header)) + header + body
         with contextlib.suppress(OSError):
-            cachefiles.prepare(self.base)
+            cachefiles.prepare(self.base, root=self.root)
             cachefiles.replace_atomically(self.path, blob + _mac(secret, blob))
             cachefiles.keep_newest(self.base.glob("model-*.snapshot"), KEEP)  # each holds a whole model
 

@@ -509,6 +509,7 @@ class SummaryCache:
 
     def __init__(self, directory: Path | None, root: Path | None = None) -> None:
         self.base = directory
+        self.root = root
         tag = f"summaries-{SUMMARY_FORMAT}-{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
         root_tag = digest(str(root).encode())[:12] if root is not None else "any"
         self.path = directory / f"{tag}-{root_tag}.pack" if directory else None
@@ -548,7 +549,7 @@ class SummaryCache:
         extra = [k for k in old if k not in self._used][-max(keep, len(self._used)) :]
         merged = {**{k: old[k] for k in extra}, **self._used}
         try:
-            cachefiles.write_sealed(self.base, self.path, _PACK_KIND, marshal.dumps(merged))
+            cachefiles.write_sealed(self.base, self.path, _PACK_KIND, marshal.dumps(merged), self.root)
         except ValueError:
             pass  # not storable: the next run summarises again
         self._dirty = False

@@ -202,14 +202,25 @@ def test_a_symlinked_cache_directory_is_not_written_through(repo: Path, tmp_path
     assert list(outside.iterdir()) == []
 
 
-def test_a_configured_cache_dir_that_is_a_symlink_is_not_written_through(repo: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("configured", ["build", "build/cache", "build/deeper/cache"])
+def test_a_configured_cache_dir_under_a_symlink_is_not_written_through(
+    repo: Path, tmp_path: Path, configured: str
+) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (repo / "build").symlink_to(outside, target_is_directory=True)
-    (repo / "pyproject.toml").write_text('[project]\nname = "pipeline"\n\n[tool.djlint]\ncache-dir = "build"\n')
-    result = run("djlint", cwd=repo)
-    assert result.returncode == 1 and findings(result) == FINDINGS
+    (repo / "pyproject.toml").write_text(f'[project]\nname = "pipeline"\n\n[tool.djlint]\ncache-dir = "{configured}"\n')
+    for _ in range(2):
+        result = run("djlint", cwd=repo)
+        assert result.returncode == 1 and findings(result) == FINDINGS and "Traceback" not in result.stderr
     assert list(outside.iterdir()) == []
+
+
+def test_a_configured_cache_dir_is_created_inside_the_repository(repo: Path) -> None:
+    (repo / "pyproject.toml").write_text('[project]\nname = "pipeline"\n\n[tool.djlint]\ncache-dir = "build/cache"\n')
+    assert findings(run("djlint", cwd=repo)) == FINDINGS
+    assert (repo / "build" / "cache" / "results").is_dir() and (repo / "build" / "cache" / ".gitignore").is_file()
+    assert list((repo / "build" / "cache").glob("summaries-*.pack"))
 
 
 def test_a_cache_file_symlink_is_replaced_not_followed(repo: Path, tmp_path: Path) -> None:

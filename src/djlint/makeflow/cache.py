@@ -128,6 +128,7 @@ def _code_tag() -> str:
 class FactsCache:
     def __init__(self, directory: Path, root: Path) -> None:
         self.base = directory
+        self.root = root
         tag = f"makeflow-{FORMAT}-{__version__}-{_code_tag()}-py{sys.version_info[0]}.{sys.version_info[1]}"
         self.root_tag = hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
         self.path = directory / f"{tag}-{self.root_tag}.pack"
@@ -184,7 +185,8 @@ class FactsCache:
         if not self._dirty:
             return
         try:
-            if not cachefiles.write_sealed(self.base, self.path, _PACK_KIND, marshal.dumps(self._fresh)):
+            data = marshal.dumps(self._fresh)
+            if not cachefiles.write_sealed(self.base, self.path, _PACK_KIND, data, self.root):
                 return  # a read-only checkout, or no private key: run without the cache
             for stale in self.base.glob(f"makeflow-*-{self.root_tag}.pack"):
                 if stale != self.path:   # packs of other djlint versions for this root
