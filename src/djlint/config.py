@@ -27,7 +27,6 @@ ConfigError whose message is one line naming the file, the key and what was expe
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import re
@@ -297,6 +296,8 @@ def _check_keys(table: dict[str, Any], allowed: Sequence[str], where: str, probl
     for key in table:
         if key in allowed:
             continue
+        import difflib  # here: only an invalid table needs it
+
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(allowed)}"
         if not where and key in DJLINT_HTML_KEYS:

@@ -59,17 +59,20 @@ def read_regular(path: str | os.PathLike[str], limit: int, *, follow_symlinks: b
             raise NotAnalysable(f"{kind_of(info.st_mode)}, not a regular file")
         if info.st_size > limit:
             raise NotAnalysable(f"larger than {limit // (1024 * 1024)} MiB")
-        chunks: list[bytes] = []
-        remaining = limit + 1  # the file may grow while it is read
+        first = os.read(descriptor, info.st_size + 1)
+        if len(first) <= info.st_size:  # a short read of a regular file is its end: the usual case
+            return first
+        chunks = [first]  # the file grew, or reports no size (procfs): read on, bounded
+        remaining = limit + 1 - len(first)
         while remaining > 0:
-            chunk = os.read(descriptor, min(remaining, max(info.st_size + 1, 65536)))
+            chunk = os.read(descriptor, min(remaining, 1 << 20))
             if not chunk:
                 break
             chunks.append(chunk)
             remaining -= len(chunk)
         if remaining <= 0:
             raise NotAnalysable(f"larger than {limit // (1024 * 1024)} MiB")
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        return b"".join(chunks)
     finally:
         os.close(descriptor)
 
