@@ -12,8 +12,8 @@ from typing import Any
 
 from djlint.cache import relative_path
 from djlint.config import Config, find_root, load_config
-from djlint.fileio import read_source
 from djlint.diagnostics import Diagnostic
+from djlint.fileio import read_source
 from djlint.model import Model, build_model
 from djlint.rules import REGISTRY
 

@@ -58,7 +58,7 @@ def read_regular(path: str | os.PathLike[str], limit: int, *, follow_symlinks: b
         if not stat.S_ISREG(info.st_mode):
             raise NotAnalysable(f"{kind_of(info.st_mode)}, not a regular file")
         if info.st_size > limit:
-            raise NotAnalysable(f"larger than {limit // (1024 * 1024)} MiB")
+            raise NotAnalysable(f"larger than {_size(limit)}")
         first = os.read(descriptor, info.st_size + 1)
         if len(first) <= info.st_size:  # a short read of a regular file is its end: the usual case
             return first
@@ -71,10 +71,14 @@ def read_regular(path: str | os.PathLike[str], limit: int, *, follow_symlinks: b
             chunks.append(chunk)
             remaining -= len(chunk)
         if remaining <= 0:
-            raise NotAnalysable(f"larger than {limit // (1024 * 1024)} MiB")
+            raise NotAnalysable(f"larger than {_size(limit)}")
         return b"".join(chunks)
     finally:
         os.close(descriptor)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
 
 
 def read_source(path: str | os.PathLike[str]) -> bytes:

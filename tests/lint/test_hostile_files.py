@@ -80,3 +80,26 @@ def test_a_symlink_to_a_regular_python_file_is_still_analysed(repo: Path, tmp_pa
     (repo / "pipeline" / "ephys.py").symlink_to(elsewhere)
     result = run("djlint", "--no-cache", cwd=repo)
     assert result.returncode == 1 and findings(result) == FINDINGS
+
+
+def test_bounded_reads_of_regular_files(tmp_path: Path) -> None:
+    """The reader under every source, configuration and cache read: whole files, growing ones, files
+    that report no size (procfs), and the bound."""
+    from djlint.fileio import NotAnalysable, read_regular
+
+    small = tmp_path / "small.py"
+    small.write_bytes(b"x = 1\n" * 1000)
+    assert read_regular(small, 1 << 20) == b"x = 1\n" * 1000
+    empty = tmp_path / "empty.py"
+    empty.write_bytes(b"")
+    assert read_regular(empty, 10) == b""
+    status = Path("/proc/self/status")
+    if status.is_file() and status.stat().st_size == 0:
+        assert b"Name:" in read_regular(status, 1 << 20)
+    with pytest.raises(NotAnalysable, match="larger than 100 bytes"):
+        read_regular(small, 100)
+    link = tmp_path / "link.py"
+    link.symlink_to(small)
+    assert read_regular(link, 1 << 20) == small.read_bytes()
+    with pytest.raises(OSError):
+        read_regular(link, 1 << 20, follow_symlinks=False)
