@@ -292,7 +292,10 @@ def _selectors(value: Any, key: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(result)
 
 
-def _check_keys(table: dict[str, Any], allowed: Sequence[str], where: str, problems: list[str]) -> None:
+def _check_keys(
+    table: dict[str, Any], allowed: Sequence[str], where: str, problems: list[str], shared_table: bool = False
+) -> None:
+    """An unknown key is a problem; ``shared_table``: the table is ``[tool.djlint]``, which djLint reads too."""
     for key in table:
         if key in allowed:
             continue
@@ -300,7 +303,7 @@ def _check_keys(table: dict[str, Any], allowed: Sequence[str], where: str, probl
 
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else f"expected one of: {', '.join(allowed)}"
-        if not where and key in DJLINT_HTML_KEYS:
+        if shared_table and key in DJLINT_HTML_KEYS:
             hint = "a key of djLint, the HTML template linter: move this tool's settings to [tool.dj-provenance]"
         problems.append(f"{where}unknown key {key!r} ({hint})")
 
@@ -363,7 +366,7 @@ def load_config(root: Path) -> Config:
         source = pyproject if os.path.exists(pyproject) else None
         return Config(root=root, policy=Policy(source=source))
     problems: list[str] = []
-    _check_keys(tool, KEYS, "", problems)
+    _check_keys(tool, KEYS, "", problems, shared_table=header == "[tool.djlint]")
     linking = tool.get("linking", {})
     if not isinstance(linking, dict) or not all(isinstance(v, str) for v in linking.values()):
         got = _describe(linking) if not isinstance(linking, dict) else "a table with a value that is not a string"

@@ -295,6 +295,8 @@ def test_dj_provenance_table_wins_over_djlint(repo: Path) -> None:
 def test_dj_provenance_table_is_strict_and_named_in_errors(repo: Path) -> None:
     configure(repo, DJLINT_HTML + '\n[tool.dj-provenance]\nselet = ["DJ2"]\n')
     assert_config_error(repo, "invalid [tool.dj-provenance] in", "unknown key 'selet'")
+    configure(repo, '[tool.dj-provenance]\nprofile = "django"\n')  # djLint's key has no place here
+    assert_config_error(repo, "invalid [tool.dj-provenance] in", "unknown key 'profile' (expected one of: select")
     configure(repo, "[tool]\ndj-provenance = 3\n")
     assert_config_error(repo, "[tool.dj-provenance] in", "must be a table")
 
