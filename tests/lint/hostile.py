@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import resource
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from djlint.rules import REGISTRY
 
 VENV_BIN = Path(sys.executable).parent
 FINDINGS = ["pipeline/behavior.py:33:9: DJ301", "pipeline/ephys.py:33:21: DJ201"]
+FINDING = re.compile(r"^\S+:\d+:\d+: [A-Z]+[0-9]+")
 MEMORY_LIMIT = 2 * 1024**3  # a run that reads /dev/zero fails fast instead of exhausting the machine
 
 
@@ -37,5 +39,5 @@ def run(tool: str, *args: str, cwd: Path, env: dict[str, str] | None = None) -> 
 
 
 def findings(result: subprocess.CompletedProcess[str]) -> list[str]:
-    """``path:line:column: CODE`` of each reported line."""
-    return [" ".join(line.split(" ", 2)[:2]) for line in result.stdout.splitlines()]
+    """``path:line:column: CODE`` of each finding (not of the lines that may follow one, e.g. a fix)."""
+    return [match.group(0) for line in result.stdout.splitlines() if (match := FINDING.match(line))]

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,7 @@ from djlint.config import load_policy
 from djlint.rules import REGISTRY
 
 VENV_BIN = Path(sys.executable).parent
+FINDING = re.compile(r"^\S+:\d+:\d+: [A-Z]+[0-9]+")
 BEHAVIOR_LINE = "pipeline/behavior.py:33:9: DJ301"
 EPHYS_LINE = "pipeline/ephys.py:33:21: DJ201"
 
@@ -48,7 +50,8 @@ def configure(root: Path, text: str) -> None:
 
 
 def findings(result: subprocess.CompletedProcess[str]) -> list[str]:
-    return [line.split(" ", 2)[0] + " " + line.split(" ", 2)[1] for line in result.stdout.splitlines()]
+    """``path:line:column: CODE`` of each finding (not of the lines that may follow one, e.g. a fix)."""
+    return [match.group(0) for line in result.stdout.splitlines() if (match := FINDING.match(line))]
 
 
 def assert_config_error(root: Path, *needles: str, cli_args: tuple[str, ...] = ()) -> None:
