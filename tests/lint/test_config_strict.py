@@ -240,7 +240,7 @@ def test_per_file_ignores(repo: Path, pattern: str, expected: list[str]) -> None
 def test_per_file_ignores_hold_from_a_subdirectory_and_in_flake8(repo: Path) -> None:
     configure(repo, '[tool.djlint]\nper-file-ignores = { "pipeline/behavior.py" = ["DJ301"] }\n')
     inside = run("djlint", "--no-cache", ".", cwd=repo / "pipeline")
-    assert [line.split(":")[0] for line in inside.stdout.splitlines()] == ["ephys.py"]
+    assert [line.split(":")[0] for line in findings(inside)] == ["ephys.py"]
     flake8 = run("flake8", "--isolated", "--select", "DJ", "pipeline/behavior.py", "pipeline/ephys.py", cwd=repo)
     assert [line.split(": ")[1].split()[0] for line in flake8.stdout.splitlines()] == ["DJ201"], flake8.stdout
 
