@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import gc
+import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from djlint.cache import relative_path
 from djlint.config import Config, find_root, load_config
 from djlint.diagnostics import Diagnostic
+from djlint.fileio import read_source
 from djlint.model import Model, build_model
 from djlint.rules import REGISTRY
 
@@ -60,12 +63,25 @@ class _Lines:
             if module is not None:
                 lines = module.lines
             else:
-                try:
-                    lines = (self.cwd / path).read_text(encoding="utf-8", errors="replace").splitlines()
+                try:  # regular files only: a DJ000 may name a FIFO or a device
+                    lines = read_source(self.cwd / path).decode("utf-8", errors="replace").splitlines()
                 except OSError:
                     lines = []
             self.cache[path] = lines
         return lines[number - 1] if 0 < number <= len(lines) else ""
+
+
+class _RootRelative:
+    """Diagnostic paths (relative to ``cwd``) as root-relative paths, for ``per-file-ignores``."""
+
+    def __init__(self, root: Path, cwd: Path) -> None:
+        self.root, self.cwd = root.resolve(), cwd
+        self.known: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        if path not in self.known:
+            self.known[path] = relative_path(Path(os.path.normpath(self.cwd / path)), self.root)
+        return self.known[path]
 
 
 def _make_facts(model: Model, cache_dir: Path | None) -> Any:
@@ -104,11 +120,13 @@ def analyze(
         facts = _make_facts(model, cache_dir)
         lines = _Lines(model, cwd)
         found: set[Diagnostic] = set()
+        per_file = _RootRelative(model.root, cwd) if config.per_file_ignores else None
         for code, rule in REGISTRY.items():
             if not config.enabled(code):
                 continue
             for diagnostic in rule.check(model, facts):
-                if not config.enabled(diagnostic.code):
+                where = per_file(diagnostic.path) if per_file is not None else None
+                if not config.enabled(diagnostic.code, where):
                     continue
                 if suppressed(diagnostic, lines.line(diagnostic.path, diagnostic.line)):
                     continue

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from djlint.diagnostics import Diagnostic
+from djlint.fileio import read_source
 
 FORMAT_VERSION = 1
 _NEWLINE = re.compile(r"\r\n|\r|\n")  # line breaks as Python's tokenizer counts them
@@ -36,8 +37,8 @@ class LineReader:
 
     def lines(self, path: str) -> list[str]:
         if path not in self._lines:
-            try:
-                data = (self.cwd / path).read_bytes()
+            try:  # regular files only: a DJ000 may name a FIFO or a device
+                data = read_source(self.cwd / path)
             except OSError:
                 data = b""
             self._lines[path] = _NEWLINE.split(data.decode("utf-8", errors="replace"))

@@ -8,7 +8,8 @@ the same cache, so an unchanged repository is answered without analysis.
 The key covers: the djlint version and the installed djlint sources, the effective configuration and the
 bytes of ``pyproject.toml``, the analysed paths, and the content hash of every Python file under them.
 Writes are atomic (temporary file + ``os.replace``); a file lock makes concurrent cold workers wait for the
-first one instead of all analysing; an unreadable or corrupt entry is treated as a miss.
+first one instead of all analysing. Each entry is signed with the user's key (``djlint.cachefiles``): an
+unreadable, corrupt or unsigned entry (e.g. one a repository ships) is treated as a miss.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from pathlib import Path
 from djlint import __version__, cachefiles
 from djlint.config import Config
 from djlint.diagnostics import Diagnostic
+from djlint.fileio import NotAnalysable, read_source, resolved
 
 CACHE_DIR_NAME = ".djlint_cache"
-ENTRY_FORMAT = 2  # 2: diagnostics as objects with their structured fields
+ENTRY_FORMAT = 3  # 2: diagnostics as objects with their structured fields; 3: signed
+_KIND = "results"
 KEEP_ENTRIES = 16
 # Only directories the analysis never enters (djlint.model.SKIPPED_DIRS has these and more): the listing
 # below must include every file the analysis may read, so that adding one invalidates the entry.
@@ -51,7 +54,7 @@ def python_files(paths: Sequence[Path], config: Config) -> list[Path]:
     a cache miss when it changes, while a missing one could leave a stale entry in use."""
     found: set[Path] = set()
     for start in paths:
-        if start.is_file():
+        if not start.is_dir():
             found.add(start)
             continue
         for directory, subdirs, files in os.walk(start):
@@ -81,7 +84,9 @@ class Digests:
         digest = self._known.get(path)
         if digest is None:
             try:
-                digest = hashlib.blake2b(path.read_bytes(), digest_size=16).hexdigest()
+                digest = hashlib.blake2b(read_source(path), digest_size=16).hexdigest()
+            except NotAnalysable as error:  # a FIFO, a device, ...: never read, reported as DJ000
+                digest = f"not analysable: {error}"
             except OSError:
                 digest = "missing"
             self._known[path] = digest
@@ -117,6 +122,9 @@ def config_material(config: Config) -> dict[str, object]:
     return {
         "select": sorted(config.select),
         "ignore": sorted(config.ignore),
+        "extend-select": sorted(config.extend_select),
+        "extend-ignore": sorted(config.extend_ignore),
+        "per-file-ignores": [[pattern, sorted(codes)] for pattern, codes in config.per_file_ignores],
         "exclude": list(config.exclude),
         "linking": sorted(config.linking.items()),
         "policy": sorted(
@@ -152,15 +160,24 @@ class ResultCache:
         self.digests = digests or Digests()
 
     def load(self, key: str) -> list[Diagnostic] | None:
+        """The entry's diagnostics, or None (a miss) when it is missing, damaged, not signed with the
+        user's key (see ``djlint.cachefiles``) or stale."""
+        raw = cachefiles.read_raw(self.directory / f"{key}.json")
+        if raw is None:
+            return None
         try:
-            entry = json.loads((self.directory / f"{key}.json").read_text(encoding="utf-8"))
+            outer = json.loads(raw)
+            body = outer["body"].encode("utf-8")
+            if not cachefiles.verify(_KIND, body, bytes.fromhex(outer["tag"])):
+                return None
+            entry = json.loads(body)
             if entry["format"] != ENTRY_FORMAT or entry["key"] != key:
                 return None
             for relative, digest in entry["files"].items():  # files analysed but not listed by us
                 if self.digests(self.root / relative) != digest:
                     return None
             return [Diagnostic.from_dict(record) for record in entry["diagnostics"]]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def store(
@@ -174,25 +191,32 @@ class ResultCache:
             "files": {relative_path(f, self.root): analysed(f) for f in files},
             "diagnostics": [d.as_dict() for d in diagnostics],
         }
+        body = json.dumps(entry)
+        mark = cachefiles.tag(_KIND, body.encode("utf-8"))
+        if mark is None:  # no private key: nothing is cached
+            return
+        # still one JSON document: the signed body as a string beside its tag
+        document = json.dumps({"tag": mark.hex(), "body": body}).encode("utf-8")
         with contextlib.suppress(OSError):
-            cachefiles.prepare(self.directory.parent, self.directory)
-            cachefiles.replace_atomically(self.directory / f"{key}.json", json.dumps(entry).encode("utf-8"))
+            cachefiles.prepare(self.directory.parent, self.directory, self.root)
+            cachefiles.replace_atomically(self.directory / f"{key}.json", document)
             cachefiles.keep_newest(self.directory.glob("*.json"), KEEP_ENTRIES)
-
 
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
         """Exclusive across processes; released when the handle closes, even if the holder dies."""
         try:
-            cachefiles.prepare(self.directory.parent, self.directory)
-            handle = open(self.directory / ".lock", "a+b")
-        except OSError:  # read-only checkout: no lock (and no cache writes)
+            cachefiles.prepare(self.directory.parent, self.directory, self.root)
+            handle = cachefiles.open_lock(self.directory)
+        except OSError:  # read-only checkout, or a symlink on the way: no lock (and no cache writes)
             yield
             return
-        with handle:
+        try:
             if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                fcntl.flock(handle, fcntl.LOCK_EX)
             yield
+        finally:
+            os.close(handle)
 
 
 def _run_analysis(
@@ -213,7 +237,7 @@ def analyze_cached(
     """Diagnostics of ``analyze(paths, config)``, paths relative to ``cwd``, from the cache when the
     inputs are unchanged. ``paths`` must be absolute; the analysis itself runs relative to the root."""
     root = config.root.resolve()
-    paths = [Path(p).resolve() for p in paths]
+    paths = [resolved(Path(p)) for p in paths]
     if not use_cache:
         diagnostics, _, _ = _run_analysis(paths, config, root, use_cache=False)
         return _relative_to(diagnostics, root, cwd)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from djlint import __version__
 from djlint.baseline import BaselineError, LineReader, filter_new, load_baseline, write_baseline
-from djlint.config import Config, ConfigError, find_root, load_config
+from djlint.config import Config, ConfigError, check_selectors, find_root, load_config
 from djlint.diagnostics import Diagnostic
 from djlint.output import (
     FORMATS,
@@ -135,9 +135,9 @@ def _effective_config(root: Path, options: argparse.Namespace) -> Config:
     config = load_repository_config(root)
     changes: dict[str, object] = {}
     if options.select is not None:
-        changes["select"] = options.select
+        changes["select"] = check_selectors(options.select, "--select")
     if options.ignore is not None:
-        changes["ignore"] = options.ignore
+        changes["ignore"] = check_selectors(options.ignore, "--ignore")
     extra = tuple(g.strip() for value in options.exclude for g in value.split(",") if g.strip())
     if extra:
         changes["exclude"] = tuple(config.exclude) + extra
@@ -165,7 +165,7 @@ def collect(options: argparse.Namespace, cwd: Path) -> list[Diagnostic]:
         return analyze_cached(given, config, cwd=cwd, use_cache=not options.no_cache)
     by_root: dict[Path, list[Path]] = {}
     for path in given:
-        by_root.setdefault(find_root(path), []).append(path.resolve())
+        by_root.setdefault(find_root(path), []).append(_located(path))
     found: list[Diagnostic] = []
     for root, filters in by_root.items():
         config = _effective_config(root, options)
@@ -173,8 +173,15 @@ def collect(options: argparse.Namespace, cwd: Path) -> list[Diagnostic]:
             found += _changed(root, filters, config, cwd, use_cache=not options.no_cache)
             continue
         diagnostics = analyze_cached([root], config, cwd=cwd, use_cache=not options.no_cache)
-        found += [d for d in diagnostics if _within((cwd / d.path).resolve(), filters)]
+        found += [d for d in diagnostics if _within(_located(cwd / d.path), filters)]
     return sorted(set(found))
+
+
+def _located(path: Path) -> Path:
+    """``path`` with its folders resolved but not the file itself: a .py that is a symlink (to /dev/zero,
+    to a module elsewhere) is still the file the findings are reported in."""
+    path = Path(os.path.abspath(path))
+    return Path(os.path.realpath(path.parent)) / path.name
 
 
 def _changed(root: Path, changed: list[Path], config: Config, cwd: Path, use_cache: bool) -> list[Diagnostic]:
@@ -187,7 +194,7 @@ def _changed(root: Path, changed: list[Path], config: Config, cwd: Path, use_cac
     root = root.resolve()
     names = {relative_path(path, root) for path in changed}
     kept = [d for d in result.diagnostics
-            if _within((root / d.path).resolve(), changed) or caused_by(d, names, result.model)]
+            if _within(_located(root / d.path), changed) or caused_by(d, names, result.model)]
     return [d.rebased(lambda path: os.path.relpath(root / path, cwd).replace(os.sep, "/")) for d in kept]
 
 

@@ -10,7 +10,6 @@ node (``"?Name"``) so that no rule raises a false alarm about tables whose ances
 from __future__ import annotations
 
 import builtins
-import fnmatch
 import gc
 import os
 from collections.abc import Mapping, Sequence
@@ -20,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from djlint.cache import config_material, relative_path, tool_fingerprint
 from djlint.config import Allowance, Config, Policy
+from djlint.config import path_matches as _excluded
 from djlint.definition import Attribute, Definition, ForeignKey
 from djlint.diagnostics import Diagnostic
+from djlint.fileio import NotAnalysable, read_source, resolved
 from djlint.provenance import AllowedSets
 from djlint.snapshot import ModelSnapshot, summary_digests
 from djlint.summaries import SummaryCache, decode_source, load_summary
@@ -194,30 +195,13 @@ class ModuleInfo:
 # ---------------------------------------------------------------------------------------------
 # File discovery and module names
 # ---------------------------------------------------------------------------------------------
-def _excluded(relative: str, patterns: Sequence[str]) -> bool:
-    if not patterns:
-        return False
-    parts = relative.split("/")
-    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    for pattern in patterns:
-        pattern = pattern.rstrip("/")
-        if pattern.startswith("./"):
-            pattern = pattern[2:]
-        for prefix in prefixes:
-            if fnmatch.fnmatchcase(prefix, pattern):
-                return True
-        if "/" not in pattern and any(fnmatch.fnmatchcase(p, pattern) for p in parts):
-            return True
-    return False
-
-
 def discover(paths: Sequence[Path], config: Config) -> list[Path]:
     """Every ``.py`` under ``paths`` (files given explicitly are kept), minus exclusions."""
     found: dict[Path, None] = {}
     root = config.root.resolve()
     for given in paths:
-        given = given.resolve()
-        if given.is_file():
+        given = resolved(given)
+        if not given.is_dir():  # a file, or a FIFO or device that is reported as not analysable
             if given.suffix == ".py" and not _excluded(relative_path(given, root), config.exclude):
                 found[given] = None
             continue
@@ -736,11 +720,14 @@ class Model:
 # ---------------------------------------------------------------------------------------------
 # Building
 # ---------------------------------------------------------------------------------------------
-def _read(path: Path) -> bytes | None:
+def _read(path: Path) -> bytes | str:
+    """The file's bytes, or why it is not analysed (regular files only, bounded: djlint.fileio)."""
     try:
-        return path.read_bytes()
-    except OSError:
-        return None
+        return read_source(path)
+    except NotAnalysable as error:
+        return f"not analysed: {error}"
+    except OSError as error:
+        return f"cannot read the file: {error.strerror or error}"
 
 
 def build_model(
@@ -772,13 +759,13 @@ def _build_model(
         SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
     )
 
-    given = [(p if p.is_absolute() else cwd / p).resolve() for p in paths]
+    given = [resolved(p if p.is_absolute() else cwd / p) for p in paths]
     files = discover(given, config)
     listed = [(relative_path(path, cwd), path) for path in files]
     snapshot = None
     if cache is not None and not sources:
         snapshot = ModelSnapshot(Path(cache_dir), (config_material(config), tool_fingerprint(), str(root),
-                                                   str(cwd), [str(p) for p in given]))
+                                                   str(cwd), [str(p) for p in given]), root)
         restored = snapshot.restore(listed, config)
         if restored is not None:
             return restored
@@ -790,8 +777,8 @@ def _build_model(
     for display, path in listed:
         model.files.append(display)
         data = sources[path] if path in sources else _read(path)
-        if data is None:
-            model.broken[display] = Diagnostic(display, 1, 1, "DJ000", "cannot read the file")
+        if isinstance(data, str):
+            model.broken[display] = Diagnostic(display, 1, 1, "DJ000", data)
             continue
         digest, summary, tree, text = load_summary(data, cache)
         if snapshot is not None:
@@ -1344,11 +1331,12 @@ def _check_policy(model: Model, cwd: Path) -> None:
     model.policy = Policy(allow=allow, source=policy.source)
     source = policy.source or (model.root / "pyproject.toml")
     try:
-        lines = Path(source).read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = read_source(source).decode("utf-8", errors="replace").splitlines()
     except OSError:
         lines = []
     display = relative_path(Path(source).resolve(), cwd)
     analysed = set(model.modules)
+    header_of = model.config.table or "[tool.djlint]"
     for table, entry in policy.allow.items():
         header = _toml_line(lines, table)
         start = header or 0
@@ -1364,7 +1352,7 @@ def _check_policy(model: Model, cwd: Path) -> None:
                     continue
                 line = header if role == "table" else _toml_line(lines, name, max(start - 1, 0))
                 where = {
-                    "table": f'[tool.djlint.allow."{table}"]',
+                    "table": f'{header_of[:-1]}.allow."{table}"]',
                     "reads": f'allow."{table}".reads',
                     "writes": f'allow."{table}".writes',
                 }[role]

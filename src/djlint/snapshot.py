@@ -13,9 +13,10 @@ method, attribute or foreign key added, removed or changed) rebuilds.
 
 The model is stored with ``pickle``, which can run code when loading; a snapshot lives in the
 analysed repository's cache directory, which a repository could ship. So each snapshot is signed
-with a key kept in the user's own cache directory (``$XDG_CACHE_HOME/djlint`` or ``~/.cache/djlint``,
-created readable by the user only), and one whose signature does not verify is never unpickled.
-Without such a directory there is no snapshot, and every run builds the model.
+with the key every cache file is signed with, kept in the user's own cache directory
+(``$XDG_CACHE_HOME/djlint/cache.key`` or ``~/.cache/djlint/cache.key``, readable by the user only; see
+``djlint.cachefiles``), and one whose signature does not verify is never unpickled. Without such a
+directory there is no snapshot, and every run builds the model.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ import contextlib
 import hashlib
 import hmac
 import marshal
-import os
 import pickle
 import struct
 import sys
@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from djlint import cachefiles
+from djlint.fileio import read_source
 from djlint.summaries import digest, parse_and_summarize, shape
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ FORMAT = 1
 KEEP = 4  # snapshots per cache directory (one per scope: configuration, paths, working directory)
 _MAGIC = b"DJLS"
 _LENGTH = struct.Struct("<I")
-_MAC_SIZE = 32
+_MAC_SIZE = cachefiles.TAG_SIZE
+_KIND = "snapshot"
 
 
 def summary_digests(summary: dict[str, Any]) -> tuple[str, str]:
@@ -52,39 +54,19 @@ def summary_digests(summary: dict[str, Any]) -> tuple[str, str]:
 
 
 def _secret() -> bytes | None:
-    """The user's signing key, created on first use; None where no private directory can hold it."""
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "djlint"
-    path = base / "snapshot.key"
-    try:
-        key = path.read_bytes()
-        if len(key) == 32:
-            return key
-    except OSError:
-        pass
-    try:
-        base.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process created it meanwhile
-        with contextlib.suppress(OSError):
-            key = path.read_bytes()
-            return key if len(key) == 32 else None
-        return None
-    except (OSError, RuntimeError):  # no home directory, read-only, ...
-        return None
-    key = os.urandom(32)
-    with os.fdopen(handle, "wb") as out:
-        out.write(key)
-    return key
+    """The user's signing key (shared by every cache file: ``djlint.cachefiles``)."""
+    return cachefiles.user_key()
 
 
 class ModelSnapshot:
     """One snapshot file per analysis scope (configuration, analysed paths, working directory)."""
 
-    def __init__(self, directory: Path, key_material: object) -> None:
+    def __init__(self, directory: Path, key_material: object, root: Path | None = None) -> None:
         self.key = hashlib.blake2b(
             repr((FORMAT, sys.version_info[:2], key_material)).encode(), digest_size=16
         ).hexdigest()
         self.base = directory
+        self.root = root  # the repository: no directory between it and the cache may be a symlink
         self.path = directory / f"model-{self.key[:16]}.snapshot"
         # the stored file table, once restore() has read it: a rebuild reuses the hashes of unchanged files
         self.previous: dict[str, tuple[str, str, str]] = {}
@@ -92,9 +74,8 @@ class ModelSnapshot:
     def restore(self, files: Sequence[tuple[str, Path]], config: Config) -> Model | None:
         """The stored model if every file of ``files`` ((display path, path) in analysis order) has the
         summary it had when the model was built; else None (the caller builds)."""
-        try:
-            blob = self.path.read_bytes()
-        except OSError:
+        blob = cachefiles.read_raw(self.path)  # regular file, no symlink, bounded
+        if blob is None:
             return None
         try:
             header, body = self._open(blob)
@@ -109,7 +90,7 @@ class ModelSnapshot:
         changed: dict[str, tuple[str, dict[str, Any], Any, str, bool]] = {}
         for display, path in files:
             try:
-                data = path.read_bytes()
+                data = read_source(path)
             except OSError:
                 return None
             content = digest(data)
@@ -156,7 +137,7 @@ class ModelSnapshot:
             return  # not storable: every run builds
         blob = _MAGIC + _LENGTH.pack(len(header)) + header + body
         with contextlib.suppress(OSError):
-            cachefiles.prepare(self.base)
+            cachefiles.prepare(self.base, root=self.root)
             cachefiles.replace_atomically(self.path, blob + _mac(secret, blob))
             cachefiles.keep_newest(self.base.glob("model-*.snapshot"), KEEP)  # each holds a whole model
 
@@ -173,4 +154,6 @@ class ModelSnapshot:
 
 
 def _mac(secret: bytes, data: bytes) -> bytes:
-    return hmac.new(secret, data, hashlib.sha256).digest()
+    mark = cachefiles.tag(_KIND, data, secret)
+    assert mark is not None  # a key was given
+    return mark

@@ -490,6 +490,9 @@ def shape(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+_PACK_KIND = "summaries"
+
+
 class SummaryCache:
     """The summaries of one repository, in one ``marshal`` file per root:
     ``<dir>/summaries-<format>-<version>-py<X.Y>-<root hash>.pack``, a dict content-hash -> summary.
@@ -498,13 +501,15 @@ class SummaryCache:
     than the whole warm analysis; ``marshal`` because it loads several times faster than JSON (it is
     Python-version specific, hence the name). The pack is written only when something was added,
     to a temporary file renamed into place (``os.replace`` is atomic), so parallel processes never
-    read a half-written pack (the last writer wins; every pack is complete and valid). An unreadable
-    or corrupt pack is ignored and rebuilt. Entries not used by the current run are kept up to a
+    read a half-written pack (the last writer wins; every pack is complete and valid). The pack is
+    signed with the user's key (``djlint.cachefiles``): an unreadable, corrupt or unsigned pack (e.g.
+    one a repository ships) is ignored and rebuilt. Entries not used by the current run are kept up to a
     bound, so alternating runs over parts of the repository stay warm.
     """
 
     def __init__(self, directory: Path | None, root: Path | None = None) -> None:
         self.base = directory
+        self.root = root
         tag = f"summaries-{SUMMARY_FORMAT}-{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
         root_tag = digest(str(root).encode())[:12] if root is not None else "any"
         self.path = directory / f"{tag}-{root_tag}.pack" if directory else None
@@ -515,13 +520,13 @@ class SummaryCache:
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._entries is None:
             self._entries = {}
-            if self.path is not None:
+            data = cachefiles.read_sealed(self.path, _PACK_KIND) if self.path is not None else None
+            if data is not None:  # signed with the user's key: written by djlint, so well-formed
                 try:
-                    with open(self.path, "rb") as handle:
-                        value = marshal.loads(handle.read())
+                    value = marshal.loads(data)
                     if isinstance(value, dict):
                         self._entries = value
-                except Exception:  # missing, unreadable or corrupt: rebuild
+                except Exception:  # noqa: BLE001 - a pack of another Python: rebuild
                     self._entries = {}
         return self._entries
 
@@ -544,10 +549,9 @@ class SummaryCache:
         extra = [k for k in old if k not in self._used][-max(keep, len(self._used)) :]
         merged = {**{k: old[k] for k in extra}, **self._used}
         try:
-            cachefiles.prepare(self.base)
-            cachefiles.replace_atomically(self.path, marshal.dumps(merged))
-        except (OSError, ValueError):
-            pass  # a read-only or full disk only costs speed
+            cachefiles.write_sealed(self.base, self.path, _PACK_KIND, marshal.dumps(merged), self.root)
+        except ValueError:
+            pass  # not storable: the next run summarises again
         self._dirty = False
 
 

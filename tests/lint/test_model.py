@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from djlint import cachefiles
 from djlint.analysis import analyze, noqa_codes
 from djlint.config import Config, load_config
 from djlint.model import Model, build_model, module_name
@@ -646,9 +647,12 @@ def test_summary_cache_is_used_and_corruption_ignored(tmp_path: Path) -> None:
     second = _analyze_without_snapshot(repo)
     assert second.diagnostics == first.diagnostics and set(second.model.tables) == set(first.model.tables)
     assert list(marshal.loads(pack.read_bytes())) == list(entries)  # rebuilt
-    # a cached entry is really read: plant a different (valid) summary under the same key
+    # a cached entry is really read: plant a different (valid) summary under the same key; unsigned
+    # (as a repository could ship it) it is ignored, signed with the user's key it is used
     planted = {key: {**value, "classes": []} for key, value in entries.items()}
     pack.write_bytes(marshal.dumps(planted))
+    assert set(_analyze_without_snapshot(repo).model.tables) == set(first.model.tables)
+    pack.write_bytes(cachefiles.seal("summaries", marshal.dumps(planted)))
     assert _analyze_without_snapshot(repo).model.tables == {}
     assert set(analyze([repo], cwd=repo, use_cache=False).model.tables) == {
         "lab.Subject",

@@ -8,7 +8,8 @@ An entry (one make() of one table) is reused when all its inputs are unchanged:
     classes and their bases/methods/attributes, functions, modules (with ``__all__``) and the
     ``linking`` setting - what the interpretation reads from the model besides names (not line numbers).
 So adding an import or a module-level name to one module re-analyses only the make() bodies whose
-names now mean something else. One ``marshal`` pack per repository root, written atomically.
+names now mean something else. One ``marshal`` pack per repository root, written atomically and signed
+with the user's key (``djlint.cachefiles``): a pack that does not verify is ignored.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from djlint.makeflow.facts import (
 )
 
 FORMAT = 5
+_PACK_KIND = "makeflow"
 _KINDS: dict[str, type[Fact]] = {
     "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
     "connect": Connect,
@@ -137,6 +139,7 @@ def _code_tag() -> str:
 class FactsCache:
     def __init__(self, directory: Path, root: Path) -> None:
         self.base = directory
+        self.root = root
         tag = f"makeflow-{FORMAT}-{__version__}-{_code_tag()}-py{sys.version_info[0]}.{sys.version_info[1]}"
         self.root_tag = hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
         self.path = directory / f"{tag}-{self.root_tag}.pack"
@@ -147,12 +150,12 @@ class FactsCache:
     def _load(self) -> dict[str, Any]:
         if self._entries is None:
             self._entries = {}
+            data = cachefiles.read_sealed(self.path, _PACK_KIND)  # unsigned (e.g. shipped): absent
             try:
-                with open(self.path, "rb") as handle:
-                    value = marshal.loads(handle.read())
+                value = marshal.loads(data) if data is not None else None
                 if isinstance(value, dict):
                     self._entries = value
-            except Exception:  # noqa: BLE001 - missing, unreadable or corrupt: start again
+            except Exception:  # noqa: BLE001 - a pack of another Python: start again
                 self._entries = {}
         return self._entries
 
@@ -193,10 +196,11 @@ class FactsCache:
         if not self._dirty:
             return
         try:
-            cachefiles.prepare(self.base)
-            cachefiles.replace_atomically(self.path, marshal.dumps(self._fresh))
+            data = marshal.dumps(self._fresh)
+            if not cachefiles.write_sealed(self.base, self.path, _PACK_KIND, data, self.root):
+                return  # a read-only checkout, or no private key: run without the cache
             for stale in self.base.glob(f"makeflow-*-{self.root_tag}.pack"):
                 if stale != self.path:   # packs of other djlint versions for this root
                     stale.unlink(missing_ok=True)
-        except OSError:
-            pass  # a read-only checkout: run without the cache
+        except (OSError, ValueError):
+            pass
