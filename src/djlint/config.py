@@ -82,6 +82,11 @@ class Policy:
 
     allow: dict[str, Allowance] = field(default_factory=dict)
     source: Path | None = None
+    table: str = "[tool.djlint]"  # the table it was read from ("[tool.dj-provenance]" wins when present)
+
+    def entry_name(self, table: str) -> str:
+        """How messages name the policy entry of ``table``: ``[tool.djlint.allow."mod.Table"]``."""
+        return f'{self.table[:-1]}.allow."{table}"]'
 
     def reads_of(self, table: str) -> frozenset[str]:
         entry = self.allow.get(table)
@@ -337,7 +342,7 @@ def parse_policy(tool: dict[str, Any], source: Path | None = None, header: str =
     entries = _policy(tool, header, problems)
     if problems:
         raise ConfigError(_message(header, source, problems))
-    return Policy(allow=entries, source=source)
+    return Policy(allow=entries, source=source, table=header)
 
 
 def _message(header: str, source: Path | None, problems: list[str]) -> str:
@@ -401,7 +406,7 @@ def load_config(root: Path) -> Config:
         per_file_ignores=tuple(per_file),
         exclude=tuple(exclude),
         linking=dict(linking),
-        policy=Policy(allow=_policy(tool, header, problems), source=pyproject),
+        policy=Policy(allow=_policy(tool, header, problems), source=pyproject, table=header),
         cache_dir=(root / cache_dir) if cache_dir is not None else None,
         table=header,
         external_roots=external_roots,

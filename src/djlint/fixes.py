@@ -25,20 +25,21 @@ from djlint.diagnostics import Diagnostic, Edit, Fix
 _DIVIDER = re.compile(r"^\s*(-{3,}|_{3,})\s*(#.*)?$")
 
 
-def policy_entry(table: str, *, reads: Iterable[str] = (), writes: Iterable[str] = ()) -> str:
-    """The ``[tool.djlint.allow]`` entry sanctioning these reads/writes, as one TOML line of advice."""
+def policy_entry(model: Any, table: str, *, reads: Iterable[str] = (), writes: Iterable[str] = ()) -> str:
+    """The policy entry sanctioning these reads/writes, as one TOML line of advice, in the table the
+    repository's policy lives in (``[tool.djlint]`` or ``[tool.dj-provenance]``)."""
     parts = []
     if reads:
         parts.append("reads = [" + ", ".join(f'"{r}"' for r in sorted(reads)) + "]")
     if writes:
         parts.append("writes = [" + ", ".join(f'"{w}"' for w in sorted(writes)) + "]")
-    return f'[tool.djlint.allow."{table}"] ' + "; ".join(parts)
+    return model.policy.entry_name(table) + " " + "; ".join(parts)
 
 
 def read_fix(model: Any, table: str, target: str) -> Fix:
     """DJ201: declare the dependency when the read table could be a parent; otherwise say why not."""
     name, read = model.table_name(table).split(" (")[0], model.table_name(target).split(" (")[0]
-    sanction = f"or sanction the read with {policy_entry(table, reads=[target])}"
+    sanction = f"or sanction the read with {policy_entry(model, table, reads=[target])}"
     if _finer_grained(model, table, target):
         return Fix(
             f"{read} has several rows per {name} key (it is finer-grained than {name}): a foreign key to it "
@@ -72,7 +73,7 @@ def write_fix(model: Any, table: str, target: str) -> Fix:
     name, written = model.table_name(table).split(" (")[0], model.table_name(target).split(" (")[0]
     return Fix(
         f"move the write into a make() of {written} (populated from {name}'s rows), or make {written} a "
-        f"Part of {name} (inserted with it), or sanction it with {policy_entry(table, writes=[target])}")
+        f"Part of {name} (inserted with it), or sanction it with {policy_entry(model, table, writes=[target])}")
 
 
 def key_fix(attribute: str) -> Fix:

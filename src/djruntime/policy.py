@@ -123,7 +123,7 @@ def resolve(policy: Policy) -> RuntimePolicy:
     reads: dict[TableName, frozenset[TableName]] = {}
     writes: dict[TableName, frozenset[TableName]] = {}
     for table_name, allowance in policy.allow.items():
-        where = f'[tool.djlint.allow."{table_name}"]'
+        where = policy.entry_name(table_name)
         table = lookup(table_name, where)
         extra_reads = {t for n in sorted(allowance.reads) if (t := lookup(n, where + " reads")) is not None}
         extra_writes = {t for n in sorted(allowance.writes) if (t := lookup(n, where + " writes")) is not None}
