@@ -96,14 +96,6 @@ class Policy:
         entry = self.allow.get(table)
         return entry.writes if entry else frozenset()
 
-    def named_tables(self) -> list[tuple[str, str]]:
-        """Every table the policy names, as (role, name), role being 'table', 'reads' or 'writes'."""
-        names: list[tuple[str, str]] = []
-        for table, entry in self.allow.items():
-            names.append(("table", table))
-            names.extend(("reads", name) for name in sorted(entry.reads))
-            names.extend(("writes", name) for name in sorted(entry.writes))
-        return names
 
 
 @dataclass(frozen=True)

@@ -72,9 +72,6 @@ class Definition:
     comment: str = ""
     problems: list[tuple[int, str]] = field(default_factory=list)
 
-    @property
-    def primary_attributes(self) -> list[Attribute]:
-        return [a for a in self.attributes if a.in_key]
 
 
 def _split_comment(line: str) -> tuple[str, str]:

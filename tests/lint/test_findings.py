@@ -197,3 +197,40 @@ def test_distinct_findings_at_one_place_are_all_kept(tmp_path: Path) -> None:
     reads = sorted((d.table, d.target) for d in analyze([repo], cwd=repo, use_cache=False).diagnostics
                    if d.code == "DJ201")
     assert reads == [("p.m.X", "p.m.A"), ("p.m.X", "p.m.B"), ("p.m.Y", "p.m.A"), ("p.m.Y", "p.m.B")]
+
+
+def test_an_analysis_that_stops_early_is_reported_not_silent(tmp_path: Path, monkeypatch) -> None:
+    """An error of djlint's own inside one make() (issue 17: facts.failures was never read): an
+    informational DJ001 at that make(), and the other make() bodies are still analysed."""
+    from djlint.makeflow import tracker
+
+    repo = _repo(tmp_path, SHARED_NAMES)
+    (repo / "lab" / "other.py").write_text(textwrap.dedent('''
+        import datajoint as dj
+        from . import acute
+        schema = dj.schema("lab_other")
+
+        @schema
+        class Count(dj.Computed):
+            definition = """
+            n : int
+            """
+
+            def make(self, key):
+                print(len(acute.Probe & key))
+                self.insert1(key)
+        '''))
+    original = tracker.MakeRun.run_entry
+
+    def failing(self, module, function, class_id, qualname):  # type: ignore[no-untyped-def]
+        if qualname.endswith("Depth._make_tuples"):
+            raise RecursionError("maximum recursion depth exceeded")
+        return original(self, module, function, class_id, qualname)
+
+    monkeypatch.setattr(tracker.MakeRun, "run_entry", failing)
+    monkeypatch.delenv("DJLINT_DEBUG", raising=False)
+    result = analyze([repo], cwd=repo, use_cache=False)
+    stopped = [d for d in result.diagnostics if "stopped early" in d.message]
+    assert [(d.path, d.code, d.table) for d in stopped] == [("lab/chronic.py", "DJ001", "lab.chronic.Depth")]
+    assert "RecursionError: maximum recursion depth exceeded" in stopped[0].message
+    assert any(d.code == "DJ201" and d.table == "lab.other.Count" for d in result.diagnostics)

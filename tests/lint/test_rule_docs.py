@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from djlint.analysis import analyze
-from djlint.rules import REGISTRY, explain
+from djlint.cli import main as djlint_main
+from djlint.rules import REGISTRY
 
 
 def _run(tmp_path: Path, source: str, pyproject: str | None) -> list:
@@ -39,11 +40,16 @@ def test_good_example_is_clean(code: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("code", sorted(REGISTRY))
-def test_explain_shows_why_and_examples(code: str) -> None:
-    text = explain(code)
-    assert text is not None and code in text and REGISTRY[code].WHY.strip()[:40] in text
-    assert explain(code.lower()) == text
+def test_explain_shows_why_examples_and_fix(code: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert djlint_main(["--explain", code]) == 0
+    text = capsys.readouterr().out
+    assert code in text and REGISTRY[code].WHY.strip()[:40] in text
+    if getattr(REGISTRY[code], "FIX", ""):
+        assert "\nFix\n---\n" in text and REGISTRY[code].FIX.strip()[:40] in text
+    assert djlint_main(["--explain", code.lower()]) == 0
+    assert capsys.readouterr().out == text
 
 
-def test_explain_unknown_code() -> None:
-    assert explain("DJ999") is None
+def test_explain_unknown_code(capsys: pytest.CaptureFixture[str]) -> None:
+    assert djlint_main(["--explain", "DJ999"]) == 2
+    assert "unknown code 'DJ999'" in capsys.readouterr().err

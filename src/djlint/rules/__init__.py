@@ -28,13 +28,3 @@ def _discover() -> dict[str, ModuleType]:
 
 REGISTRY: dict[str, ModuleType] = _discover()
 
-
-def explain(code: str) -> str | None:
-    """``djlint --explain CODE``: code, name, summary, why, and the bad and good examples."""
-    rule = REGISTRY.get(code.upper())
-    if rule is None:
-        return None
-    return (
-        f"{rule.CODE} ({rule.NAME}): {rule.SUMMARY}\n\n{rule.WHY.strip()}\n\n"
-        f"Bad:\n\n{rule.BAD.rstrip()}\n\nGood:\n\n{rule.GOOD.rstrip()}\n"
-    )

@@ -1,4 +1,5 @@
-"""DJ001: information — a name or definition djlint could not resolve; what it could make legal is not reported."""
+"""DJ001: information — a name or definition djlint could not resolve (what it could make legal is not
+reported), or a make() whose analysis stopped early."""
 
 from __future__ import annotations
 
@@ -77,4 +78,15 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
                 f"reported ({hint})",
             )
         )
+    # the analysis of a make() stopped by an error of djlint's own: say so where the make() is
+    for table, function, error in (facts.failures if facts is not None else ()):
+        info = model.functions.get(function)
+        module = model.modules.get(info.module) if info is not None else None
+        if info is None or module is None:
+            continue
+        found.append(Diagnostic(
+            module.display_path, info.line, info.column, CODE,
+            f"the analysis of {model.table_name(table).split(' (')[0]}.{info.name}() stopped early "
+            f"({error}); its findings may be incomplete (a djlint bug: please report it)",
+            table=table))
     return found
