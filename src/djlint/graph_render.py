@@ -13,6 +13,7 @@ Findings do not take part in the layout: they are drawn over it as red dashed cu
 from __future__ import annotations
 
 import html
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -96,6 +97,12 @@ def _crossings(upper: list[str], lower: list[str], links: dict[str, list[str]]) 
     return sum(1 for a, b in pairs for c, d in pairs if a < c and b > d)
 
 
+def _barycentre(node: str, row: list[str], at: dict[str, int], links: dict[str, list[str]]) -> float:
+    """Mean position of the node's neighbours in the reference layer (its own place when it has none)."""
+    near = [at[n] for n in links[node] if n in at]
+    return sum(near) / len(near) if near else float(row.index(node))
+
+
 def _isotonic(desired: list[float], weights: list[float]) -> list[float]:
     """The non-decreasing sequence nearest (weighted least squares) to ``desired``."""
     blocks: list[list[float]] = []  # [mean, weight, count]
@@ -131,7 +138,7 @@ def layout(graph: PipelineGraph) -> Layout:
             down[dummy], up[dummy] = [], []
             chain.append(dummy)
         chain.append(target)
-        for a, b in zip(chain, chain[1:]):
+        for a, b in itertools.pairwise(chain):
             down[a].append(b)
             up[b].append(a)
         chains.append(chain)
@@ -153,11 +160,7 @@ def layout(graph: PipelineGraph) -> Layout:
             position = {n: k for k, n in enumerate(reference)}
             links = up if going_down else down
 
-            def centre(node: str, row: list[str] = rows[i]) -> float:
-                near = [position[n] for n in links[node] if n in position]
-                return sum(near) / len(near) if near else float(row.index(node))
-
-            rows[i] = sorted(rows[i], key=centre)
+            rows[i] = sorted(rows[i], key=lambda n, row=rows[i], at=position, links=links: _barycentre(n, row, at, links))
         count = total_crossings(rows)
         if count < best_count:
             best, best_count = [list(r) for r in rows], count
@@ -281,14 +284,14 @@ def to_svg(graph: PipelineGraph, placed: Layout | None = None) -> str:
     placed = placed or layout(graph)
     esc = html.escape
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="djlint-graph" width="{placed.width:.0f}" '
+        (f'<svg xmlns="http://www.w3.org/2000/svg" class="djlint-graph" width="{placed.width:.0f}" '
         f'height="{placed.height:.0f}" viewBox="0 0 {placed.width:.0f} {placed.height:.0f}" '
-        f'font-family="{FONT}" font-size="{FONT_SIZE}">',
+        f'font-family="{FONT}" font-size="{FONT_SIZE}">'),
         "<defs>",
-        f'<marker id="fk-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
-        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE_COLOUR}"/></marker>',
-        f'<marker id="finding-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
-        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{FINDING_COLOUR}"/></marker>',
+        (f'<marker id="fk-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{EDGE_COLOUR}"/></marker>'),
+        (f'<marker id="finding-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" '
+        f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{FINDING_COLOUR}"/></marker>'),
         "</defs>",
         '<rect class="background" width="100%" height="100%" fill="#FFFFFF"/>',
         '<g class="foreign-keys">',
