@@ -178,7 +178,7 @@ def focus(graph: PipelineGraph, name: str, depth: int | None = None) -> Pipeline
         {n: node for n, node in graph.nodes.items() if n in keep},
         [e for e in graph.edges if e.source in keep and e.target in keep],
         [e for e in graph.findings if e.source in keep and e.target in keep],
-        [d for d in graph.diagnostics if d.table in keep or d.target in keep],
+        [d for d in graph.diagnostics if d.table in keep and (d.target is None or d.target in keep)],
     )
 
 
