@@ -239,20 +239,26 @@ def _boundary(box: Box, towards: tuple[float, float]) -> tuple[float, float]:
     return box.x + dx * scale, box.y + dy * scale
 
 
-def _finding_curve(source: Box, target: Box, bend: float) -> tuple[str, tuple[float, float]]:
-    """A quadratic curve between two boxes, bent sideways so it does not hide a foreign key; and the
-    point of the curve at its middle (for the label)."""
+def _finding_curve(source: Box, target: Box, bend: float) -> tuple[str, list[tuple[float, float]]]:
+    """A quadratic curve between two boxes, bent sideways so it does not hide a foreign key; and points
+    along it where its label may sit, the middle first."""
     mx, my = (source.x + target.x) / 2, (source.y + target.y) / 2
     dx, dy = target.x - source.x, target.y - source.y
     length = math.hypot(dx, dy) or 1.0
     cx, cy = mx - dy / length * bend, my + dx / length * bend
-    if source is target:  # a finding from a table to itself cannot occur; keep a visible loop
-        cx, cy = source.x + source.width / 2 + 40, source.y
     start = _boundary(source, (cx, cy))
     end = _boundary(target, (cx, cy))
     path = f"M{start[0]:.1f},{start[1]:.1f} Q{cx:.1f},{cy:.1f} {end[0]:.1f},{end[1]:.1f}"
-    middle = (0.25 * start[0] + 0.5 * cx + 0.25 * end[0], 0.25 * start[1] + 0.5 * cy + 0.25 * end[1])
-    return path, middle
+    spots = [
+        ((1 - t) ** 2 * start[0] + 2 * t * (1 - t) * cx + t * t * end[0],
+         (1 - t) ** 2 * start[1] + 2 * t * (1 - t) * cy + t * t * end[1])
+        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8, 0.15, 0.85)
+    ]
+    return path, spots
+
+
+def _overlaps(a: Box, b: Box) -> bool:
+    return abs(a.x - b.x) < (a.width + b.width) / 2 and abs(a.y - b.y) < (a.height + b.height) / 2
 
 
 def _tables_svg(graph: PipelineGraph, placed: Layout) -> list[str]:
@@ -305,14 +311,23 @@ def to_svg(graph: PipelineGraph, placed: Layout | None = None) -> str:
     out.append("</g>")
     curves, labels = ['<g class="findings">'], ['<g class="finding-labels">']
     pair_count: dict[frozenset[str], int] = {}
+    taken: list[Box] = list(placed.boxes.values())
     for index, finding in enumerate(graph.findings):
         source, target = placed.boxes[finding.source], placed.boxes[finding.target]
         pair = frozenset((finding.source, finding.target))
         nth = pair_count.get(pair, 0)
         pair_count[pair] = nth + 1
-        path, (lx, ly) = _finding_curve(source, target, 36 + 28 * nth)
+        path, spots = _finding_curve(source, target, 36 + 28 * nth)
         label = ", ".join(finding.codes)
         label_width = len(label) * 11 * CHAR_WIDTH + 8
+        # the first spot along the curve where the label covers no table and no other label
+        candidates = [Box(x, y + shift, label_width, 16) for shift in (0, -14, 14) for x, y in spots]
+        spot = next(
+            (c for c in candidates if not any(_overlaps(c, other) for other in taken)),
+            next((c for c in candidates if not any(_overlaps(c, b) for b in placed.boxes.values())), candidates[0]),
+        )
+        taken.append(spot)
+        lx, ly = spot.x, spot.y
         title = (
             f"<title>{esc(label)}: {esc(graph.nodes[finding.source].label)} to "
             f"{esc(graph.nodes[finding.target].label)}</title>"

@@ -232,7 +232,8 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-# Run inside the page: every table's text fits in its box, no two tables overlap, every finding is
+# Run inside the page: every table's text fits in its box, no two tables overlap, no finding's label
+# covers a table, every finding is
 # listed beside the picture and linked to its red edge, no resource is fetched from outside.
 _CHECK = """
 <script>
@@ -250,6 +251,14 @@ _CHECK = """
     if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height)
       problems.push('overlap: ' + boxes[i][0] + ' ' + boxes[j][0]);
   }
+  document.querySelectorAll('svg g.finding-label rect').forEach(function (label) {
+    var l = label.getBBox();
+    boxes.forEach(function (box) {
+      var b = box[1];
+      if (l.x < b.x + b.width && b.x < l.x + l.width && l.y < b.y + b.height && b.y < l.y + l.height)
+        problems.push('label over table: ' + box[0]);
+    });
+  });
   document.querySelectorAll('ol.findings li[data-edge]').forEach(function (li) {
     var edge = document.getElementById(li.getAttribute('data-edge'));
     if (!edge) problems.push('finding without edge: ' + li.textContent);
