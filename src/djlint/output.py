@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from djlint import __version__
 from djlint.diagnostics import Diagnostic
+from djlint.sitegen import rule_url
 
 PROJECT_URL = "https://github.com/datajoint-provenance/datajoint-provenance"
 RULES_URL = f"{PROJECT_URL}/blob/main/src/djlint/rules"  # each rule module documents its code
@@ -136,7 +137,7 @@ def _sarif_rule(doc: RuleDoc) -> dict[str, object]:
         "name": doc.name,
         "shortDescription": {"text": doc.summary or doc.code},
         "fullDescription": {"text": help_text or doc.code},
-        "helpUri": f"{RULES_URL}/{doc.module}" if doc.module else f"{RULES_URL}/",
+        "helpUri": rule_url(doc.code),  # the rule's page on the reference site (djlint.sitegen)
         "help": {"text": help_text or doc.code, "markdown": "\n".join(markdown)},
         "defaultConfiguration": {"level": _sarif_level(doc.code)},
         "properties": {"tags": ["datajoint", "provenance"]},
@@ -235,6 +236,7 @@ def format_explain(doc: RuleDoc) -> str:
     for title, body in (("Why", doc.why), ("Bad", doc.bad), ("Good", doc.good)):
         if body:
             parts.append(f"\n{title}\n{'-' * len(title)}\n{body.rstrip()}\n")
+    parts.append(f"\nMore: {rule_url(doc.code)}\n")
     return "".join(parts)
 
 

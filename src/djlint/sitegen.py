@@ -12,6 +12,7 @@ rule module has them, the fix (``FIX``) and its known limits (``KNOWN_LIMITS``).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -41,6 +42,22 @@ def _dedent(text: str) -> str:
     return textwrap.dedent(text).strip()
 
 
+_LIST_ITEM = re.compile(r"^(\d+\.|[-*]) ")
+
+
+def _prose(text: str) -> str:
+    """Rule text as Markdown: a list that follows a sentence directly gets the blank line Markdown needs
+    to see it as a list."""
+    lines = _dedent(text).splitlines()
+    out: list[str] = []
+    for line in lines:
+        if _LIST_ITEM.match(line) and out and out[-1].strip() and not _LIST_ITEM.match(out[-1]) \
+                and not out[-1].startswith(" "):
+            out.append("")
+        out.append(line)
+    return "\n".join(out)
+
+
 def _code(text: str, language: str = "python") -> str:
     return f"```{language}\n{_dedent(text)}\n```"
 
@@ -51,11 +68,10 @@ def rule_page(rule: ModuleType) -> str:
     parts = [
         GENERATED,
         f"# {code} {name}",
-        f"**{_dedent(rule.SUMMARY)}**",
         "## What it does",
         f"`{code}` ({name}): {_dedent(rule.SUMMARY)}",
         "## Why is this bad?",
-        _dedent(rule.WHY),
+        _prose(rule.WHY),
         "## Example",
     ]
     if _text(rule, "PYPROJECT_BAD"):
@@ -66,9 +82,9 @@ def rule_page(rule: ModuleType) -> str:
         parts += ["With this `pyproject.toml`:", _code(_text(rule, "PYPROJECT_GOOD"), "toml")]
     parts.append(_code(rule.GOOD))
     if _text(rule, "FIX"):
-        parts += ["## Fix", _dedent(_text(rule, "FIX"))]
+        parts += ["## Fix", _prose(_text(rule, "FIX"))]
     if _text(rule, "KNOWN_LIMITS"):
-        parts += ["## Known limits", _dedent(_text(rule, "KNOWN_LIMITS"))]
+        parts += ["## Known limits", _prose(_text(rule, "KNOWN_LIMITS"))]
     parts += [
         "## Options",
         f"- Print this page in a terminal: `djlint --explain {code}`.\n"
