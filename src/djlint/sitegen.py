@@ -87,9 +87,9 @@ def rule_page(rule: ModuleType) -> str:
         parts += ["## Known limits", _prose(_text(rule, "KNOWN_LIMITS"))]
     parts += [
         "## Options",
-        f"- Print this page in a terminal: `djlint --explain {code}`.\n"
+        (f"- Print this page in a terminal: `djlint --explain {code}`.\n"
         f"- Silence one line: `# noqa: {code}`; the whole code: `[tool.djlint] ignore = [\"{code}\"]`.\n"
-        "- The examples above run as tests (`BAD` must report the code, `GOOD` nothing).",
+        "- The examples above run as tests (`BAD` must report the code, `GOOD` nothing)."),
     ]
     return "\n\n".join(parts) + "\n"
 
