@@ -321,3 +321,12 @@ def test_html_page_in_headless_chromium(fixture: str, tmp_path: Path) -> None:
 
 def layout_nodes(fixture: str) -> dict[str, dict[str, str]]:
     return dot_of(str(FIXTURES / fixture))[0]
+
+
+def test_readme_shows_the_example_pipeline_as_djlint_graph_draws_it() -> None:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## djlint graph"):]
+    block = re.search(r"```mermaid\n(.*?)```", section, re.DOTALL).group(1)
+    result = djlint("graph", "fixtures/example", "--no-cache")
+    assert result.returncode == 0 and block == result.stdout
+    assert (REPO / "docs" / "img" / "graph-findings.png").read_bytes()[:4] == b"\x89PNG"
