@@ -12,6 +12,7 @@ Findings do not take part in the layout: they are drawn over it as red dashed cu
 
 from __future__ import annotations
 
+import functools
 import html
 import itertools
 import math
@@ -92,15 +93,29 @@ def _layers(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
 
 
 def _crossings(upper: list[str], lower: list[str], links: dict[str, list[str]]) -> int:
+    """Edge crossings between two adjacent layers: inversions of the lower ends, counted with a
+    Fenwick tree (O(E log E); the layered drawing of a 2,000-table repository has ~10^4 edges)."""
     position = {n: i for i, n in enumerate(lower)}
-    pairs = [(i, position[c]) for i, n in enumerate(upper) for c in links.get(n, []) if c in position]
-    return sum(1 for a, b in pairs for c, d in pairs if a < c and b > d)
+    ends = sorted((i, position[c]) for i, n in enumerate(upper) for c in links.get(n, []) if c in position)
+    tree = [0] * (len(lower) + 1)
+    crossings = 0
+    for seen, (_, end) in enumerate(ends):
+        below, k = 0, end + 1  # earlier edges ending at or left of ``end`` do not cross this one
+        while k:
+            below += tree[k]
+            k -= k & -k
+        crossings += seen - below
+        k = end + 1
+        while k <= len(lower):
+            tree[k] += 1
+            k += k & -k
+    return crossings
 
 
-def _barycentre(node: str, row: list[str], at: dict[str, int], links: dict[str, list[str]]) -> float:
+def _barycentre(node: str, row: dict[str, int], at: dict[str, int], links: dict[str, list[str]]) -> float:
     """Mean position of the node's neighbours in the reference layer (its own place when it has none)."""
     near = [at[n] for n in links[node] if n in at]
-    return sum(near) / len(near) if near else float(row.index(node))
+    return sum(near) / len(near) if near else float(row[node])
 
 
 def _isotonic(desired: list[float], weights: list[float]) -> list[float]:
@@ -145,7 +160,8 @@ def layout(graph: PipelineGraph) -> Layout:
 
     depth = max(layer.values(), default=-1) + 1
     rows: list[list[str]] = [[] for _ in range(depth)]
-    for node in sorted(layer, key=lambda n: (n.startswith("\0"), nodes.index(n) if n in graph.nodes else 0)):
+    first_seen = {n: i for i, n in enumerate(nodes)}
+    for node in sorted(layer, key=lambda n: (n.startswith("\0"), first_seen.get(n, 0))):
         rows[layer[node]].append(node)
 
     def total_crossings(order: list[list[str]]) -> int:
@@ -159,8 +175,8 @@ def layout(graph: PipelineGraph) -> Layout:
             reference = rows[i - 1] if going_down else rows[i + 1]
             position = {n: k for k, n in enumerate(reference)}
             links = up if going_down else down
-
-            rows[i] = sorted(rows[i], key=lambda n, row=rows[i], at=position, links=links: _barycentre(n, row, at, links))
+            own = {m: k for k, m in enumerate(rows[i])}
+            rows[i] = sorted(rows[i], key=functools.partial(_barycentre, row=own, at=position, links=links))
         count = total_crossings(rows)
         if count < best_count:
             best, best_count = [list(r) for r in rows], count
@@ -174,6 +190,8 @@ def layout(graph: PipelineGraph) -> Layout:
             width = sizes[node][0]
             x[node] = cursor + width / 2
             cursor += width + GAP_X
+    neighbours = {n: up[n] + down[n] for n in x}
+    weight = {n: len(neighbours[n]) + (4 if n.startswith("\0") else 1) for n in x}  # keep long edges straight
     for sweep in range(16):
         going_down = sweep % 2 == 0
         indices = range(depth) if going_down else range(depth - 1, -1, -1)
@@ -181,11 +199,11 @@ def layout(graph: PipelineGraph) -> Layout:
             row = rows[i]
             if not row:
                 continue
-            desired, weights = [], []
-            for node in row:
-                near = [x[n] for n in up[node] + down[node]]
-                desired.append(sum(near) / len(near) if near else x[node])
-                weights.append(len(near) + (4 if node.startswith("\0") else 1))
+            desired = [
+                sum(x[n] for n in neighbours[node]) / len(neighbours[node]) if neighbours[node] else x[node]
+                for node in row
+            ]
+            weights = [weight[node] for node in row]
             offsets, offset = [], 0.0
             for k, node in enumerate(row):
                 if k:

@@ -330,3 +330,17 @@ def test_readme_shows_the_example_pipeline_as_djlint_graph_draws_it() -> None:
     result = djlint("graph", "fixtures/example", "--no-cache")
     assert result.returncode == 0 and block == result.stdout
     assert (REPO / "docs" / "img" / "graph-findings.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_crossing_count_equals_the_pairwise_count(seed: int) -> None:
+    from djlint.graph_render import _crossings
+
+    rng = random.Random(seed)
+    upper = [f"u{i}" for i in range(rng.randint(0, 12))]
+    lower = [f"l{i}" for i in range(rng.randint(0, 12))]
+    links = {u: rng.sample(lower, rng.randint(0, len(lower))) for u in upper}
+    at = {n: i for i, n in enumerate(lower)}
+    pairs = [(i, at[c]) for i, u in enumerate(upper) for c in links[u]]
+    brute = sum(1 for a, b in pairs for c, d in pairs if a < c and b > d)
+    assert _crossings(upper, lower, links) == brute
