@@ -43,7 +43,7 @@ class Box:
 @dataclass
 class Layout:
     boxes: dict[str, Box]
-    routes: list[list[tuple[float, float]]]  # one per foreign-key edge, in graph.edges order
+    routes: dict[tuple[str, str], list[tuple[float, float]]]  # (parent, child) -> points, top to bottom
     width: float
     height: float
 
@@ -221,13 +221,13 @@ def layout(graph: PipelineGraph) -> Layout:
     boxes = {
         n: Box(x[n] - left + MARGIN, y_of_row[layer[n]], sizes[n][0], sizes[n][1]) for n in x
     }
-    routes = []
+    routes = {}
     for chain in chains:
         first, last = boxes[chain[0]], boxes[chain[-1]]
         points = [(first.x, first.y + first.height / 2)]
         points += [(boxes[d].x, boxes[d].y) for d in chain[1:-1]]
         points.append((last.x, last.y - last.height / 2))
-        routes.append(points)
+        routes[chain[0], chain[-1]] = points
     width = max((b.x + b.width / 2 for b in boxes.values()), default=0.0) + MARGIN
     height = cursor - GAP_Y + MARGIN if rows else 2 * MARGIN
     real = {n: b for n, b in boxes.items() if not n.startswith("\0")}
@@ -320,7 +320,10 @@ def to_svg(graph: PipelineGraph, placed: Layout | None = None) -> str:
         '<rect class="background" width="100%" height="100%" fill="#FFFFFF"/>',
         '<g class="foreign-keys">',
     ]
-    for edge, route in zip(graph.edges, placed.routes):
+    for edge in graph.edges:
+        route = placed.routes.get((edge.source, edge.target))
+        if route is None:  # a table referencing itself: nothing to draw between two places
+            continue
         width = 1.6 if edge.primary else 0.9
         out.append(
             f'<path class="fk" d="{_path(route)}" fill="none" stroke="{EDGE_COLOUR}" stroke-opacity="0.62" '

@@ -211,7 +211,9 @@ def test_layout_parents_above_children_and_no_overlap(seed: int) -> None:
     placed = layout(graph)
     boxes = placed.boxes
     assert set(boxes) == set(graph.nodes)
-    for edge, route in zip(graph.edges, placed.routes):
+    assert set(placed.routes) == {(e.source, e.target) for e in graph.edges}
+    for edge in graph.edges:
+        route = placed.routes[edge.source, edge.target]
         parent, child = boxes[edge.source], boxes[edge.target]
         assert parent.y < child.y
         assert route[0] == pytest.approx((parent.x, parent.y + parent.height / 2))
@@ -344,3 +346,20 @@ def test_crossing_count_equals_the_pairwise_count(seed: int) -> None:
     pairs = [(i, at[c]) for i, u in enumerate(upper) for c in links[u]]
     brute = sum(1 for a, b in pairs for c, d in pairs if a < c and b > d)
     assert _crossings(upper, lower, links) == brute
+
+
+def test_a_cycle_and_a_self_reference_are_still_drawn() -> None:
+    from djlint.graph_render import to_svg
+
+    nodes = {n: Node(n, n, "Manual") for n in ("a", "b", "c")}
+    edges = [Edge("a", "b", True), Edge("b", "c", True), Edge("c", "a", False), Edge("b", "b", False)]
+    svg = ET.fromstring(to_svg(PipelineGraph(nodes, edges, [])))
+    assert len(svg.findall(f".//{SVG_NS}g[@class='table manual']")) == 3
+    assert len(svg.findall(f".//{SVG_NS}path[@class='fk']")) == 3
+
+
+def test_a_bad_configuration_exits_2(tmp_path: Path) -> None:
+    shutil.copytree(FIXTURES / "example", tmp_path / "repo")
+    (tmp_path / "repo" / "pyproject.toml").write_text('[tool.djlint]\nselect = 5\n')
+    result = djlint("graph", "repo", "--no-cache", cwd=tmp_path)
+    assert result.returncode == 2 and "djlint graph: error:" in result.stderr and result.stdout == ""
