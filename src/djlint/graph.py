@@ -38,6 +38,7 @@ class Node:
     unknown: bool = False
     module: str = ""
     schema: str = ""  # the database
+    master: str | None = None  # a Part's master table
 
     @property
     def colours(self) -> tuple[str, str, str]:
@@ -110,9 +111,10 @@ def build_graph(model: Model, diagnostics: Iterable[Diagnostic]) -> PipelineGrap
             id=node_id,
             label=model.table_name(node_id).partition(" (")[0],  # the database goes to ``schema``
             schema=(table.schema or "") if table else "",
-            tier=None if unknown else (table.tier if table else data.get("tier")),
+            tier=None if unknown or table is None else table.tier,
             unknown=unknown,
             module=table.module if table else "",
+            master=table.master if table else None,
         )
 
     for node_id in graph.nodes:
@@ -139,7 +141,7 @@ def find_nodes(graph: PipelineGraph, name: str) -> list[str]:
         return exact
     return [
         node.id for node in graph.nodes.values()
-        if node.label.partition(" (")[0] == wanted or node.id.endswith("." + wanted)
+        if node.label == wanted or node.id.endswith("." + wanted)
         or node.id.lstrip("?").partition("@")[0] == wanted
     ]
 
@@ -158,12 +160,8 @@ def focus(graph: PipelineGraph, name: str, depth: int | None = None) -> Pipeline
         parents.setdefault(edge.target, []).append(edge.source)
     # a master and its Parts are one entity: focusing on either shows both
     entity = set(centres)
-    for centre in centres:
-        for part in children.get(centre, []):
-            if graph.nodes[part].tier == "Part" and centre in parents.get(part, []):
-                entity.add(part)
-        if graph.nodes[centre].tier == "Part":
-            entity.update(p for p in parents.get(centre, []) if part_of(graph, centre, p))
+    masters = {graph.nodes[c].master or c for c in centres}
+    entity |= masters | {n.id for n in graph.nodes.values() if n.master in masters}
     keep = set(entity)
     for links in (parents, children):
         frontier, steps = set(entity), 0
@@ -180,10 +178,6 @@ def focus(graph: PipelineGraph, name: str, depth: int | None = None) -> Pipeline
         [e for e in graph.findings if e.source in keep and e.target in keep],
         [d for d in graph.diagnostics if d.table in keep and (d.target is None or d.target in keep)],
     )
-
-
-def part_of(graph: PipelineGraph, part: str, master: str) -> bool:
-    return graph.nodes[part].tier == "Part" and part.startswith(master + ".")
 
 
 # -- text formats ----------------------------------------------------------------------------------

@@ -144,6 +144,15 @@ def test_focus_and_depth() -> None:
     assert set(everything) > set(nodes)
 
 
+def test_focus_on_a_part_shows_its_master_and_a_table_a_part_references_is_no_master() -> None:
+    nodes, _ = dot_of(str(FIXTURES / "example"), "--focus", "Clustering.Unit", "--depth", "0")
+    assert set(nodes) == {"pipeline.ephys.Clustering", "pipeline.ephys.Clustering.Unit"}
+    nodes, _ = dot_of(str(FIXTURES / "example"), "--focus", "CellType", "--depth", "0")
+    assert set(nodes) == {"pipeline.ephys.CellType"}  # Clustering.Unit references it: a child, not a Part
+    nodes, _ = dot_of(str(FIXTURES / "example"), "--focus", "CellType", "--depth", "1")
+    assert set(nodes) == {"pipeline.ephys.CellType", "pipeline.ephys.Clustering.Unit"}
+
+
 def test_focus_keeps_the_findings_of_the_table() -> None:
     nodes, edges = dot_of(str(FIXTURES / "sideways_reads"), "--focus", "MotionCorrection", "--depth", "0")
     drawn = finding_edges(edges)
