@@ -19,7 +19,6 @@ from djlint.diagnostics import Diagnostic
 from djlint.sitegen import rule_url
 
 PROJECT_URL = "https://github.com/datajoint-provenance/datajoint-provenance"
-RULES_URL = f"{PROJECT_URL}/blob/main/src/djlint/rules"  # each rule module documents its code
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 # Informational codes say what djlint could not see; they never make the exit status 1.
