@@ -16,7 +16,6 @@ from urllib.parse import quote
 
 from djlint import __version__
 from djlint.diagnostics import Diagnostic
-from djlint.sitegen import rule_url
 
 PROJECT_URL = "https://github.com/datajoint-provenance/datajoint-provenance"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -125,6 +124,8 @@ def _sarif_level(code: str) -> str:
 
 
 def _sarif_rule(doc: RuleDoc) -> dict[str, object]:
+    from djlint.sitegen import rule_url
+
     help_text = doc.why or doc.summary
     markdown = [f"**{doc.code} {doc.name}**: {doc.summary}", "", doc.why]
     if doc.bad:
@@ -231,6 +232,8 @@ def format_statistics(diagnostics: Iterable[Diagnostic], docs: Mapping[str, Rule
 
 
 def format_explain(doc: RuleDoc) -> str:
+    from djlint.sitegen import rule_url
+
     parts = [f"{doc.code} ({doc.name}): {doc.summary}\n"]
     for title, body in (("Why", doc.why), ("Bad", doc.bad), ("Good", doc.good)):
         if body:
