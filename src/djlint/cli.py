@@ -304,6 +304,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    if (sys.argv[1:] if argv is None else list(argv))[:1] == ["graph"]:  # the subcommand (djlint.graph)
+        from djlint.graph import main as graph_main
+
+        return graph_main((sys.argv[1:] if argv is None else list(argv))[1:])
     try:
         return run(argv)
     except SystemExit as exit_:  # argparse: --help, --version, usage errors (already printed)

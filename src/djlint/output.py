@@ -18,7 +18,6 @@ from djlint import __version__
 from djlint.diagnostics import Diagnostic, Fix
 
 PROJECT_URL = "https://github.com/datajoint-provenance/datajoint-provenance"
-RULES_URL = f"{PROJECT_URL}/blob/main/src/djlint/rules"  # each rule module documents its code
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 # Informational codes say what djlint could not see; they never make the exit status 1.
@@ -129,6 +128,8 @@ def _sarif_level(code: str) -> str:
 
 
 def _sarif_rule(doc: RuleDoc) -> dict[str, object]:
+    from djlint.sitegen import rule_url
+
     help_text = doc.why or doc.summary
     markdown = [f"**{doc.code} {doc.name}**: {doc.summary}", "", doc.why]
     if doc.bad:
@@ -140,7 +141,7 @@ def _sarif_rule(doc: RuleDoc) -> dict[str, object]:
         "name": doc.name,
         "shortDescription": {"text": doc.summary or doc.code},
         "fullDescription": {"text": help_text or doc.code},
-        "helpUri": f"{RULES_URL}/{doc.module}" if doc.module else f"{RULES_URL}/",
+        "helpUri": rule_url(doc.code),  # the rule's page on the reference site (djlint.sitegen)
         "help": {"text": help_text or doc.code, "markdown": "\n".join(markdown)},
         "defaultConfiguration": {"level": _sarif_level(doc.code)},
         "properties": {"tags": ["datajoint", "provenance"]},
@@ -256,10 +257,13 @@ def format_statistics(diagnostics: Iterable[Diagnostic], docs: Mapping[str, Rule
 
 
 def format_explain(doc: RuleDoc) -> str:
+    from djlint.sitegen import rule_url
+
     parts = [f"{doc.code} ({doc.name}): {doc.summary}\n"]
     for title, body in (("Why", doc.why), ("Bad", doc.bad), ("Good", doc.good), ("Fix", doc.fix)):
         if body:
             parts.append(f"\n{title}\n{'-' * len(title)}\n{body.rstrip()}\n")
+    parts.append(f"\nMore: {rule_url(doc.code)}\n")
     return "".join(parts)
 
 
