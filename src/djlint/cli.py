@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check that DataJoint make() methods read only their declared upstream and write "
         "only their own table and its Parts. The whole repository is parsed (never imported).",
         epilog="Exit status: 0 clean (informational DJ001 alone is clean), 1 violations, 2 usage or "
-        "internal error. Configuration: [tool.djlint] in pyproject.toml.",
+        "internal error. Configuration: [tool.dj-provenance] (or [tool.djlint]) in pyproject.toml. "
+        "`djlint graph --help`: draw the pipeline's foreign-key graph with its findings.",
     )
     parser.add_argument(
         "paths", nargs="*", metavar="PATH",
