@@ -13,7 +13,7 @@ import builtins
 import gc
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -283,6 +283,7 @@ class Model:
         self._unnamed_schemas: bool | None = None
         self._shared_qualnames: set[str] | None = None  # class names that more than one table has
         self._on_disk: frozenset[str] | None = None  # top-level names in the repository's folders
+        self._left_out: list[str] | None = None  # sources under the root that were not analysed
         # unresolved foreign-key parents (``?name`` nodes) that every reference places outside the repo
         self.external_nodes: set[str] = set()
         self._linked_externals: set[str] = set()  # installed modules activated with a linking module
@@ -321,6 +322,7 @@ class Model:
         state["unknown_names"] = dict(self._built_unknown_names)
         state["_unknowns"] = None
         state["_shared_qualnames"] = None
+        state["_left_out"] = None
         state["snapshot"] = None
         return state
 
@@ -491,10 +493,27 @@ class Model:
         return self._on_disk
 
     def _foreign_schema(self, schema: str) -> bool:
-        """No analysed table lives in ``schema`` and none lives in a schema whose name is unknown."""
+        """No analysed table lives in ``schema``, none lives in a schema whose name is unknown, and no file
+        of the repository left out of the analysis (``exclude``, paths analysed alone) names it."""
         if self._unnamed_schemas is None:
             self._unnamed_schemas = any(t.schema is None and t.master is None for t in self.tables.values())
-        return schema not in self._schema_tables and not self._unnamed_schemas
+        if schema in self._schema_tables or self._unnamed_schemas:
+            return False
+        return not any(schema in text for text in self._left_out_sources())
+
+    def _left_out_sources(self) -> list[str]:
+        """The text of every ``.py`` under the root that the analysis did not read (read once, bounded)."""
+        if self._left_out is None:
+            self._left_out = []
+            if self.config.exclude or not self.covers_root:
+                analysed = {os.path.normpath(info.path) for info in self.modules.values()}
+                for path in discover([self.root], replace(self.config, exclude=())):
+                    if os.path.normpath(path) in analysed:
+                        continue
+                    data = _read(path)
+                    if isinstance(data, bytes):
+                        self._left_out.append(data.decode("utf-8", "replace"))
+        return self._left_out
 
     def _spawns_foreign(self, module: str) -> bool:
         """``schema.spawn_missing_classes()`` in ``module``: every schema it binds is a foreign one."""
