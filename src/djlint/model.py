@@ -412,7 +412,7 @@ class Model:
     def unknowns(self) -> Unknowns:
         """What stays decidable below the names this model could not resolve (djlint.unknowns)."""
         if self._unknowns is None:
-            self._unknowns = Unknowns(self)
+            self._unknowns = Unknowns(self.allowed, self.external_nodes if self.config.external_roots else ())
         return self._unknowns
 
     def unknown_node(self, module: str, dotted: str) -> tuple[str, bool]:
@@ -424,48 +424,48 @@ class Model:
         A name from outside is its full dotted name. Any other is scoped by the module where it stays
         unresolved (after following imports), so that two modules' run-time names ``Session`` are not
         taken for one table (the descendant test of djlint.unknowns relies on it)."""
-        seen: set[tuple[str, str]] = set()
+        return self._unknown_origin(module, dotted, set())
 
-        def origin(module: str, dotted: str) -> tuple[str, bool]:
-            local = (f"{UNKNOWN_PREFIX}{dotted}@{module}", False)
-            if (module, dotted) in seen or len(seen) > 32:
-                return local
-            seen.add((module, dotted))
-            head, _, rest = dotted.partition(".")
-            bindings = self._bindings.get(module, {}).get(head)
-            if not bindings:
-                star = self._from_stars(module, head) if self._stars.get(module) else None
-                if star is not None and star.kind == "external":
-                    return self._outside(star.target, rest)
-                info = self.modules.get(module)
-                spawned = info is not None and "spawn" in info.summary.get("flags", ())
-                return (local[0], True) if spawned and self._spawns_foreign(module) else local
-            if len(bindings) > 1:
-                return local
-            binding = bindings[0]
-            kind = binding[0]
-            if kind == "virtual":
-                schema = binding[2]
-                if schema is None:
-                    return local
-                return f"{UNKNOWN_PREFIX}{rest or head}@{schema}", self._foreign_schema(schema)
-            if kind == "alias":
-                return origin(module, f"{binding[2]}.{rest}" if rest else binding[2])
-            if kind not in ("import", "from"):
-                return local
-            symbol = self._binding(module, binding)
-            if symbol is not None and symbol.kind == "external":
-                return self._outside(symbol.target, rest)
-            if symbol is not None and symbol.kind == "module" and rest:
-                return origin(symbol.target, rest)
-            if symbol is not None and symbol.kind == "unknown" and kind == "from":
-                _, _, level, source, name, _line = binding
-                owner = self._module_named(self._absolute(module, level, source), near=module)
-                if owner in self.modules:  # a name the source module gets at run time
-                    return origin(owner, f"{name}.{rest}" if rest else name)
+    def _unknown_origin(self, module: str, dotted: str, seen: set[tuple[str, str]]) -> tuple[str, bool]:
+        """``unknown_node``, following imports (a method, not a recursive closure: a closure referring
+        to itself is a reference cycle that would keep the whole model alive until a full collection)."""
+        local = (f"{UNKNOWN_PREFIX}{dotted}@{module}", False)
+        if (module, dotted) in seen or len(seen) > 32:
             return local
-
-        return origin(module, dotted)
+        seen.add((module, dotted))
+        head, _, rest = dotted.partition(".")
+        bindings = self._bindings.get(module, {}).get(head)
+        if not bindings:
+            star = self._from_stars(module, head) if self._stars.get(module) else None
+            if star is not None and star.kind == "external":
+                return self._outside(star.target, rest)
+            info = self.modules.get(module)
+            spawned = info is not None and "spawn" in info.summary.get("flags", ())
+            return (local[0], True) if spawned and self._spawns_foreign(module) else local
+        if len(bindings) > 1:
+            return local
+        binding = bindings[0]
+        kind = binding[0]
+        if kind == "virtual":
+            schema = binding[2]
+            if schema is None:
+                return local
+            return f"{UNKNOWN_PREFIX}{rest or head}@{schema}", self._foreign_schema(schema)
+        if kind == "alias":
+            return self._unknown_origin(module, f"{binding[2]}.{rest}" if rest else binding[2], seen)
+        if kind not in ("import", "from"):
+            return local
+        symbol = self._binding(module, binding)
+        if symbol is not None and symbol.kind == "external":
+            return self._outside(symbol.target, rest)
+        if symbol is not None and symbol.kind == "module" and rest:
+            return self._unknown_origin(symbol.target, rest, seen)
+        if symbol is not None and symbol.kind == "unknown" and kind == "from":
+            _, _, level, source, name, _line = binding
+            owner = self._module_named(self._absolute(module, level, source), near=module)
+            if owner in self.modules:  # a name the source module gets at run time
+                return self._unknown_origin(owner, f"{name}.{rest}" if rest else name, seen)
+        return local
 
     def _outside(self, target: str, rest: str) -> tuple[str, bool]:
         dotted = f"{target}.{rest}" if rest else target
@@ -1010,37 +1010,41 @@ def _classify_classes(model: Model) -> None:
 
     state: dict[str, int] = {}
 
-    def visit(class_id: str) -> None:
-        if state.get(class_id) == 2:
-            return
-        if state.get(class_id) == 1:  # inheritance cycle: stop
-            return
-        state[class_id] = 1
-        cls = model.classes[class_id]
-        order: list[str] = []
-        tier: str | None = None
-        for symbol in cls.direct_bases:
-            direct_tier = _datajoint_tier(symbol)
-            if direct_tier and tier is None:
-                tier = direct_tier
-            if (
-                symbol.kind in ("table", "class")
-                and symbol.target in model.classes
-                and symbol.target != class_id
-            ):
-                visit(symbol.target)
-                base = model.classes[symbol.target]
-                for candidate in [base.id, *base.bases]:
-                    if candidate not in order and candidate != class_id:
-                        order.append(candidate)
-                if tier is None and base.tier:
-                    tier = base.tier
-        cls.bases = order
-        cls.tier = tier
-        state[class_id] = 2
-
     for class_id in list(model.classes):
-        visit(class_id)
+        _classify_class(model, state, class_id)
+
+
+
+def _classify_class(model: Model, state: dict[str, int], class_id: str) -> None:
+    """The repo MRO and tier of one class, its bases first (a function, not a recursive closure: that
+    would be a reference cycle keeping the model alive until a full collection)."""
+    if state.get(class_id) == 2:
+        return
+    if state.get(class_id) == 1:  # inheritance cycle: stop
+        return
+    state[class_id] = 1
+    cls = model.classes[class_id]
+    order: list[str] = []
+    tier: str | None = None
+    for symbol in cls.direct_bases:
+        direct_tier = _datajoint_tier(symbol)
+        if direct_tier and tier is None:
+            tier = direct_tier
+        if (
+            symbol.kind in ("table", "class")
+            and symbol.target in model.classes
+            and symbol.target != class_id
+        ):
+            _classify_class(model, state, symbol.target)
+            base = model.classes[symbol.target]
+            for candidate in [base.id, *base.bases]:
+                if candidate not in order and candidate != class_id:
+                    order.append(candidate)
+            if tier is None and base.tier:
+                tier = base.tier
+    cls.bases = order
+    cls.tier = tier
+    state[class_id] = 2
 
 
 def _definition_from_record(record: dict[str, Any] | None) -> Definition | None:

@@ -19,35 +19,38 @@ is then incomplete only by the unknown nodes' own ancestors, and two facts keep 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from djlint.model import Model
+    from djlint.provenance import AllowedSets
 
 UNKNOWN_PREFIX = "?"
 
 
 class Unknowns:
-    """Answers "can this table be in T's allowed set after all?" for one built model."""
+    """Answers "can this table be in T's allowed set after all?" for one foreign-key graph.
 
-    def __init__(self, model: Model) -> None:
-        self.model = model
-        self.allowed = model.allowed
+    ``roots``: the unknown nodes taken as roots (rule 2; empty when ``external-roots`` is off). It holds
+    no reference to the model, so that a finished analysis is freed at once (no reference cycle)."""
+
+    def __init__(self, allowed: AllowedSets, roots: Collection[str] = ()) -> None:
+        self.allowed = allowed
+        self.roots = frozenset(roots)
         self._children: dict[str, list[str]] | None = None
         self._below: dict[str, frozenset[str]] = {}
         self._blockers: dict[str, tuple[str, ...]] = {}
 
     def blockers(self, table: str) -> tuple[str, ...]:
         """The unknown nodes among the entity ancestors of ``table`` that may hide more ancestors (all of
-        them but the external roots). Empty: ``table``'s allowed set is complete."""
+        them but the roots). Empty: ``table``'s allowed set is complete."""
         if table not in self._blockers:
             if table not in self.allowed.nodes:
                 self._blockers[table] = (table,)  # not in the graph at all: nothing is known
             else:
-                roots = self.model.external_nodes if self.model.config.external_roots else set()
                 self._blockers[table] = tuple(sorted(
                     node for node in self.allowed.ancestor_entities(table)
-                    if _is_unknown(node) and node not in roots))
+                    if _is_unknown(node) and node not in self.roots))
         return self._blockers[table]
 
     def may_be_allowed(self, table: str, target: str) -> bool:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -15,24 +14,6 @@ from hypothesis import strategies as st
 
 from djlint.provenance import AllowedSets
 from djlint.unknowns import UNKNOWN_PREFIX, Unknowns
-
-
-@dataclass
-class _Table:
-    master: str | None
-
-
-@dataclass
-class _Config:
-    external_roots: bool = True
-
-
-@dataclass
-class _Model:
-    allowed: AllowedSets
-    tables: dict[str, _Table]
-    external_nodes: set[str] = field(default_factory=set)
-    config: _Config = field(default_factory=_Config)
 
 
 @st.composite
@@ -80,9 +61,8 @@ def _visible(masters, edges, hidden):  # type: ignore[no-untyped-def]
 def test_a_decided_read_is_outside_the_allowed_set_of_the_true_pipeline(pipeline) -> None:  # type: ignore[no-untyped-def]
     masters, edges, hidden = pipeline
     truth = AllowedSets.from_edges(masters, edges, masters.get)
-    visible, master_of = _visible(masters, edges, hidden)
-    model = _Model(visible, {t: _Table(m) for t, m in master_of.items()})
-    unknowns = Unknowns(model)  # type: ignore[arg-type]
+    visible, _ = _visible(masters, edges, hidden)
+    unknowns = Unknowns(visible)
     known = [t for t in masters if t not in hidden]
     for table in (t for t in known if masters[t] is None):
         for target in known:
@@ -97,7 +77,7 @@ def test_a_decided_read_is_outside_the_allowed_set_of_the_true_pipeline(pipeline
 def test_with_nothing_hidden_everything_is_decided(pipeline) -> None:  # type: ignore[no-untyped-def]
     masters, edges, _ = pipeline
     visible, master_of = _visible(masters, edges, set())
-    unknowns = Unknowns(_Model(visible, {t: _Table(m) for t, m in master_of.items()}))  # type: ignore[arg-type]
+    unknowns = Unknowns(visible)
     for table in (t for t in masters if masters[t] is None):
         assert unknowns.blockers(table) == ()
         assert not any(unknowns.may_be_allowed(table, target) for target in masters)
@@ -106,9 +86,8 @@ def test_with_nothing_hidden_everything_is_decided(pipeline) -> None:  # type: i
 def test_external_roots_block_nothing_unless_switched_off() -> None:
     allowed = AllowedSets.from_edges(["?pkg.Subject", "Surgery", "Weight"],
                                      [("?pkg.Subject", "Surgery"), ("?pkg.Subject", "Weight")], {}.get)
-    tables = {"Surgery": _Table(None), "Weight": _Table(None)}
-    on = Unknowns(_Model(allowed, tables, {"?pkg.Subject"}))  # type: ignore[arg-type]
-    off = Unknowns(_Model(allowed, tables, {"?pkg.Subject"}, _Config(external_roots=False)))  # type: ignore[arg-type]
+    on = Unknowns(allowed, roots={"?pkg.Subject"})
+    off = Unknowns(allowed)  # external-roots = false: the model passes no roots
     assert on.blockers("Weight") == () and not on.may_be_allowed("Weight", "Surgery")
     assert off.blockers("Weight") == ("?pkg.Subject",)
     assert not off.may_be_allowed("Weight", "Surgery")  # below the unknown: decided by rule 1 anyway
