@@ -174,15 +174,10 @@ def _materialise_edit(model: Any, path: str, line: int, name: str, first_line: i
     """``name = <iterable>`` → ``name = list(<iterable>)``: the last assignment to ``name`` before its first
     consumer, in the function holding ``line``."""
     source = model.by_path.get(path)
-    tree = _parse(source.source) if source is not None else None
-    if tree is None:
+    function = _innermost_function(source, line) if source is not None else None
+    if function is None:
         return None
     before = first_line or line
-    functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                 and n.lineno <= line <= (n.end_lineno or n.lineno)]
-    if not functions:
-        return None
-    function = max(functions, key=lambda n: n.lineno)  # the innermost
     best: ast.expr | None = None
     for node in ast.walk(function):
         value = None
@@ -200,6 +195,25 @@ def _materialise_edit(model: Any, path: str, line: int, name: str, first_line: i
     replacement = f"list{text}" if isinstance(best, ast.GeneratorExp) and text.startswith("(") else f"list({text})"
     return Edit(path, best.lineno, _column(lines, best.lineno, best.col_offset), best.end_lineno,
                 _column(lines, best.end_lineno, best.end_col_offset), replacement)
+
+
+def _innermost_function(source: Any, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The innermost function holding ``line``: a descent through the bodies that hold it, not a walk
+    of the whole module (the module's own parse, shared with the make() analysis)."""
+    try:
+        body: list[ast.stmt] = source.ast_tree.body
+    except (SyntaxError, ValueError):
+        return None
+    found = None
+    while True:
+        holding = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                   and n.lineno <= line <= (n.end_lineno or n.lineno)]
+        if not holding:
+            return found
+        node = holding[-1]
+        if not isinstance(node, ast.ClassDef):
+            found = node
+        body = node.body
 
 
 def _parse(text: str) -> ast.Module | None:
