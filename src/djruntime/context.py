@@ -95,13 +95,14 @@ def _opened(context: MakeContext) -> Iterator[None]:
     stack.append(context)
     thread_stack = _threads.setdefault(context.thread_id, [])
     thread_stack.append(context)
+    listening = not context.sealed  # a sealed window is no make() (listeners see make() windows only)
     try:
-        for listener in _enter_listeners:
+        for listener in _enter_listeners if listening else ():
             listener(context)
         yield
     finally:
         try:
-            for listener in _exit_listeners:
+            for listener in _exit_listeners if listening else ():
                 listener(context)
         finally:
             if context in stack:

@@ -29,6 +29,7 @@ statement the engine sends itself runs inside ``context.bookkeeping()`` (the str
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import inspect
 import logging
@@ -148,7 +149,23 @@ def _log_jobs(message: str) -> None:
 
 
 def _error_message(error: BaseException) -> str:
-    return f"{error.__class__.__name__}{': ' + str(error) if str(error) else ''}"
+    try:
+        text = str(error)
+    except Exception as failure:  # noqa: BLE001 - a user __str__ (refused by the strict gate, or broken)
+        text = f"<str() failed: {type(failure).__name__}>"
+    return f"{error.__class__.__name__}{': ' + text if text else ''}"
+
+
+@contextlib.contextmanager
+def _key_listing(table):
+    """The engine's key listing: bookkeeping, except inside another make() (a nested populate), where the
+    restrictions are make()'s code: they run gated, under the populated table's own rules (strict)."""
+    if context.window_on(table.connection) is None:
+        with context.bookkeeping():
+            yield
+    else:
+        with context.make_window(table, {}, table.connection, "populate"):
+            yield
 
 
 def _begin(connection) -> None:
@@ -211,13 +228,16 @@ def invoke_make(
 
     import deepdiff
 
+    # strict: everything make()'s code can run happens inside a window — hashing what make_fetch returned
+    # (a lazy query iterates there) and closing the generator (its finally/GeneratorExit handlers run there)
     generator = make(dict(key), **kwargs)
     with context.make_window(table, key, connection, "make_fetch") as window:
         fetched = next(generator)
+        fetch_hash = deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
         _fail_if_blocked(window)
-    fetch_hash = deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
     with context.make_window(table, key, connection, "make_compute") as window:
         computed = next(generator)
+        generator.close()
         _fail_if_blocked(window)
     if not transaction_open:
         with context.bookkeeping():
@@ -225,14 +245,18 @@ def invoke_make(
     generator = make(dict(key), **kwargs)  # restart: fetch again inside the transaction
     with context.make_window(table, key, connection, "make_fetch") as window:
         fetched = next(generator)
+        changed = fetch_hash != deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
+        if changed:
+            generator.close()
         _fail_if_blocked(window)
-    if fetch_hash != deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]:
+    if changed:
         raise DataJointError("Referential integrity failed! The `make_fetch` data has changed")
     with context.make_window(table, key, connection, "make_insert") as window:
         try:
             generator.send(computed)
         except StopIteration:
             pass
+        generator.close()
         _fail_if_blocked(window)
 
 
@@ -284,6 +308,7 @@ def run_job(
     table._upstream_key = dict(key)
     table._upstream = None
     provenance_token = dj_provenance.set_ingesting(table.full_table_name, key, version)
+    seal = contextlib.ExitStack()  # strict: from the end of make() until the job is finished, no make() code runs
     try:
         try:
             with stop.make_running():
@@ -291,6 +316,7 @@ def run_job(
                     with context.bookkeeping():
                         _begin(connection)
                 invoke_make(table, key, make, make_kwargs, connection, transaction_open=savepoint is not None)
+            _seal(seal, table, key, connection)
             duration = time.time() - start_time
             with context.bookkeeping():
                 if table._has_job_metadata_attrs():
@@ -309,6 +335,7 @@ def run_job(
                 else:
                     connection.commit_transaction()
         except BaseException as error:
+            _seal(seal, table, key, connection)
             stack = traceback.format_exc()
             broken = False
             with context.bookkeeping():
@@ -327,6 +354,7 @@ def run_job(
         _log_jobs(f"Success making {key} -> {table.full_table_name}")
         return True
     finally:
+        seal.close()
         dj_provenance.reset_ingesting(provenance_token)
         _restore(table.__class__, "_allow_insert", saved_state[0], False)
         _restore(table, "_upstream_key", saved_state[1], None)
@@ -334,6 +362,13 @@ def run_job(
 
 
 _MISSING = object()
+
+
+def _seal(stack: contextlib.ExitStack, table, key: dict, connection) -> None:
+    """Enter the job's ``context.sealed`` window once (when make() returned or raised)."""
+    if not getattr(stack, "_djruntime_sealed", False):
+        stack.enter_context(context.sealed(table, key, connection))
+        stack._djruntime_sealed = True
 
 
 def _restore(owner, name: str, value, default) -> None:
@@ -479,7 +514,7 @@ def run_direct(
     table = _instance(table)
     from datajoint.jobs import _get_job_version
 
-    with context.bookkeeping():  # the engine's own query, also from a populate() inside make()
+    with _key_listing(table):  # the engine's own query; inside make() its restrictions are make()'s
         keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
     version = _get_job_version(table.connection._config)
     success_count, error_list = 0, []
@@ -581,7 +616,7 @@ def _populate(
     priority: int | None,
     refresh: bool | None,
 ) -> dict:
-    with context.bookkeeping():
+    with _key_listing(table):
         table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
     if processes is not None and processes > 1 and min(processes, mp.cpu_count()) > 1:
         try:

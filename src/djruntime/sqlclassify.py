@@ -170,6 +170,8 @@ def _statistics_read(tree: exp.Expression, table: exp.Table, name: TableName, di
     schema, relation = name[0].lower(), name[1].lower()
     if dialect == "postgres" and not schema and relation.startswith("pg_"):
         schema = "pg_catalog"
+    if dialect == "postgres" and schema == "information_schema":
+        return None  # PostgreSQL's information_schema holds no statistics
     key = (schema, relation)
     columns = _STATISTICS_COLUMNS.get(key)
     if columns is not None:
