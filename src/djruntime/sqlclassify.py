@@ -587,8 +587,13 @@ def _changes_results(name: str) -> Statement:
         "@variables…), so the statement the gate checks would no longer be the one the server runs"))
 
 
+_SPACED_DOT = re.compile(r"\s\.|\.\s")
+
+
 def shape_of(sql: str, dialect: str) -> str | None:
-    """The statement with its literals reduced (the shape-cache key), or None: parse it exactly."""
+    """The statement with its literals reduced (the shape-cache key), or None: parse it exactly.
+    A qualified name written with spaces (`db` . `t`, db . 2e5) is never shaped: a dropped number could be
+    a name, and two tables would share one entry."""
     postgres = dialect == "postgres"
     quote = '"' if postgres else "`"
     if "'" not in sql and (postgres or '"' not in sql) and quote * 2 not in sql and "\0" not in sql:
@@ -602,9 +607,10 @@ def _regex_shape(sql: str, postgres: bool) -> str | None:
     """The general path of :func:`shape_of` (any statement)."""
     if postgres:
         shape = _POSTGRES_SHAPE.sub(_postgres_piece, sql)
-        return None if _POSTGRES_UNSAFE.search(shape) or _POSTGRES_DOLLAR.match(shape) else shape
+        return None if (_POSTGRES_UNSAFE.search(shape) or _POSTGRES_DOLLAR.match(shape)
+                        or _SPACED_DOT.search(shape)) else shape
     shape = _MYSQL_SHAPE.sub(_mysql_piece, sql)
-    return None if _MYSQL_COMMENT.match(shape) or "--" in shape or "/*" in shape else shape
+    return None if _MYSQL_COMMENT.match(shape) or "--" in shape or "/*" in shape or _SPACED_DOT.search(shape) else shape
 
 
 # What datajoint sends for numeric keys has no string literal and no doubled quote in a name. Split at
@@ -631,7 +637,7 @@ def _plain_shape(text: str, pieces: list[str], quote: str, postgres: bool) -> st
     for index in aliases:
         pieces[index] = "$"
     shape = quote.join(pieces)
-    return None if "--" in shape or "/*" in shape else shape
+    return None if "--" in shape or "/*" in shape or _SPACED_DOT.search(shape) else shape
 
 
 def _to_named(sql: str) -> str:
@@ -1053,6 +1059,13 @@ def _mysql_string(body: str) -> str:
                              else m.group(0)[0], body)
 
 
+def _beside(text: str, index: int, step: int) -> str:
+    """The first character at ``index`` or beyond (in direction ``step``) that is not white space."""
+    while 0 <= index < len(text) and text[index].isspace():
+        index += step
+    return text[index] if 0 <= index < len(text) else ""
+
+
 def parameterize(text: str, dialect: str) -> tuple[str, tuple] | None:
     """(``text`` with its literals as ``%s`` and every other ``%`` doubled, the literals' values), or None
     when ``text`` holds something this lexer does not read plainly (then parse ``text`` itself)."""
@@ -1072,6 +1085,8 @@ def parameterize(text: str, dialect: str) -> tuple[str, tuple] | None:
         elif kind == "pct":
             pieces.append("%%")
         elif kind == "num":
+            if _beside(text, start - 1, -1) == "." or _beside(text, position, 1) == ".":
+                return None  # `db` . 2e5: a name after a spaced dot, not a number
             values.append(int(body) if body.isdigit() else Decimal(body))
             pieces.append("%s")
         elif kind == "hex":

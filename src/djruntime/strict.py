@@ -187,10 +187,11 @@ def _checked(connection: Any, window: context.MakeContext, query: Any, args: Any
             "forbidden", detail="a statement after make() returned, before its job was finished (code make() left "
                                 "behind: a generator's finally/GeneratorExit handler, an exception's __str__, a lazy "
                                 "query the engine would evaluate)")])
-    if not isinstance(query, str):
-        _report(window, repr(query), [Violation("argument", detail=f"{type(query).__qualname__} as the query")])
-        return query, args
-    query = str.__str__(query)  # a str subclass's own __mod__/__str__ must not decide what is sent
+    if type(query) is not str:  # a str subclass's own __mod__/__str__ would decide what the driver sends
+        shown = str.__str__(query) if isinstance(query, str) else repr(query)
+        _report(window, shown, [Violation("argument", detail=f"{type(query).__module__}.{type(query).__qualname__} "
+                                                             "as the query (only a plain str is sent)")])
+        query = shown  # warn mode: send the plain text
     if args:
         odd = _odd_arguments(args)
         if odd is not None:
