@@ -405,7 +405,7 @@ def _after_failure(table, key, error, stack, queue, suppress_errors, return_exce
             logger.error(f"Could not record the error of job {key}: {bookkeeping_error}")
     if not suppress_errors:
         raise error
-    logger.error(error)
+    logger.error(message)  # str(error) may run make() code (a user __str__): use the message made once
     return key, error if return_exception_objects else message
 
 

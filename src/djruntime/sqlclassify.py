@@ -378,7 +378,7 @@ def _classify(sql: str, dialect: str) -> Statement:
             statement = _shapes.get((shape, dialect))
             if statement is None:
                 statement = _analyse(sql, dialect)
-                if statement.kind in ("pass", "read"):
+                if statement.kind in ("pass", "read") and not statement.statistics:  # pins hold literals
                     if len(_shapes) >= _SHAPES_KEPT:
                         _shapes.clear()
                     _shapes[(shape, dialect)] = statement
@@ -1130,6 +1130,9 @@ def classify_sent(text: str, backend: str = "mysql") -> tuple[Statement, tuple]:
     statements differing only by values share one parse; special statements and texts the lexer does
     not read plainly are classified as they are."""
     dialect = dialect_of(backend)
+    first = _FIRST_WORD.match(text)
+    if first and first.group(1).upper() in ("SELECT", "WITH", "VALUES", "TABLE"):
+        return _classify(text.replace("%", "%%"), dialect), ()  # reads: the shape cache masks the literals
     if not (_SPECIAL.match(text) or _IMPLICIT_COMMIT.match(text)):
         lifted = parameterize(text, dialect)
         if lifted is not None:

@@ -163,14 +163,14 @@ _gated_query.__doc__ = _original_query.__doc__
 def _interpolate(connection: Any, query: str, args: Any) -> str:
     """The statement the driver would send for ``query`` % ``args``: the driver's own escaping
     (pymysql's / psycopg2's ``mogrify``), so the gate reads the very text the server receives."""
-    if args is None:
+    if args is None or (not args and "%" not in query):
         return query
     raw = connection._conn
-    cursor = raw.cursor()
-    try:
-        text = cursor.mogrify(query, args)
-    finally:
-        cursor.close()
+    cached = getattr(connection, "_djruntime_mogrifier", None)
+    if cached is None or cached[0] is not raw:  # one cursor per driver connection, used only to mogrify
+        cached = (raw, raw.cursor())
+        connection._djruntime_mogrifier = cached
+    text = cached[1].mogrify(query, args)
     if isinstance(text, bytes):  # psycopg2
         import psycopg2.extensions
 
