@@ -243,6 +243,12 @@ class PrimaryKeys:
 PRIMARY_KEYS = PrimaryKeys()
 
 
+def unlimited(connection: Any) -> str:
+    """A LIMIT clause that lets every row through a check query: on MySQL/MariaDB an explicit LIMIT
+    overrides a session's ``sql_select_limit``, which would otherwise blind the check."""
+    return " LIMIT 18446744073709551615" if getattr(connection.adapter, "backend", "mysql") == "mysql" else ""
+
+
 def key_values(key: Mapping[str, Any]) -> dict[str, Any]:
     """The make key by lower-case attribute name, as :func:`check` takes it (once per make())."""
     return {str(name).lower(): value for name, value in key.items()}
@@ -314,12 +320,13 @@ def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limi
                         return found
         return found
     source_args = [argument(args, k) for k in info.source_args]
+    every = unlimited(connection)
     if info.source_star:
-        rows = run(f"SELECT * FROM ({info.source_sql}) AS _djr_src", source_args)
+        rows = run(f"SELECT * FROM ({info.source_sql}) AS _djr_src{every}", source_args)
         picked = [tuple(row[i] for i, _ in overlap) for row in rows]
     else:
         names = ", ".join(quote(f"_djr_c{index}") for index, _ in overlap)
-        picked = run(f"SELECT DISTINCT {names} FROM ({info.source_sql}) AS _djr_src", source_args)
+        picked = run(f"SELECT DISTINCT {names} FROM ({info.source_sql}) AS _djr_src{every}", source_args)
     for row in picked:
         for (index, column), value in zip(overlap, row):
             if not same(value, expected[column]):

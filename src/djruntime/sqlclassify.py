@@ -992,6 +992,10 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies, replaced: bool
                     raise _Unverifiable("an INSERT from a source it cannot read")
                 star = any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
                            for p in first.expressions)
+                # renaming the projected columns would change what GROUP BY/HAVING/ORDER BY (and a union's
+                # other branches) refer to: then the source is checked as written, its columns by position
+                star = star or first is not select or any(first.args.get(k) for k in ("group", "having", "order",
+                                                                                          "qualify", "windows"))
                 if not star:
                     first.set(
                         "expressions",

@@ -51,6 +51,10 @@ ENV_VARIABLE = "DJ_STRICT_PROVENANCE"
 _STATEMENT_SHOWN = 600  # characters of a statement quoted in a message
 
 _original_query = Connection.query
+_original_execute = Connection._execute_query
+# The text _gated_query checked and passes on: the gated _execute_query (a backstop for a direct call of
+# datajoint's original query()) lets exactly that object through.
+_approved: contextvars.ContextVar[object] = contextvars.ContextVar("djruntime_strict_approved", default=None)
 _mode = "off"
 _policy: policy_module.RuntimePolicy = policy_module.EMPTY
 _internal: contextvars.ContextVar[bool] = contextvars.ContextVar("djruntime_strict_internal", default=False)
@@ -140,11 +144,13 @@ def is_installed() -> bool:
 def _install_gate() -> None:
     if not is_installed():
         Connection.query = _gated_query
+        Connection._execute_query = _gated_execute
 
 
 def _remove_gate() -> None:
     if is_installed():
         Connection.query = _original_query
+        Connection._execute_query = _original_execute
 
 
 def _gated_query(self, query, args=(), **kwargs):
@@ -152,8 +158,22 @@ def _gated_query(self, query, args=(), **kwargs):
         window = context.current(self)
         if window is not None and not context.in_bookkeeping() and not _internal.get():
             text, text_args = _checked(self, window, query, args)
-            return _original_query(self, text, text_args, **kwargs)
+            token = _approved.set(text)
+            try:
+                return _original_query(self, text, text_args, **kwargs)
+            finally:
+                _approved.reset(token)
     return _original_query(self, query, args, **kwargs)
+
+
+def _gated_execute(self, cursor, query, args, suppress_warnings):
+    """The backstop under ``query()``: a statement that reached datajoint's executor without passing the
+    gate (datajoint's original ``query`` called directly) is checked here, in any context of make()."""
+    if _mode != "off" and _approved.get() is not query and not _internal.get():
+        window = context.current(self)
+        if window is not None and not context.in_bookkeeping():
+            query, args = _checked(self, window, query, args)
+    return _original_execute(self, cursor, query, args, suppress_warnings)
 
 
 # No __wrapped__: inspect.unwrap() must not hand make() the ungated original.
@@ -343,6 +363,8 @@ def _pin(connection: Any, statement: sqlclassify.Statement, values: tuple, write
     selected = ", ".join(quote(c) for c in (*primary, *overlap))
     where = f" WHERE {modify.where_sql}" if modify.where_sql else ""
     tail = f" {modify.tail_sql}" if modify.tail_sql else ""
+    if "LIMIT" not in tail.upper():
+        tail += rowcheck.unlimited(connection)
     rows = run(f"SELECT {selected} FROM {modify.target_sql}{where}{tail} FOR UPDATE",
                [rowcheck.argument(values, k) for k in modify.where_args])
     if not allowed and rows:

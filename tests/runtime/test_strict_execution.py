@@ -110,6 +110,14 @@ def test_checked_writes_run_on_exactly_the_rows_checked(any_pipe):
             f"param_id, item + 10, value FROM {item} ORDER BY subject_id LIMIT 1",
         ]
     each_blocked(p, statements, "Statement:")
+    if mysql(p):  # a session limit set before populate() cannot blind the check queries
+        p.connection.query("SET SESSION sql_select_limit = 0")
+        try:
+            each_blocked(p, [f"INSERT INTO {item} (subject_id, session_id, param_id, item, value) SELECT subject_id, "
+                             f"session_id, param_id, item + 10, value FROM {item}",
+                             f"DELETE FROM {item} WHERE item >= 0"], "subject_id")
+        finally:
+            p.connection.query("SET SESSION sql_select_limit = DEFAULT")
 
     def legal(self, key):
         insert_own(self, key)
@@ -426,6 +434,9 @@ def test_the_ungated_original_is_out_of_reach(any_pipe):
             lambda: second.query(f"SELECT note FROM {other}").fetchall()), "Other")
         blocked(p, lambda self, key: contextvars.Context().run(
             lambda: inspect.unwrap(dj.Connection.query)(self.connection, f"SELECT note FROM {other}")), "Other")
+        blocked(p, lambda self, key: strict._original_query(self.connection, f"SELECT note FROM {other}"), "Other")
+        blocked(p, lambda self, key: contextvars.Context().run(
+            lambda: strict._original_query(second, f"DELETE FROM {other}")), "Other")
         assert second.query(f"SELECT note FROM {other}").fetchall()  # outside make(): not gated
         assert context.current(second) is None
     finally:
