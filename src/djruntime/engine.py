@@ -157,6 +157,20 @@ def _error_message(error: BaseException) -> str:
 
 
 @contextlib.contextmanager
+def _phase(table, key: dict, connection, phase: str, generator):
+    """One tripartite phase's window; should it fail, the generator is closed inside it (strict)."""
+    with context.make_window(table, key, connection, phase) as window:
+        try:
+            yield window
+        except BaseException:
+            try:
+                generator.close()
+            except Exception:  # noqa: BLE001, S110 - the phase's own error is the one to report
+                pass
+            raise
+
+
+@contextlib.contextmanager
 def _key_listing(table):
     """The engine's key listing: bookkeeping, except inside another make() (a nested populate), where the
     restrictions are make()'s code: they run gated, under the populated table's own rules (strict)."""
@@ -229,13 +243,14 @@ def invoke_make(
     import deepdiff
 
     # strict: everything make()'s code can run happens inside a window — hashing what make_fetch returned
-    # (a lazy query iterates there) and closing the generator (its finally/GeneratorExit handlers run there)
+    # (a lazy query iterates there) and closing the generator (its finally/GeneratorExit handlers run there,
+    # also when the phase fails)
     generator = make(dict(key), **kwargs)
-    with context.make_window(table, key, connection, "make_fetch") as window:
+    with _phase(table, key, connection, "make_fetch", generator) as window:
         fetched = next(generator)
         fetch_hash = deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
         _fail_if_blocked(window)
-    with context.make_window(table, key, connection, "make_compute") as window:
+    with _phase(table, key, connection, "make_compute", generator) as window:
         computed = next(generator)
         generator.close()
         _fail_if_blocked(window)
@@ -243,7 +258,7 @@ def invoke_make(
         with context.bookkeeping():
             _begin(connection)
     generator = make(dict(key), **kwargs)  # restart: fetch again inside the transaction
-    with context.make_window(table, key, connection, "make_fetch") as window:
+    with _phase(table, key, connection, "make_fetch", generator) as window:
         fetched = next(generator)
         changed = fetch_hash != deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
         if changed:
@@ -251,7 +266,7 @@ def invoke_make(
         _fail_if_blocked(window)
     if changed:
         raise DataJointError("Referential integrity failed! The `make_fetch` data has changed")
-    with context.make_window(table, key, connection, "make_insert") as window:
+    with _phase(table, key, connection, "make_insert", generator) as window:
         try:
             generator.send(computed)
         except StopIteration:

@@ -183,7 +183,7 @@ def _statistics_read(tree: exp.Expression, table: exp.Table, name: TableName, di
         return None
     pin = _STATISTICS_PINS.get(key)
     if pin is not None:
-        found = _pinned_slots(tree, pin, dialect)
+        found = _pinned_slots(tree, table, pin, dialect)
         if found is not None:
             return found
     return (f"it reads catalogue statistics ({name[0] or schema}.{name[1]}: row counts, value statistics or other "
@@ -191,15 +191,21 @@ def _statistics_read(tree: exp.Expression, table: exp.Table, name: TableName, di
             f"({' = … AND '.join(pin) + ' = …' if pin else 'not possible for this relation'})")
 
 
-def _pinned_slots(tree: exp.Expression, pin: tuple[str, str], dialect: str) -> tuple[Slot, Slot] | None:
-    """The literal or argument each of ``pin``'s columns equals in a top-level AND of ``tree``'s WHERE."""
+def _pinned_slots(tree: exp.Expression, table: exp.Table, pin: tuple[str, str], dialect: str
+                  ) -> tuple[Slot, Slot] | None:
+    """The literal or argument each of ``pin``'s columns *of ``table``* equals in a top-level AND of
+    ``tree``'s WHERE (a column of another relation of the query pins nothing)."""
     select = tree if isinstance(tree, exp.Select) else None
     where = select.args.get("where") if select is not None else None
     if where is None or select.find(exp.Union, exp.Subquery) is not None:
         return None
+    alone = sum(1 for _ in select.find_all(exp.Table)) == 1
+    owner = table.alias_or_name.lower()
     found: dict[str, Slot] = {}
     for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
-        if isinstance(condition, exp.EQ) and isinstance(condition.this, exp.Column):
+        condition = condition.unnest()
+        if (isinstance(condition, exp.EQ) and isinstance(condition.this, exp.Column)
+                and (condition.this.table.lower() == owner if condition.this.table else alone)):
             column = condition.this.name.lower()
             slot = _slot(condition.expression, dialect)
             if column in pin and slot.kind in ("arg", "literal"):

@@ -565,3 +565,12 @@ def test_insert_select_with_limit_and_pinned_modify():
     assert "LIMIT" not in modify.pinned_sql
     update = classify("UPDATE `lab`.`t` SET x = %s WHERE a = %s").modifies[0]
     assert update.pinned_args == (0,)
+
+
+def test_a_pin_must_name_the_statistics_relation_itself():
+    statement = classify("SELECT t.table_rows FROM information_schema.tables t JOIN information_schema.columns c "
+                         "ON c.table_name = t.table_name WHERE c.table_schema = 'lab' AND c.table_name = 'own'")
+    assert statement.kind == "unclassifiable" and "statistics" in statement.reason
+    statement = classify("SELECT t.table_rows FROM information_schema.tables t JOIN information_schema.columns c "
+                         "ON c.table_name = t.table_name WHERE t.table_schema = 'lab' AND t.table_name = 'own'")
+    assert [(a.value, b.value) for a, b in statement.statistics] == [("lab", "own")]

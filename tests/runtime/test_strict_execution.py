@@ -380,7 +380,14 @@ def test_work_the_engine_does_for_make_runs_gated(any_pipe):
         finally:
             p.connection.query(f"DELETE FROM {other}")
 
-    for body in (lazy_fetch, closing):
+    def failing(self, key):  # a phase that fails: its finally code still runs inside the window
+        try:
+            yield (len(p.Other()),)
+            yield (2,)
+        finally:
+            p.connection.query(f"DELETE FROM {other}")
+
+    for body in (lazy_fetch, closing, failing):
         pipeline.BODIES["Analysis"] = body
         p.Analysis.make = lambda self, key, body=body: (yield from body(self, key))
         try:
