@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from .sqlclassify import ArgKey, InsertInfo, ModifyInfo, Slot, Statement, TableName
 
@@ -192,7 +192,7 @@ class SecondaryUniques:
     """Whether a table has a unique index besides its primary key, cached per connection (DDL is refused
     inside make(), so it cannot change during one)."""
 
-    _QUERY = {
+    _QUERY: ClassVar[dict[str, str]] = {
         "mysql": ("SELECT 1 FROM information_schema.statistics WHERE table_schema = %s AND table_name = %s "
                   "AND non_unique = 0 AND index_name <> 'PRIMARY' LIMIT 1"),
         "postgresql": ("SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "

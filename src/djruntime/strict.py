@@ -350,7 +350,9 @@ def _pin(connection: Any, statement: sqlclassify.Statement, values: tuple, write
         violations.append(Violation("unverifiable", detail="an UPDATE/DELETE with other statements in one call"))
         return None
     modify = statement.modifies[0]
-    run = lambda query, query_args: _run_unchecked(connection, query, query_args)  # noqa: E731
+    def run(query: str, query_args: Any) -> list[tuple]:
+        return _run_unchecked(connection, query, query_args)
+
     quote = connection.adapter.quote_identifier
     try:
         primary = rowcheck.PRIMARY_KEYS.get(connection, modify.table, run)

@@ -55,7 +55,7 @@ class _Sly(str):
 @pytest.mark.usefixtures("strict_on")
 def test_the_text_checked_is_the_text_the_driver_sends(any_pipe):
     p = any_pipe
-    other, own = names(p)
+    other, _ = names(p)
     session = p.Session.full_table_name
     payload = f" UNION SELECT note FROM {other} -- "
     # %s inside a quoted literal: the driver's quotes end the literal, the payload becomes SQL
@@ -90,31 +90,31 @@ def test_checked_writes_run_on_exactly_the_rows_checked(any_pipe):
     item = p.Analysis.Item.full_table_name
     if mysql(p):
         statements = [
-            f"DELETE FROM {other} WHERE (SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-            "WHERE INFO LIKE 'DELETE%%') > 0",
+            (f"DELETE FROM {other} WHERE (SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+             "WHERE INFO LIKE 'DELETE%%') > 0"),
             f"DELETE FROM {other} WHERE @@sql_select_limit > 0",
-            f"UPDATE {own} SET result = 9 WHERE (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
-            "WHERE VARIABLE_NAME = 'Com_update') > 0",
+            (f"UPDATE {own} SET result = 9 WHERE (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS "
+             "WHERE VARIABLE_NAME = 'Com_update') > 0"),
             "SET SESSION sql_select_limit = 0",
             "SET SESSION foreign_key_checks = 0",
             "SET @x = 1",
-            f"INSERT INTO {item} (subject_id, session_id, param_id, item, value) SELECT subject_id, session_id, "
-            f"param_id, item + 10 AS subject_id, value FROM {item} ORDER BY subject_id LIMIT 1",
+            (f"INSERT INTO {item} (subject_id, session_id, param_id, item, value) SELECT subject_id, session_id, "
+             f"param_id, item + 10 AS subject_id, value FROM {item} ORDER BY subject_id LIMIT 1"),
         ]
     else:
         statements = [
             f"DELETE FROM {other} WHERE (SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'DELETE%%') > 0",
             "SET TIME ZONE 'UTC'",
             "SET enable_seqscan = off",
-            f"INSERT INTO {item} (subject_id, session_id, param_id, item, value) SELECT subject_id, session_id, "
-            f"param_id, item + 10, value FROM {item} ORDER BY subject_id LIMIT 1",
+            (f"INSERT INTO {item} (subject_id, session_id, param_id, item, value) SELECT subject_id, session_id, "
+             f"param_id, item + 10, value FROM {item} ORDER BY subject_id LIMIT 1"),
         ]
     each_blocked(p, statements, "Statement:")
     if mysql(p):  # a session limit set before populate() cannot blind the check queries
         p.connection.query("SET SESSION sql_select_limit = 0")
         try:
-            each_blocked(p, [f"INSERT INTO {item} (subject_id, session_id, param_id, item, value) SELECT subject_id, "
-                             f"session_id, param_id, item + 10, value FROM {item}",
+            each_blocked(p, [(f"INSERT INTO {item} (subject_id, session_id, param_id, item, value) SELECT "
+                              f"subject_id, session_id, param_id, item + 10, value FROM {item}"),
                              f"DELETE FROM {item} WHERE item >= 0"], "subject_id")
         finally:
             p.connection.query("SET SESSION sql_select_limit = DEFAULT")
@@ -146,14 +146,14 @@ def test_checked_writes_run_on_exactly_the_rows_checked(any_pipe):
 @pytest.mark.usefixtures("strict_on")
 def test_table_names_are_resolved_by_scope(any_pipe):
     p = any_pipe
-    other, own = names(p)
+    other, _ = names(p)
     schema = p.Other.database
     qn = "`" if mysql(p) else '"'
     statements = [
         # a CTE named like a table hides it only where it is in scope
-        "WITH other AS (SELECT 1 AS a) SELECT * FROM (SELECT * FROM other) AS d, "
-        f"(WITH x AS (SELECT 1 AS b) SELECT * FROM x) AS e, {other}",
-        f"SELECT * FROM (WITH other AS (SELECT 1 AS a) SELECT * FROM other) AS d, other",
+        ("WITH other AS (SELECT 1 AS a) SELECT * FROM (SELECT * FROM other) AS d, "
+         f"(WITH x AS (SELECT 1 AS b) SELECT * FROM x) AS e, {other}"),
+        "SELECT * FROM (WITH other AS (SELECT 1 AS a) SELECT * FROM other) AS d, other",
         f"SELECT * FROM {qn}{schema}{qn} . {qn}other{qn}",
     ]
     if mysql(p):
@@ -216,11 +216,11 @@ def test_catalogue_statistics_are_reads_of_the_tables_they_describe(any_pipe):
             "SHOW SESSION STATUS",
         ]
         metadata = [
-            f"SELECT column_name, column_key, column_comment FROM information_schema.columns "
-            f"WHERE table_schema = '{schema}' AND table_name = 'other'",
+            (f"SELECT column_name, column_key, column_comment FROM information_schema.columns "
+             f"WHERE table_schema = '{schema}' AND table_name = 'other'"),
             f"SELECT table_name, table_comment FROM information_schema.tables WHERE table_schema = '{schema}'",
-            f"SELECT table_rows FROM information_schema.tables WHERE table_schema = '{schema}' "
-            f"AND table_name = '{own_name}'",
+            (f"SELECT table_rows FROM information_schema.tables WHERE table_schema = '{schema}' "
+             f"AND table_name = '{own_name}'"),
             f"SHOW FULL COLUMNS FROM `other` IN `{schema}`",
         ]
     else:
@@ -309,7 +309,7 @@ def test_every_key_attribute_is_written_and_unique_collisions_are_refused(any_pi
     passes(p, lambda self, key: q(self, f"INSERT INTO {own} (subject_id, session_id, param_id, result) "
                                         "VALUES (1, 1, 1, 5)"))
 
-    origin, coded, _ = _unique_pipe(p.server, schema_factory)
+    _, coded, _ = _unique_pipe(p.server, schema_factory)
     table = coded.full_table_name
     if mysql(p):
         attempts = [f"INSERT INTO {table} (origin_id, code) VALUES (1, 7) ON DUPLICATE KEY UPDATE code = 8",
@@ -336,7 +336,7 @@ def _run(table_class, key):
 
 # ------------------------------------------------------------------------------ 8. work done for make()
 @pytest.fixture
-def installed(empty_policy):
+def installed(empty_policy):  # noqa: F811 - the fixture imported above
     djruntime.install(strict_provenance=True, policy=empty_policy)
     yield
     djruntime.uninstall()
