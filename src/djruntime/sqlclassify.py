@@ -1109,6 +1109,8 @@ def parameterize(text: str, dialect: str) -> tuple[str, tuple] | None:
             pieces.append("%s")
     pieces.append(text[position:])
     template = "".join(pieces)
+    if not ("--" in template or "/*" in template or any(c in template for c in "'\"\\#$")):
+        return template, tuple(values)  # nothing outside the lifted literals needs a second look
     outside = _MYSQL_LEXEME.sub("", template) if not postgres else _POSTGRES_LEXEME.sub("", template)
     if "--" in outside or "/*" in outside or (("$" in outside) if postgres else ("#" in outside)):
         return None
@@ -1117,7 +1119,6 @@ def parameterize(text: str, dialect: str) -> tuple[str, tuple] | None:
     return template, tuple(values)
 
 
-_CALL = re.compile(r"([A-Za-z_][\w$]*)\s*\(")
 _NOT_CALLS = frozenset("""
     and or not in values exists select where from on using as when then else is by join any all some key
     primary lateral into table set case distinct union except intersect limit offset over filter within having
@@ -1126,9 +1127,18 @@ _NOT_CALLS = frozenset("""
 
 
 def called_names(template: str) -> frozenset[str]:
-    """Lower-case words written before "(" outside quoted names (functions a statement may call)."""
-    outside = re.sub(r"`(?:[^`]|``)*`|\"(?:[^\"]|\"\")*\"", " ", template)
-    return frozenset(n for n in (m.lower() for m in _CALL.findall(outside)) if n not in _NOT_CALLS)
+    """Lower-case words written before "(" (functions a statement may call)."""
+    names = set()
+    for piece in template.split("(")[:-1]:
+        piece = piece.rstrip()
+        end = start = len(piece)
+        while start and (piece[start - 1].isalnum() or piece[start - 1] in "_$"):
+            start -= 1
+        if start < end and not piece[start].isdigit():
+            name = piece[start:end].lower()
+            if name not in _NOT_CALLS:
+                names.add(name)
+    return frozenset(names)
 
 
 _PARSE_FAILED = "sqlglot cannot parse"
@@ -1152,6 +1162,7 @@ def classify_sent(text: str, backend: str = "mysql") -> tuple[Statement, tuple]:
     return _classify(text.replace("%", "%%"), dialect), ()
 
 
-@lru_cache(maxsize=4096)
 def calls_in(text: str) -> frozenset[str]:
-    return called_names(_MYSQL_LEXEME.sub(lambda m: m.group(0) if m.lastgroup == "name" else " ", text))
+    """Names written before "(" in ``text`` (a word inside a literal may be counted too: that only asks
+    the stored-routine list once more)."""
+    return called_names(text) if "(" in text else frozenset()
