@@ -174,12 +174,16 @@ def _phase(table, key: dict, connection, phase: str, generator):
 def _key_listing(table):
     """The engine's key listing: bookkeeping, except inside another make() (a nested populate), where the
     restrictions are make()'s code: they run gated, under the populated table's own rules (strict)."""
-    if context.window_on(table.connection) is None:
+    outer = context.window_on(table.connection)
+    if outer is None:
         with context.bookkeeping():
             yield
     else:
-        with context.make_window(table, {}, table.connection, "populate"):
-            yield
+        with context.make_window(table, {}, table.connection, "populate") as window:
+            try:
+                yield
+            finally:
+                outer.blocked.extend(window.blocked)  # the outer make() fails, even if it catches the error
 
 
 def _begin(connection) -> None:

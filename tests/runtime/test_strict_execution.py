@@ -412,6 +412,16 @@ def test_work_the_engine_does_for_make_runs_gated(any_pipe):
     pipeline.BODIES["Sibling"] = lambda self, key: self.insert1(dict(key, x=1.0))
     _populate_fails(p)
 
+    def nested_caught(self, key):  # catching the refusal does not save the job
+        insert_own(self, key)
+        try:
+            p.Sibling.populate(f"subject_id IN (SELECT other_id FROM {other})")
+        except ProvenanceError:
+            pass
+
+    pipeline.BODIES["Analysis"] = nested_caught
+    _populate_fails(p)
+
     def tripartite(self, key):  # the compliant tripartite make
         computed = yield ((p.Session & key).fetch1("session_note"),)  # datajoint's generator protocol
         if computed is None:
