@@ -10,7 +10,7 @@ that catches that ProvenanceError and returns normally still fails its job (the 
 A window is held three times: in a ContextVar (so nested populates and asyncio tasks see their own), on
 the connection object (so a query sent from *another thread* on the same connection during make() is
 seen too) and on the thread (so a second connection used inside a fresh ``contextvars.Context().run()``
-is seen too). ``sealed(connection)`` holds a window from the end of make() until the job is finished:
+is seen too). ``seal(...)`` holds a window from the end of make() until the job is finished:
 every statement but the engine's bookkeeping is then refused (code make() left behind — a generator's
 ``finally``, an exception's ``__str__`` — must not write after the check). Windows nest and are always closed, whatever make() raises (exceptions, KeyboardInterrupt,
 SystemExit).
@@ -79,12 +79,26 @@ def make_window(table: Any, key: dict, connection: Any, phase: str = "make") -> 
         yield context
 
 
-@contextlib.contextmanager
-def sealed(table: Any, key: dict, connection: Any) -> Iterator[MakeContext]:
-    """From the end of make() until its job is finished: every statement but bookkeeping is refused."""
-    context = MakeContext(table=table, key=dict(key), connection=connection, phase="make", sealed=True)
-    with _opened(context):
-        yield context
+def seal(table: Any, key: dict, connection: Any) -> tuple[MakeContext, contextvars.Token]:
+    """From the end of make() until its job is finished every statement but bookkeeping is refused:
+    open that sealed window (no listeners are told); ``unseal(seal(...))`` closes it."""
+    context = MakeContext(table=table, key=key, connection=connection, phase="make", sealed=True)
+    _connection_stack(connection).append(context)
+    _threads.setdefault(context.thread_id, []).append(context)
+    return context, _current.set(context)
+
+
+def unseal(sealing: tuple[MakeContext, contextvars.Token]) -> None:
+    context, token = sealing
+    stack = _connection_stack(context.connection)
+    if context in stack:
+        stack.remove(context)
+    thread_stack = _threads.get(context.thread_id, [])
+    if context in thread_stack:
+        thread_stack.remove(context)
+    if not thread_stack:
+        _threads.pop(context.thread_id, None)
+    _current.reset(token)
 
 
 @contextlib.contextmanager
@@ -95,14 +109,13 @@ def _opened(context: MakeContext) -> Iterator[None]:
     stack.append(context)
     thread_stack = _threads.setdefault(context.thread_id, [])
     thread_stack.append(context)
-    listening = not context.sealed  # a sealed window is no make() (listeners see make() windows only)
     try:
-        for listener in _enter_listeners if listening else ():
+        for listener in _enter_listeners:
             listener(context)
         yield
     finally:
         try:
-            for listener in _exit_listeners if listening else ():
+            for listener in _exit_listeners:
                 listener(context)
         finally:
             if context in stack:

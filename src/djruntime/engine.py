@@ -327,7 +327,7 @@ def run_job(
     table._upstream_key = dict(key)
     table._upstream = None
     provenance_token = dj_provenance.set_ingesting(table.full_table_name, key, version)
-    seal = contextlib.ExitStack()  # strict: from the end of make() until the job is finished, no make() code runs
+    sealing = None  # strict: from the end of make() until the job is finished, no make() code runs
     try:
         try:
             with stop.make_running():
@@ -335,7 +335,7 @@ def run_job(
                     with context.bookkeeping():
                         _begin(connection)
                 invoke_make(table, key, make, make_kwargs, connection, transaction_open=savepoint is not None)
-            _seal(seal, table, key, connection)
+            sealing = context.seal(table, key, connection)
             duration = time.time() - start_time
             with context.bookkeeping():
                 if table._has_job_metadata_attrs():
@@ -354,7 +354,8 @@ def run_job(
                 else:
                     connection.commit_transaction()
         except BaseException as error:
-            _seal(seal, table, key, connection)
+            if sealing is None:
+                sealing = context.seal(table, key, connection)
             stack = traceback.format_exc()
             broken = False
             with context.bookkeeping():
@@ -373,7 +374,8 @@ def run_job(
         _log_jobs(f"Success making {key} -> {table.full_table_name}")
         return True
     finally:
-        seal.close()
+        if sealing is not None:
+            context.unseal(sealing)
         dj_provenance.reset_ingesting(provenance_token)
         _restore(table.__class__, "_allow_insert", saved_state[0], False)
         _restore(table, "_upstream_key", saved_state[1], None)
@@ -383,11 +385,6 @@ def run_job(
 _MISSING = object()
 
 
-def _seal(stack: contextlib.ExitStack, table, key: dict, connection) -> None:
-    """Enter the job's ``context.sealed`` window once (when make() returned or raised)."""
-    if not getattr(stack, "_djruntime_sealed", False):
-        stack.enter_context(context.sealed(table, key, connection))
-        stack._djruntime_sealed = True
 
 
 def _restore(owner, name: str, value, default) -> None:

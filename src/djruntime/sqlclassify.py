@@ -337,7 +337,9 @@ class Statement:
     modifies: tuple[ModifyInfo, ...] = ()
     # catalogue statistics read: (schema, table) slots of the tables whose statistics are read — reads of them
     statistics: tuple[tuple[Slot, Slot], ...] = ()
-    calls: frozenset[str] = frozenset()  # names written before "(": checked against stored routines
+    # names written before "(" (a word in a literal may be counted too: that only asks the stored-routine
+    # list once more), checked against the stored functions that could answer to them
+    calls: frozenset[str] = frozenset()
     several: bool = False  # several statements in one call (an UPDATE/DELETE among them cannot be pinned)
     extra: dict = field(default_factory=dict, compare=False)
 
@@ -866,9 +868,12 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
     elif reads or pins:
         kind = "read"
     else:
+        kind = "pass"
+    calls = called_names(sql) if "(" in sql else frozenset()  # the same for every text of one shape
+    if kind == "pass" and not calls:
         return PASS
     return Statement(kind, frozenset(reads), frozenset(writes), inserts=tuple(inserts), modifies=tuple(modifies),
-                     statistics=tuple(pins), several=sum(tree is not None for tree in trees) > 1)
+                     statistics=tuple(pins), calls=calls, several=sum(tree is not None for tree in trees) > 1)
 
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Drop, exp.Create, exp.Alter,
@@ -1162,7 +1167,4 @@ def classify_sent(text: str, backend: str = "mysql") -> tuple[Statement, tuple]:
     return _classify(text.replace("%", "%%"), dialect), ()
 
 
-def calls_in(text: str) -> frozenset[str]:
-    """Names written before "(" in ``text`` (a word inside a literal may be counted too: that only asks
-    the stored-routine list once more)."""
-    return called_names(text) if "(" in text else frozenset()
+

@@ -485,9 +485,8 @@ def _check(connection: Any, window: context.MakeContext, sql: str) -> tuple[str,
     statement, values = sqlclassify.classify_sent(sql, backend)
     kind = statement.kind
     violations: list[Violation] = []
-    calls = sqlclassify.calls_in(sql) if "(" in sql else frozenset()
-    if calls and kind != "unclassifiable":
-        for name in _shadowing_routines(connection, window, backend, calls):
+    if statement.calls:
+        for name in _shadowing_routines(connection, window, backend, statement.calls):
             violations.append(Violation("unclassifiable", detail=(
                 f"it calls {name}(), a name that a stored function of the current database answers to (it may "
                 "run that function, which can read or write any table, instead of a built-in)")))
