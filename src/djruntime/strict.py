@@ -513,6 +513,10 @@ def _check(connection: Any, window: context.MakeContext, sql: str) -> tuple[str,
             violations.append(Violation("ddl", table))
         elif table not in writes and (table not in modified or any(i.table == table for i in statement.inserts)):
             violations.append(Violation("write", table))
+    if kind in ("write", "ddl") and not getattr(connection, "_in_transaction", True):
+        # make_fetch/make_compute run outside the job's transaction: a write there would stay, whatever the job
+        violations.append(Violation("forbidden", detail=(
+            f"a write in {window.phase}(), which runs outside the job's transaction (write in make_insert())")))
     pinned = None
     if not violations and kind == "write":
         try:

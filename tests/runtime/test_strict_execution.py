@@ -387,7 +387,12 @@ def test_work_the_engine_does_for_make_runs_gated(any_pipe):
         finally:
             p.connection.query(f"DELETE FROM {other}")
 
-    for body in (lazy_fetch, closing, failing):
+    def early_write(self, key):  # make_fetch runs outside the job's transaction: its write would stay
+        insert_own(self, key)
+        yield (1,)
+        yield (2,)
+
+    for body in (lazy_fetch, closing, failing, early_write):
         pipeline.BODIES["Analysis"] = body
         p.Analysis.make = lambda self, key, body=body: (yield from body(self, key))
         try:
