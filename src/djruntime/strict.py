@@ -514,9 +514,11 @@ def _check(connection: Any, window: context.MakeContext, sql: str) -> tuple[str,
         elif table not in writes and (table not in modified or any(i.table == table for i in statement.inserts)):
             violations.append(Violation("write", table))
     if kind in ("write", "ddl") and not getattr(connection, "_in_transaction", True):
-        # make_fetch/make_compute run outside the job's transaction: a write there would stay, whatever the job
+        # make_fetch/make_compute and other connections are outside the job's transaction: such a write would
+        # stay, whatever became of the job
         violations.append(Violation("forbidden", detail=(
-            f"a write in {window.phase}(), which runs outside the job's transaction (write in make_insert())")))
+            f"a write outside the job's transaction (in {window.phase}(), or on another connection), which would "
+            "stay whatever became of the job; write in make() / make_insert() through the table")))
     pinned = None
     if not violations and kind == "write":
         try:

@@ -450,7 +450,7 @@ def test_work_the_engine_does_for_make_runs_gated(any_pipe):
 @pytest.mark.usefixtures("strict_on")
 def test_the_ungated_original_is_out_of_reach(any_pipe):
     p = any_pipe
-    other, _ = names(p)
+    other, own = names(p)
     assert inspect.unwrap(dj.Connection.query) is not strict._original_query
     assert not hasattr(dj.Connection.query, "__wrapped__")
     second = p.server.connect()
@@ -461,7 +461,9 @@ def test_the_ungated_original_is_out_of_reach(any_pipe):
             lambda: inspect.unwrap(dj.Connection.query)(self.connection, f"SELECT note FROM {other}")), "Other")
         blocked(p, lambda self, key: strict._original_query(self.connection, f"SELECT note FROM {other}"), "Other")
         blocked(p, lambda self, key: contextvars.Context().run(
-            lambda: strict._original_query(second, f"DELETE FROM {other}")), "Other")
+            lambda: strict._original_query(second, f"DELETE FROM {other}")), "outside the job's transaction")
+        blocked(p, lambda self, key: second.query(f"INSERT INTO {own} (subject_id, session_id, param_id, result) "
+                                                  "VALUES (1, 1, 1, 1.0)"), "outside the job's transaction")
         assert second.query(f"SELECT note FROM {other}").fetchall()  # outside make(): not gated
         assert context.current(second) is None
     finally:
