@@ -7,9 +7,12 @@ the two. The gate records each statement it refuses with ``note_blocked(window, 
 that catches that ProvenanceError and returns normally still fails its job (the engine checks
 ``window.blocked``).
 
-A window is held twice: in a ContextVar (so nested populates and asyncio tasks see their own) and on
+A window is held three times: in a ContextVar (so nested populates and asyncio tasks see their own), on
 the connection object (so a query sent from *another thread* on the same connection during make() is
-seen too). Windows nest and are always closed, whatever make() raises (exceptions, KeyboardInterrupt,
+seen too) and on the thread (so a second connection used inside a fresh ``contextvars.Context().run()``
+is seen too). ``seal(...)`` holds a window from the end of make() until the job is finished:
+every statement but the engine's bookkeeping is then refused (code make() left behind — a generator's
+``finally``, an exception's ``__str__`` — must not write after the check). Windows nest and are always closed, whatever make() raises (exceptions, KeyboardInterrupt,
 SystemExit).
 """
 
@@ -36,8 +39,10 @@ class MakeContext:
     thread_id: int = field(default_factory=threading.get_ident)
     notes: dict = field(default_factory=dict)  # per-window state for the gate (e.g. warnings seen)
     blocked: list[str] = field(default_factory=list)  # messages of statements the gate refused (note_blocked)
+    sealed: bool = False  # make() returned; the job is not finished: nothing but bookkeeping may run
 
 
+_threads: dict[int, list[MakeContext]] = {}  # windows open on each thread (thread id -> stack)
 _current: contextvars.ContextVar[MakeContext | None] = contextvars.ContextVar("djruntime_make", default=None)
 _bookkeeping: contextvars.ContextVar[int] = contextvars.ContextVar("djruntime_bookkeeping", default=0)
 
@@ -70,13 +75,44 @@ def _connection_stack(connection: Any) -> list[MakeContext]:
 def make_window(table: Any, key: dict, connection: Any, phase: str = "make") -> Iterator[MakeContext]:
     """Mark the duration of one make() (or one tripartite phase) of ``table`` for ``key``."""
     context = MakeContext(table=table, key=dict(key), connection=connection, phase=phase)
+    with _opened(context):
+        yield context
+
+
+def seal(table: Any, key: dict, connection: Any) -> tuple[MakeContext, contextvars.Token]:
+    """From the end of make() until its job is finished every statement but bookkeeping is refused:
+    open that sealed window (no listeners are told); ``unseal(seal(...))`` closes it."""
+    context = MakeContext(table=table, key=key, connection=connection, phase="make", sealed=True)
+    _connection_stack(connection).append(context)
+    _threads.setdefault(context.thread_id, []).append(context)
+    return context, _current.set(context)
+
+
+def unseal(sealing: tuple[MakeContext, contextvars.Token]) -> None:
+    context, token = sealing
+    stack = _connection_stack(context.connection)
+    if context in stack:
+        stack.remove(context)
+    thread_stack = _threads.get(context.thread_id, [])
+    if context in thread_stack:
+        thread_stack.remove(context)
+    if not thread_stack:
+        _threads.pop(context.thread_id, None)
+    _current.reset(token)
+
+
+@contextlib.contextmanager
+def _opened(context: MakeContext) -> Iterator[None]:
+    connection = context.connection
     token = _current.set(context)
     stack = _connection_stack(connection)
     stack.append(context)
+    thread_stack = _threads.setdefault(context.thread_id, [])
+    thread_stack.append(context)
     try:
         for listener in _enter_listeners:
             listener(context)
-        yield context
+        yield
     finally:
         try:
             for listener in _exit_listeners:
@@ -84,13 +120,22 @@ def make_window(table: Any, key: dict, connection: Any, phase: str = "make") -> 
         finally:
             if context in stack:
                 stack.remove(context)
+            if context in thread_stack:
+                thread_stack.remove(context)
+            if not thread_stack:
+                _threads.pop(context.thread_id, None)
             _current.reset(token)
 
 
 def window_on(connection: Any) -> MakeContext | None:
-    """The innermost make() window open on ``connection`` (from any thread), else None."""
+    """The innermost make() window open on ``connection`` (from any thread), else None. A sealed window
+    (make() has returned, its job is being finished) is not a running make()."""
     stack = getattr(connection, _STACK_ATTRIBUTE, None)
-    return stack[-1] if stack else None
+    if stack:
+        for context in reversed(stack):
+            if not context.sealed:
+                return context
+    return None
 
 
 def note_blocked(window: MakeContext | None, message: str) -> None:
@@ -104,13 +149,18 @@ def note_blocked(window: MakeContext | None, message: str) -> None:
 
 
 def current(connection: Any = None) -> MakeContext | None:
-    """The innermost make() window for this task, else the one open on ``connection``
-    (a statement from another thread during make()), else None."""
+    """The innermost make() window for this task, else the one open on ``connection`` (a statement from
+    another thread during make()), else the one open on this thread (another connection, another
+    context), else None."""
     context = _current.get()
     if context is not None:
         return context
     if connection is not None:
         stack = getattr(connection, _STACK_ATTRIBUTE, None)
+        if stack:
+            return stack[-1]
+    if _threads:  # a window of this thread, reached without its context (a fresh Context().run())
+        stack = _threads.get(threading.get_ident())
         if stack:
             return stack[-1]
     return None

@@ -33,6 +33,7 @@ statement the engine sends itself runs inside ``context.bookkeeping()`` (the str
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import inspect
 import logging
@@ -184,7 +185,41 @@ def _log_jobs(message: str) -> None:
 
 
 def _error_message(error: BaseException) -> str:
-    return f"{error.__class__.__name__}{': ' + str(error) if str(error) else ''}"
+    try:
+        text = str(error)
+    except Exception as failure:  # noqa: BLE001 - a user __str__ (refused by the strict gate, or broken)
+        text = f"<str() failed: {type(failure).__name__}>"
+    return f"{error.__class__.__name__}{': ' + text if text else ''}"
+
+
+@contextlib.contextmanager
+def _phase(table, key: dict, connection, phase: str, generator):
+    """One tripartite phase's window; should it fail, the generator is closed inside it (strict)."""
+    with context.make_window(table, key, connection, phase) as window:
+        try:
+            yield window
+        except BaseException:
+            try:
+                generator.close()
+            except Exception:  # noqa: BLE001, S110 - the phase's own error is the one to report
+                pass
+            raise
+
+
+@contextlib.contextmanager
+def _key_listing(table):
+    """The engine's key listing: bookkeeping, except inside another make() (a nested populate), where the
+    restrictions are make()'s code: they run gated, under the populated table's own rules (strict)."""
+    outer = context.window_on(table.connection)
+    if outer is None:
+        with context.bookkeeping():
+            yield
+    else:
+        with context.make_window(table, {}, table.connection, "populate") as window:
+            try:
+                yield
+            finally:
+                outer.blocked.extend(window.blocked)  # the outer make() fails, even if it catches the error
 
 
 def _begin(connection) -> None:
@@ -247,28 +282,36 @@ def invoke_make(
 
     import deepdiff
 
+    # strict: everything make()'s code can run happens inside a window — hashing what make_fetch returned
+    # (a lazy query iterates there) and closing the generator (its finally/GeneratorExit handlers run there,
+    # also when the phase fails)
     generator = make(dict(key), **kwargs)
-    with context.make_window(table, key, connection, "make_fetch") as window:
+    with _phase(table, key, connection, "make_fetch", generator) as window:
         fetched = next(generator)
+        fetch_hash = deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
         _fail_if_blocked(window)
-    fetch_hash = deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
-    with context.make_window(table, key, connection, "make_compute") as window:
+    with _phase(table, key, connection, "make_compute", generator) as window:
         computed = next(generator)
+        generator.close()
         _fail_if_blocked(window)
     if not transaction_open:
         with context.bookkeeping():
             _begin(connection)
     generator = make(dict(key), **kwargs)  # restart: fetch again inside the transaction
-    with context.make_window(table, key, connection, "make_fetch") as window:
+    with _phase(table, key, connection, "make_fetch", generator) as window:
         fetched = next(generator)
+        changed = fetch_hash != deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]
+        if changed:
+            generator.close()
         _fail_if_blocked(window)
-    if fetch_hash != deepdiff.DeepHash(fetched, ignore_iterable_order=False)[fetched]:
+    if changed:
         raise DataJointError("Referential integrity failed! The `make_fetch` data has changed")
-    with context.make_window(table, key, connection, "make_insert") as window:
+    with _phase(table, key, connection, "make_insert", generator) as window:
         try:
             generator.send(computed)
         except StopIteration:
             pass
+        generator.close()
         _fail_if_blocked(window)
 
 
@@ -326,6 +369,7 @@ def run_job(
     table._upstream_key = dict(key)
     table._upstream = None
     provenance_token = dj_provenance.set_ingesting(table.full_table_name, key, version)
+    sealing = None  # strict: from the end of make() until the job is finished, no make() code runs
     try:
         try:
             with stop.make_running():
@@ -335,6 +379,7 @@ def run_job(
                     if faults.session_replaced(connection, session):  # datajoint reconnected in _begin
                         raise faults.SessionReplaced("the session was lost before make() started")
                 invoke_make(table, key, make, make_kwargs, connection, transaction_open=savepoint is not None)
+            sealing = context.seal(table, key, connection)
             duration = time.time() - start_time
             with context.bookkeeping():
                 if table._has_job_metadata_attrs():
@@ -353,6 +398,8 @@ def run_job(
                 else:
                     connection.commit_transaction()
         except BaseException as error:
+            if sealing is None:
+                sealing = context.seal(table, key, connection)
             stack = traceback.format_exc()
             broken = False
             with context.bookkeeping():
@@ -384,6 +431,8 @@ def run_job(
         _log_jobs(f"Success making {key} -> {table.full_table_name}")
         return True
     finally:
+        if sealing is not None:
+            context.unseal(sealing)
         dj_provenance.reset_ingesting(provenance_token)
         _restore(table.__class__, "_allow_insert", saved_state[0], False)
         _restore(table, "_upstream_key", saved_state[1], None)
@@ -391,6 +440,8 @@ def run_job(
 
 
 _MISSING = object()
+
+
 
 
 def _restore(owner, name: str, value, default) -> None:
@@ -441,7 +492,7 @@ def _after_failure(table, key, error, stack, queue, suppress_errors, return_exce
             logger.error(f"Could not record the error of job {key}: {bookkeeping_error}")
     if not suppress_errors or isinstance(error, SystemExit):
         raise error
-    logger.error(error)
+    logger.error(message)  # str(error) may run make() code (a user __str__): use the message made once
     return key, error if return_exception_objects else message
 
 
@@ -580,7 +631,7 @@ def run_direct(
     table = _instance(table)
     from datajoint.jobs import _get_job_version
 
-    with context.bookkeeping():  # the engine's own query, also from a populate() inside make()
+    with _key_listing(table):  # the engine's own query; inside make() its restrictions are make()'s
         keys = (table._jobs_to_do(restrictions) - table.proj()).keys()[:max_calls]
     version = _get_job_version(table.connection._config)
     success_count, error_list = 0, []
@@ -682,7 +733,7 @@ def _populate(
     priority: int | None,
     refresh: bool | None,
 ) -> dict:
-    with context.bookkeeping():
+    with _key_listing(table):
         try:
             table._jobs_to_do(restrictions)  # datajoint's checks (restricted table, key_source shape)
         except Exception as error:

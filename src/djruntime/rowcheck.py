@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 
 from .sqlclassify import ArgKey, InsertInfo, ModifyInfo, Slot, Statement, TableName
 
@@ -188,6 +188,67 @@ class TableColumns:
 COLUMNS = TableColumns()
 
 
+class SecondaryUniques:
+    """Whether a table has a unique index besides its primary key, cached per connection (DDL is refused
+    inside make(), so it cannot change during one)."""
+
+    _QUERY: ClassVar[dict[str, str]] = {
+        "mysql": ("SELECT 1 FROM information_schema.statistics WHERE table_schema = %s AND table_name = %s "
+                  "AND non_unique = 0 AND index_name <> 'PRIMARY' LIMIT 1"),
+        "postgresql": ("SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid "
+                       "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
+                       "c.relname = %s AND i.indisunique AND NOT i.indisprimary LIMIT 1"),
+    }
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, TableName], bool] = {}
+
+    def get(self, connection: Any, table: TableName, run: RunQuery) -> bool:
+        key = (id(connection), table)
+        found = self._cache.get(key)
+        if found is None:
+            backend = "postgresql" if getattr(connection.adapter, "backend", "mysql") != "mysql" else "mysql"
+            found = bool(run(self._QUERY[backend], [table[0], table[1]]))
+            self._cache[key] = found
+        return found
+
+
+UNIQUES = SecondaryUniques()
+
+
+class PrimaryKeys:
+    """Primary-key columns of tables in key order, cached per connection."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[int, TableName], tuple[str, ...]] = {}
+
+    def get(self, connection: Any, table: TableName, run: RunQuery) -> tuple[str, ...]:
+        key = (id(connection), table)
+        columns = self._cache.get(key)
+        if columns is None:
+            rows = run(
+                "SELECT k.column_name FROM information_schema.table_constraints c JOIN "
+                "information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND "
+                "k.table_schema = c.table_schema AND k.table_name = c.table_name WHERE c.constraint_type = "
+                "'PRIMARY KEY' AND c.table_schema = %s AND c.table_name = %s ORDER BY k.ordinal_position",
+                [table[0], table[1]],
+            )
+            columns = tuple(str(row[0]) for row in rows)
+            if not columns:
+                raise Unverifiable(f"table {table[0]}.{table[1]} has no primary key the gate can read")
+            self._cache[key] = columns
+        return columns
+
+
+PRIMARY_KEYS = PrimaryKeys()
+
+
+def unlimited(connection: Any) -> str:
+    """A LIMIT clause that lets every row through a check query: on MySQL/MariaDB an explicit LIMIT
+    overrides a session's ``sql_select_limit``, which would otherwise blind the check."""
+    return " LIMIT 18446744073709551615" if getattr(connection.adapter, "backend", "mysql") == "mysql" else ""
+
+
 def key_values(key: Mapping[str, Any]) -> dict[str, Any]:
     """The make key by lower-case attribute name, as :func:`check` takes it (once per make())."""
     return {str(name).lower(): value for name, value in key.items()}
@@ -201,6 +262,7 @@ def check(
     run: RunQuery,
     quote: Callable[[str], str],
     limit: int = 3,
+    modifies: bool = True,
 ) -> list[Mismatch]:
     """Every written value of ``statement`` (sent with ``args``) that differs from the key ``expected``
     (:func:`key_values`).
@@ -211,8 +273,9 @@ def check(
     found: list[Mismatch] = []
     for insert in statement.inserts:
         found.extend(_check_insert(insert, args, expected, connection, run, quote, limit))
-    for modify in statement.modifies:
-        found.extend(_check_modify(modify, statement, args, expected, connection, run, quote, limit))
+    if modifies:
+        for modify in statement.modifies:
+            found.extend(_check_modify(modify, statement, args, expected, connection, run, quote, limit))
     return found[:limit]
 
 
@@ -228,9 +291,18 @@ def _compare_assignments(table, assignments, args, expected, how, found, columns
 
 
 def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limit) -> list[Mismatch]:
-    columns = info.columns if info.columns is not None else COLUMNS.get(connection, info.table, run)
+    table_columns = COLUMNS.get(connection, info.table, run)
+    columns = info.columns if info.columns is not None else table_columns
     overlap = [(index, column) for index, column in enumerate(columns) if column in expected]
     found: list[Mismatch] = []
+    if info.replace and UNIQUES.get(connection, info.table, run):
+        raise Unverifiable(
+            f"a REPLACE or ON DUPLICATE KEY/ON CONFLICT update of {info.table[0]}.{info.table[1]}, which has a unique "
+            "index besides its primary key: a colliding row of another key would be deleted or updated")
+    # every make-key attribute the table has must be written explicitly (else the server stores its default)
+    for column in table_columns:
+        if column in expected and column not in columns:
+            found.append(Mismatch(info.table, column, "<not set: the column's default>", expected[column], "insert"))
     if info.on_conflict:
         _compare_assignments(info.table, info.on_conflict, args, expected, "on-conflict", found)
     if not overlap:
@@ -248,12 +320,13 @@ def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limi
                         return found
         return found
     source_args = [argument(args, k) for k in info.source_args]
+    every = unlimited(connection)
     if info.source_star:
-        rows = run(f"SELECT * FROM ({info.source_sql}) AS _djr_src", source_args)
+        rows = run(f"SELECT * FROM ({info.source_sql}) AS _djr_src{every}", source_args)
         picked = [tuple(row[i] for i, _ in overlap) for row in rows]
     else:
         names = ", ".join(quote(f"_djr_c{index}") for index, _ in overlap)
-        picked = run(f"SELECT DISTINCT {names} FROM ({info.source_sql}) AS _djr_src", source_args)
+        picked = run(f"SELECT DISTINCT {names} FROM ({info.source_sql}) AS _djr_src{every}", source_args)
     for row in picked:
         for (index, column), value in zip(overlap, row):
             if not same(value, expected[column]):

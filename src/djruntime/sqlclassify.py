@@ -36,6 +36,7 @@ from typing import Any
 
 import sqlglot
 from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
 
 TableName = tuple[str, str]  # (schema, table) as the server resolves them; schema "" when left out
 ArgKey = int | str  # position in a sequence of arguments, or the name in a mapping
@@ -122,6 +123,97 @@ PG_CATALOG_RELATIONS = frozenset(
     pg_prepared_statements pg_rules pg_seclabel pg_init_privs pg_default_acl pg_largeobject_metadata
     """.split()  # noqa: SIM905
 )
+
+# Catalogue relations that hold statistics of other tables' contents (row counts, value histograms, sizes,
+# other sessions' statement texts). (schema, relation) -> the statistics columns, or None: all of it.
+# Metadata (names, columns, keys, comments) stays readable; reading these is a read of the tables they
+# describe, so a query must pin them (schema and table equal to literals) — else it is refused.
+_STATISTICS_COLUMNS = {
+    ("information_schema", "tables"): frozenset({"table_rows", "avg_row_length", "data_length", "max_data_length",
+                                                 "index_length", "data_free", "auto_increment", "checksum",
+                                                 "update_time", "check_time", "max_index_length"}),
+    ("information_schema", "partitions"): frozenset({"table_rows", "avg_row_length", "data_length", "max_data_length",
+                                                     "index_length", "data_free", "checksum", "update_time",
+                                                     "check_time"}),
+    ("information_schema", "statistics"): frozenset({"cardinality"}),
+    ("pg_catalog", "pg_class"): frozenset({"reltuples", "relpages", "relallvisible", "relfrozenxid"}),
+}
+# (schema, table) columns by which a statistics relation names the table it describes: pinnable ones only.
+_STATISTICS_PINS = {
+    ("information_schema", "tables"): ("table_schema", "table_name"),
+    ("information_schema", "partitions"): ("table_schema", "table_name"),
+    ("information_schema", "statistics"): ("table_schema", "table_name"),
+    ("information_schema", "column_statistics"): ("schema_name", "table_name"),
+    ("mysql", "column_stats"): ("db_name", "table_name"),
+    ("mysql", "table_stats"): ("db_name", "table_name"),
+    ("mysql", "index_stats"): ("db_name", "table_name"),
+    ("mysql", "innodb_table_stats"): ("database_name", "table_name"),
+    ("mysql", "innodb_index_stats"): ("database_name", "table_name"),
+    ("pg_catalog", "pg_stats"): ("schemaname", "tablename"),
+    ("pg_catalog", "pg_stat_user_tables"): ("schemaname", "relname"),
+    ("pg_catalog", "pg_stat_all_tables"): ("schemaname", "relname"),
+    ("pg_catalog", "pg_statio_user_tables"): ("schemaname", "relname"),
+    ("pg_catalog", "pg_statio_all_tables"): ("schemaname", "relname"),
+}
+_WHOLLY_STATISTICS_SCHEMAS = frozenset({"performance_schema", "sys"})
+_WHOLLY_STATISTICS = (
+    "processlist", "innodb_", "table_statistics", "index_statistics", "client_statistics", "user_statistics",
+    "column_statistics", "column_stats", "table_stats", "index_stats", "innodb_table_stats", "innodb_index_stats",
+    "general_log", "slow_log", "pg_stat", "pg_statistic", "pg_stats", "pg_statio", "pg_stat_statements",
+    "global_status", "session_status", "global_variables", "session_variables",
+)
+
+
+def _statistics_read(tree: exp.Expression, table: exp.Table, name: TableName, dialect: str):
+    """None: ``table`` (a catalogue relation) is read for metadata only. Else a (schema, table) pair of slots
+    naming the one table whose statistics the query reads, or a reason to refuse it."""
+    schema, relation = name[0].lower(), name[1].lower()
+    if dialect == "postgres" and not schema and relation.startswith("pg_"):
+        schema = "pg_catalog"
+    if dialect == "postgres" and schema == "information_schema":
+        return None  # PostgreSQL's information_schema holds no statistics
+    key = (schema, relation)
+    columns = _STATISTICS_COLUMNS.get(key)
+    if columns is not None:
+        stars = any(isinstance(s, exp.Star) for s in tree.find_all(exp.Star))
+        if not stars and not any(c.name.lower() in columns for c in tree.find_all(exp.Column)):
+            return None  # metadata only
+    elif not (schema in _WHOLLY_STATISTICS_SCHEMAS or key in _STATISTICS_PINS
+              or relation.startswith(_WHOLLY_STATISTICS)):
+        return None
+    pin = _STATISTICS_PINS.get(key)
+    if pin is not None:
+        found = _pinned_slots(tree, table, pin, dialect)
+        if found is not None:
+            return found
+    return (f"it reads catalogue statistics ({name[0] or schema}.{name[1]}: row counts, value statistics or other "
+            "sessions' statements), which reveal other tables' contents; name one table "
+            f"({' = … AND '.join(pin) + ' = …' if pin else 'not possible for this relation'})")
+
+
+def _pinned_slots(tree: exp.Expression, table: exp.Table, pin: tuple[str, str], dialect: str
+                  ) -> tuple[Slot, Slot] | None:
+    """The literal or argument each of ``pin``'s columns *of ``table``* equals in a top-level AND of
+    ``tree``'s WHERE (a column of another relation of the query pins nothing)."""
+    select = tree if isinstance(tree, exp.Select) else None
+    where = select.args.get("where") if select is not None else None
+    if where is None or select.find(exp.Union, exp.Subquery) is not None:
+        return None
+    alone = sum(1 for _ in select.find_all(exp.Table)) == 1
+    owner = table.alias_or_name.lower()
+    found: dict[str, Slot] = {}
+    for condition in where.this.flatten() if isinstance(where.this, exp.And) else [where.this]:
+        condition = condition.unnest()
+        if (isinstance(condition, exp.EQ) and isinstance(condition.this, exp.Column)
+                and (condition.this.table.lower() == owner if condition.this.table else alone)):
+            column = condition.this.name.lower()
+            slot = _slot(condition.expression, dialect)
+            if column in pin and slot.kind in ("arg", "literal"):
+                found[column] = slot
+    if all(column in found for column in pin):
+        return found[pin[0]], found[pin[1]]
+    return None
+
 
 # Statements classified before parsing (sqlglot reads them loosely or not at all): SHOW and DESCRIBE
 # pass when plain; SET is read by _classify_set(); transaction and lock control is refused in make().
@@ -213,6 +305,9 @@ class InsertInfo:
     source_args: tuple[ArgKey, ...] = ()
     source_star: bool = False  # the source projects *: fetch its rows and match columns by position
     on_conflict: tuple[tuple[str, Slot], ...] = ()  # ON DUPLICATE KEY UPDATE / ON CONFLICT DO UPDATE
+    # REPLACE (deletes every row the new one collides with, through any unique index) or an ON DUPLICATE KEY /
+    # ON CONFLICT update that changes values (updates the row it collides with, through any unique index)
+    replace: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,6 +320,9 @@ class ModifyInfo:
     where_args: tuple[ArgKey, ...] = ()
     assignments: tuple[tuple[str, Slot], ...] = ()
     verb: str = "update"  # "update" | "delete"
+    tail_sql: str = ""  # ORDER BY / LIMIT of a MySQL single-table UPDATE/DELETE (driver SQL, no arguments)
+    pinned_sql: str = ""  # the statement with its WHERE replaced by PIN_MARKER, ORDER BY/LIMIT dropped
+    pinned_args: tuple[ArgKey, ...] = ()  # the arguments of pinned_sql before the marker (assignments)
 
 
 @dataclass(frozen=True)
@@ -237,6 +335,12 @@ class Statement:
     reason: str = ""
     inserts: tuple[InsertInfo, ...] = ()
     modifies: tuple[ModifyInfo, ...] = ()
+    # catalogue statistics read: (schema, table) slots of the tables whose statistics are read — reads of them
+    statistics: tuple[tuple[Slot, Slot], ...] = ()
+    # names written before "(" (a word in a literal may be counted too: that only asks the stored-routine
+    # list once more), checked against the stored functions that could answer to them
+    calls: frozenset[str] = frozenset()
+    several: bool = False  # several statements in one call (an UPDATE/DELETE among them cannot be pinned)
     extra: dict = field(default_factory=dict, compare=False)
 
 
@@ -269,6 +373,9 @@ def _classify(sql: str, dialect: str) -> Statement:
     if dialect == "mysql" and "/*" in sql and has_executable_comment(sql):
         return _unclassifiable("it holds a MySQL executable comment (/*! … */ or /*M! … */), which the server "
                                "runs but a parser reads as a comment")
+    committing = _IMPLICIT_COMMIT.match(sql)
+    if committing:
+        return implicit_commit(" ".join(committing.group(0).split()).upper())
     special = _SPECIAL.match(sql)
     if special:
         return _classify_special(sql, dialect, " ".join(special.group(1).upper().split()))
@@ -279,7 +386,7 @@ def _classify(sql: str, dialect: str) -> Statement:
             statement = _shapes.get((shape, dialect))
             if statement is None:
                 statement = _analyse(sql, dialect)
-                if statement.kind in ("pass", "read"):
+                if statement.kind in ("pass", "read") and not statement.statistics:  # pins hold literals
                     if len(_shapes) >= _SHAPES_KEPT:
                         _shapes.clear()
                     _shapes[(shape, dialect)] = statement
@@ -317,11 +424,51 @@ def _classify_special(sql: str, dialect: str, word: str) -> Statement:
     if word == "SHOW":
         if _SHOW_EXPRESSION.search(sql.strip().rstrip(";")):
             return _unclassifiable("a SHOW with an expression (a subquery or function can read any table)")
+        if not _SHOW_METADATA[dialect].match(sql):
+            return Statement("forbidden", reason=(
+                "a SHOW of server state or statistics (SHOW TABLE STATUS, INDEX, STATUS, PROCESSLIST, ENGINE…: row "
+                "counts, cardinalities and other sessions' statements reveal other tables' contents)"))
         return PASS
     if _PLAIN_DESCRIBE.match(sql):  # DESCRIBE table [column]; DESCRIBE of a query is parsed
         return PASS
     return _analyse(sql, dialect)
 
+
+# SHOW inside make(): metadata only (names, columns, definitions, settings).
+_SHOW_METADATA = {
+    "mysql": re.compile(
+        r"\s*SHOW\s+(?:FULL\s+)?(?:COLUMNS|FIELDS|TABLES|DATABASES|SCHEMAS|CREATE\s+(?:TABLE|VIEW|DATABASE|SCHEMA)\b"
+        r"|(?:SESSION\s+)?VARIABLES|WARNINGS|ERRORS|GRANTS|CHARACTER\s+SET|CHARSET|COLLATION|ENGINES|PRIVILEGES)\b",
+        re.IGNORECASE),
+    "postgres": re.compile(r"\s*SHOW\s+(?:[A-Za-z_][\w.]*|\"[^\"]*\")\s*;?\s*\Z", re.IGNORECASE),
+}
+# Statements that commit the open transaction by themselves (MySQL/MariaDB), even when they then fail:
+# account management, administration, RENAME/ANALYZE/OPTIMIZE/…; refused inside make() before they are sent.
+_IMPLICIT_COMMIT = re.compile(
+    r"\s*(?:RENAME|ANALYZE|OPTIMIZE|REPAIR|CHECK|CHECKSUM|RESET|INSTALL|UNINSTALL|CACHE\s+INDEX|"
+    r"LOAD\s+INDEX|PURGE|KILL|SHUTDOWN|BACKUP|CHANGE\s+(?:MASTER|REPLICATION)|START\s+(?:SLAVE|REPLICA)|"
+    r"STOP\s+(?:SLAVE|REPLICA)|(?:CREATE|DROP|ALTER|RENAME)\s+(?:USER|ROLE|SERVER|EVENT|FUNCTION|PROCEDURE|"
+    r"TRIGGER|DATABASE|SCHEMA|TABLESPACE|LOGFILE|SEQUENCE|PACKAGE)|CREATE\s+(?:OR\s+REPLACE\s+|"
+    r"DEFINER\s*=\s*\S+\s+|AGGREGATE\s+)+(?!TABLE|VIEW|INDEX|TEMPORARY)|VACUUM|CLUSTER|"
+    r"REINDEX|CHECKPOINT|DISCARD|REFRESH|SECURITY\s+LABEL|REASSIGN|IMPORT|COPY|LISTEN|NOTIFY|UNLISTEN)\b",
+    re.IGNORECASE,
+)
+
+
+def implicit_commit(what: str) -> Statement:
+    return Statement("forbidden", reason=(
+        f"{what}, a statement that commits the open transaction by itself (or administers the server); make() "
+        "runs in the engine's transaction, which only the engine commits"))
+
+
+# SET inside make(): only a few settings that change how long the server waits, never what a statement
+# returns or does (sql_select_limit, time_zone, foreign_key_checks, user variables… would change the
+# results of the statements the gate checked, or of the write it checked).
+SAFE_SETTINGS = frozenset({
+    "innodb_lock_wait_timeout", "lock_wait_timeout", "max_statement_time", "max_execution_time",
+    "net_read_timeout", "net_write_timeout", "wait_timeout", "interactive_timeout", "statement_timeout",
+    "lock_timeout", "idle_in_transaction_session_timeout", "application_name",
+})
 
 # SET inside make(): every value a plain literal or name. Settings that change how the server reads the
 # following statements (string escapes, quoting, name resolution, character sets) would make the gate's
@@ -411,7 +558,9 @@ def _set_item(item: list[tuple[str, str]]) -> Statement | str | None:
         item, words = [("name", "@" + words[1]), *item[2:]], ["@" + words[1], *words[2:]]
     split = next((i for i, token in enumerate(item) if token in _ASSIGN), len(item))
     if split == len(item) and len(item) == 3 and words[:2] == ["time", "zone"] and item[2][0] != "op":
-        return None  # PostgreSQL SET TIME ZONE 'UTC' | LOCAL
+        return _changes_results("time zone")  # PostgreSQL SET TIME ZONE 'UTC' | LOCAL: changes now(), timestamptz
+    if words[0] == "password" or words[:2] == ["default", "role"]:
+        return _changes_results(" ".join(words[:2]) if words[0] == "default" else words[0])
     if any(kind != "name" for kind, _ in item[:split]):
         return "cannot"
     name = " ".join(words[:split])
@@ -432,11 +581,27 @@ def _set_item(item: list[tuple[str, str]]) -> Statement | str | None:
             return "cannot"
         if index % 2 == 1 and (kind, value) != ("op", ","):
             return "cannot"
-    return None if values and len(values) % 2 == 1 else "cannot"
+    if not values or len(values) % 2 == 0:
+        return "cannot"
+    return None if name in SAFE_SETTINGS else _changes_results(name)
+
+
+def _changes_results(name: str) -> Statement:
+    if name in ("password", "default role") or name.startswith(("password ", "default role")):
+        return implicit_commit(f"SET {name.split()[0].upper()}")
+    return Statement("forbidden", reason=(
+        f"SET {name}: inside make() only lock and statement timeouts may be set; other settings and user "
+        "variables change what later statements return or do (sql_select_limit, time_zone, foreign_key_checks, "
+        "@variables…), so the statement the gate checks would no longer be the one the server runs"))
+
+
+_SPACED_DOT = re.compile(r"\s\.|\.\s")
 
 
 def shape_of(sql: str, dialect: str) -> str | None:
-    """The statement with its literals reduced (the shape-cache key), or None: parse it exactly."""
+    """The statement with its literals reduced (the shape-cache key), or None: parse it exactly.
+    A qualified name written with spaces (`db` . `t`, db . 2e5) is never shaped: a dropped number could be
+    a name, and two tables would share one entry."""
     postgres = dialect == "postgres"
     quote = '"' if postgres else "`"
     if "'" not in sql and (postgres or '"' not in sql) and quote * 2 not in sql and "\0" not in sql:
@@ -450,9 +615,10 @@ def _regex_shape(sql: str, postgres: bool) -> str | None:
     """The general path of :func:`shape_of` (any statement)."""
     if postgres:
         shape = _POSTGRES_SHAPE.sub(_postgres_piece, sql)
-        return None if _POSTGRES_UNSAFE.search(shape) or _POSTGRES_DOLLAR.match(shape) else shape
+        return None if (_POSTGRES_UNSAFE.search(shape) or _POSTGRES_DOLLAR.match(shape)
+                        or _SPACED_DOT.search(shape)) else shape
     shape = _MYSQL_SHAPE.sub(_mysql_piece, sql)
-    return None if _MYSQL_COMMENT.match(shape) or "--" in shape or "/*" in shape else shape
+    return None if _MYSQL_COMMENT.match(shape) or "--" in shape or "/*" in shape or _SPACED_DOT.search(shape) else shape
 
 
 # What datajoint sends for numeric keys has no string literal and no doubled quote in a name. Split at
@@ -479,7 +645,7 @@ def _plain_shape(text: str, pieces: list[str], quote: str, postgres: bool) -> st
     for index in aliases:
         pieces[index] = "$"
     shape = quote.join(pieces)
-    return None if "--" in shape or "/*" in shape else shape
+    return None if "--" in shape or "/*" in shape or _SPACED_DOT.search(shape) else shape
 
 
 def _to_named(sql: str) -> str:
@@ -530,15 +696,35 @@ def _column(node: Any) -> str:
     return _identifier(node).lower()
 
 
-def _table_name(table: exp.Table, cte_names: set[str], dialect: str) -> TableName | None:
-    """(schema, table) of a table reference; None for table functions, DUAL and CTE names."""
-    if not isinstance(table.this, exp.Identifier):
+def _table_name(table: exp.Table, cte_refs: set[int], dialect: str) -> TableName | None:
+    """(schema, table) of a table reference; None for table functions, MySQL's unquoted DUAL and the
+    references that sqlglot's scope analysis resolved to a CTE (``cte_refs``: ids of Table nodes).
+    A back-quoted `dual` is a real table."""
+    if not isinstance(table.this, exp.Identifier) or id(table) in cte_refs:
         return None
     name = _identifier(table.this, dialect)
     schema = _identifier(table.args.get("db"), dialect)
-    if not schema and (name.lower() in cte_names or name.lower() == "dual"):
+    if not schema and not table.this.quoted and name.lower() == "dual":
         return None
     return (schema, name)
+
+
+def cte_references(tree: exp.Expression) -> set[int]:
+    """Ids of the Table nodes of ``tree`` that name a CTE visible in their scope (sqlglot's scope
+    analysis, never name matching: a CTE named like a real table hides it only where it is in scope;
+    a write target is always a real table). Unresolvable trees: none (every name is a table: fail closed)."""
+    if not any(True for _ in tree.find_all(exp.CTE)):
+        return set()
+    try:
+        scopes = list(traverse_scope(tree))
+    except Exception:  # noqa: BLE001 - sqlglot raises OptimizeError and others on odd trees
+        return set()
+    refs: set[int] = set()
+    for scope in scopes:
+        for table in scope.tables:
+            if not table.args.get("db") and table.name in scope.cte_sources:
+                refs.add(id(table))
+    return refs
 
 
 def is_framework(name: TableName, dialect: str) -> bool:
@@ -572,6 +758,7 @@ def _write_targets(tree: exp.Expression) -> tuple[list[exp.Table], list[str]]:
     return targets, problems
 
 
+PIN_MARKER = "DJR_PINNED_ROWS"  # stands for the primary-key condition of a pinned UPDATE/DELETE
 _REPLACE = re.compile(r"^(\s*)REPLACE(\s)", re.IGNORECASE)
 
 
@@ -580,6 +767,7 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
     parses += 1
     text = sql if shape_only else _to_named(sql)
     # sqlglot reads MySQL's REPLACE INTO as an opaque command; for the gate it writes rows like INSERT
+    replaced = _REPLACE.match(text) is not None
     text = _REPLACE.sub(r"\1INSERT\2", text, count=1)
     try:
         trees = sqlglot.parse(text, read=dialect)
@@ -589,6 +777,7 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
     writes: set[TableName] = set()
     inserts: list[InsertInfo] = []
     modifies: list[ModifyInfo] = []
+    pins: list[tuple[Slot, Slot]] = []
     ddl = False
     problems: list[str] = []
     for tree in trees:
@@ -608,9 +797,12 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
         if isinstance(tree, exp.Set):  # a SET the SET reader did not see (after a comment)
             problems.append("a SET after a comment")
             continue
-        if isinstance(tree, (exp.Show, exp.Use)):
+        if isinstance(tree, exp.Use):
+            return Statement("forbidden", reason=(
+                "USE, which changes what every unqualified table name means for the statements that follow"))
+        if isinstance(tree, exp.Show):
             continue
-        cte_names = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+        cte_names = cte_references(tree)
         if isinstance(tree, exp.Describe):
             if any(isinstance(n, (exp.Insert, exp.Update, exp.Delete)) for n in tree.walk()):
                 problems.append("EXPLAIN of a write")
@@ -642,20 +834,27 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
         problems.extend(target_problems)
         target_ids = {id(t) for t in targets}
         for table in tree.find_all(exp.Table):
-            name = _table_name(table, cte_names, dialect)
+            name = _table_name(table, set() if id(table) in target_ids else cte_names, dialect)
             if name is None or isinstance(table.parent, exp.Lock):  # FOR UPDATE OF t names a table read already
                 continue
             if id(table) in target_ids:
                 writes.add(name)
             elif not is_framework(name, dialect):
                 reads.add(name)
+            else:
+                statistics = _statistics_read(tree, table, name, dialect)
+                if statistics is not None:
+                    if isinstance(statistics, str):
+                        problems.append(statistics)
+                    else:
+                        pins.append(statistics)
         for function in tree.find_all(exp.Anonymous):
             fname = str(function.this).lower()
             if fname not in SAFE_FUNCTIONS or isinstance(function.parent, exp.Dot):
                 problems.append(f"it calls {function.this}(), which may read any table")
         if targets and not shape_only and not target_problems:
             try:
-                _describe_writes(tree, dialect, cte_names, inserts, modifies)
+                _describe_writes(tree, dialect, cte_names, inserts, modifies, replaced=replaced and len(trees) == 1)
             except _Unverifiable as error:
                 problems.append(str(error))
     if problems:
@@ -666,11 +865,15 @@ def _analyse(sql: str, dialect: str, shape_only: bool = False) -> Statement:
         kind = "ddl"
     elif writes:
         kind = "write"
-    elif reads:
+    elif reads or pins:
         kind = "read"
     else:
+        kind = "pass"
+    calls = called_names(sql) if "(" in sql else frozenset()  # the same for every text of one shape
+    if kind == "pass" and not calls:
         return PASS
-    return Statement(kind, frozenset(reads), frozenset(writes), inserts=tuple(inserts), modifies=tuple(modifies))
+    return Statement(kind, frozenset(reads), frozenset(writes), inserts=tuple(inserts), modifies=tuple(modifies),
+                     statistics=tuple(pins), calls=calls, several=sum(tree is not None for tree in trees) > 1)
 
 
 _STATEMENTS = (exp.Query, exp.Insert, exp.Update, exp.Delete, exp.Merge, exp.Drop, exp.Create, exp.Alter,
@@ -693,6 +896,12 @@ def volatile(node: exp.Expression | None) -> str | None:
             return f"{part.sql_name()}()"
         if isinstance(part, exp.Anonymous) and str(part.this).lower() in VOLATILE_FUNCTIONS:
             return f"{part.this}()"
+        if isinstance(part, exp.SessionParameter):
+            return "a server variable (@@…)"
+        if isinstance(part, exp.Table) and isinstance(part.this, exp.Identifier):
+            schema = _identifier(part.args.get("db")).lower()
+            if schema in SYSTEM_SCHEMAS or (not schema and part.name.lower().startswith("pg_")):
+                return f"a read of server state ({part.sql()})"  # PROCESSLIST, session status, pg_stat_*
     return None
 
 
@@ -704,6 +913,10 @@ def _require_stable(node: exp.Expression | None, clause: str) -> None:
 
 
 def _slot(node: exp.Expression, dialect: str) -> Slot:
+    if isinstance(node, exp.Cast) and isinstance(node.this, (exp.Placeholder, exp.Literal)) and node.to.this in (
+            exp.DataType.Type.TIMESTAMP, exp.DataType.Type.DATE, exp.DataType.Type.TIME, exp.DataType.Type.DATETIME,
+            exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.DECIMAL, exp.DataType.Type.TEXT):
+        node = node.this  # psycopg2 sends dates as '2024-03-01'::date: the value is the literal's
     if isinstance(node, exp.Placeholder):
         name = str(node.this)
         if name.startswith("_p") and name[2:].isdigit():
@@ -750,7 +963,7 @@ def _leftmost_select(query: exp.Expression) -> exp.Select | None:
     return query if isinstance(query, exp.Select) else None
 
 
-def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
+def _describe_writes(tree, dialect, cte_names, inserts, modifies, replaced: bool = False) -> None:
     for node in tree.find_all(exp.Insert, exp.Update, exp.Delete, exp.Merge):
         if isinstance(node, exp.Merge):
             raise _Unverifiable("a MERGE")
@@ -760,27 +973,40 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
             if isinstance(target, exp.Schema):
                 columns = tuple(_column(c) for c in target.expressions)
                 target = target.this
-            name = _table_name(target, cte_names, dialect)
+            name = _table_name(target, set(), dialect)
             conflict: tuple[tuple[str, Slot], ...] = ()
+            changes = False  # an ON DUPLICATE KEY UPDATE / DO UPDATE that changes a value (not a = a)
             for key in ("conflict", "on_conflict", "duplicate"):
                 clause = node.args.get(key)
                 if clause is not None and clause.args.get("expressions"):
                     conflict = _assignments(clause.args["expressions"], dialect)
+                    changes = changes or any(
+                        not (isinstance(e, exp.EQ) and isinstance(e.expression, exp.Column)
+                             and e.expression.name.lower() == e.this.name.lower()
+                             and e.expression.table.lower() not in ("excluded",))
+                        for e in clause.args["expressions"])
             source = node.expression
             if isinstance(source, exp.Values):
                 rows = []
                 for row in source.expressions:
                     values = row.expressions if isinstance(row, exp.Tuple) else [row]
                     rows.append(tuple(_slot(v, dialect) for v in values))
-                inserts.append(InsertInfo(name, columns, rows=tuple(rows), on_conflict=conflict))
+                inserts.append(InsertInfo(name, columns, rows=tuple(rows), on_conflict=conflict, replace=replaced or changes))
             elif isinstance(source, exp.Query):
                 _require_stable(source, "the source of an INSERT … SELECT")
+                if any(source.find_all(exp.Limit, exp.Offset, exp.Fetch)):
+                    raise _Unverifiable("an INSERT … SELECT with LIMIT/OFFSET (the rows the gate checks and the rows "
+                                        "the server inserts could differ)")
                 select = source.copy()
                 first = _leftmost_select(select)
                 if first is None:
                     raise _Unverifiable("an INSERT from a source it cannot read")
                 star = any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and isinstance(p.this, exp.Star))
                            for p in first.expressions)
+                # renaming the projected columns would change what GROUP BY/HAVING/ORDER BY (and a union's
+                # other branches) refer to: then the source is checked as written, its columns by position
+                star = star or first is not select or any(first.args.get(k) for k in ("group", "having", "order",
+                                                                                          "qualify", "windows"))
                 if not star:
                     first.set(
                         "expressions",
@@ -789,14 +1015,14 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
                     )
                 source_sql, source_args = _to_driver(select.sql(dialect))
                 inserts.append(InsertInfo(name, columns, source_sql=source_sql, source_args=source_args,
-                                          source_star=star, on_conflict=conflict))
+                                          source_star=star, on_conflict=conflict, replace=replaced or changes))
             elif source is None and node.args.get("default"):
-                inserts.append(InsertInfo(name, columns, rows=((),), on_conflict=conflict))
+                inserts.append(InsertInfo(name, columns, rows=((),), on_conflict=conflict, replace=replaced or changes))
             else:
                 raise _Unverifiable("an INSERT whose rows it cannot read")
             continue
         target = node.this
-        name = _table_name(target, cte_names, dialect)
+        name = _table_name(target, set(), dialect)
         if name is None:
             raise _Unverifiable(f"a {node.key.upper()} of something other than a table")
         if node.args.get("using") or node.args.get("from_") or node.args.get("from"):
@@ -808,4 +1034,137 @@ def _describe_writes(tree, dialect, cte_names, inserts, modifies) -> None:
             where_sql, where_args = _to_driver(where.this.sql(dialect))
         assignments = _assignments(node.expressions, dialect) if isinstance(node, exp.Update) else ()
         target_sql, _ = _to_driver(target.sql(dialect))
-        modifies.append(ModifyInfo(name, target_sql, where_sql, where_args, assignments, node.key))
+        tail = [node.args[k].sql(dialect) for k in ("order", "limit") if node.args.get(k) is not None]
+        tail_sql, tail_args = _to_driver(" ".join(tail))
+        if tail_args:
+            raise _Unverifiable(f"a {node.key.upper()} whose ORDER BY/LIMIT holds arguments")
+        # the statement the server runs: the same assignments, restricted to the primary keys checked
+        pinned = node.copy()
+        pinned.set("where", exp.Where(this=exp.Anonymous(this=PIN_MARKER)))
+        pinned.set("order", None)
+        pinned.set("limit", None)
+        pinned_sql, pinned_args = _to_driver(pinned.sql(dialect))
+        modifies.append(ModifyInfo(name, target_sql, where_sql, where_args, assignments, node.key, tail_sql,
+                                   pinned_sql, pinned_args))
+
+
+# ---------------------------------------------------------------- the statement as the server receives it
+# The gate classifies the text the driver produced (its own escaping applied to the arguments) and sends
+# exactly that text. To keep one parse per statement *form*, that text's literals are lifted back out:
+# each string, hex string and number becomes a ``%s`` and its decoded value an argument, with the server's
+# lexing (MySQL: backslash escapes and doubled quotes; PostgreSQL: standard-conforming strings). Anything
+# this lexer does not read plainly (comments, introducers such as _binary'…' or E'…', $-quoting) is not
+# lifted: the exact text is parsed.
+_MYSQL_LEXEME = re.compile(
+    r"""(?P<name>`(?:[^`]|``)*`)|(?P<hex>(?<![\w$])[xX]'[0-9a-fA-F]*')|(?P<str>'(?:[^'\\]|\\.|'')*'|"(?:[^"\\]|\\.|"")*")"""
+    r"""|(?P<num>(?<![\w$.])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$.]))|(?P<pct>%)""",
+    re.DOTALL,
+)
+_POSTGRES_LEXEME = re.compile(
+    r"""(?P<name>"(?:[^"]|"")*")|(?P<str>'(?:[^']|'')*')"""
+    r"""|(?P<num>(?<![\w$.])(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+)(?![\w$.]))|(?P<pct>%)""",
+    re.DOTALL,
+)
+_MYSQL_ESCAPES = {"0": "\0", "b": "\b", "n": "\n", "r": "\r", "t": "\t", "Z": "\x1a", "%": "\\%", "_": "\\_"}
+_MYSQL_ESCAPE = re.compile(r"\\(.)|''|\"\"", re.DOTALL)
+
+
+def _mysql_string(body: str) -> str:
+    return _MYSQL_ESCAPE.sub(lambda m: _MYSQL_ESCAPES.get(m.group(1), m.group(1)) if m.group(1) is not None
+                             else m.group(0)[0], body)
+
+
+def _beside(text: str, index: int, step: int) -> str:
+    """The first character at ``index`` or beyond (in direction ``step``) that is not white space."""
+    while 0 <= index < len(text) and text[index].isspace():
+        index += step
+    return text[index] if 0 <= index < len(text) else ""
+
+
+def parameterize(text: str, dialect: str) -> tuple[str, tuple] | None:
+    """(``text`` with its literals as ``%s`` and every other ``%`` doubled, the literals' values), or None
+    when ``text`` holds something this lexer does not read plainly (then parse ``text`` itself)."""
+    postgres = dialect == "postgres"
+    values: list[Any] = []
+    pieces: list[str] = []
+    position = 0
+    pattern = _POSTGRES_LEXEME if postgres else _MYSQL_LEXEME
+    for match in pattern.finditer(text):
+        kind = match.lastgroup
+        start = match.start()
+        pieces.append(text[position:start])
+        position = match.end()
+        body = match.group(0)
+        if kind == "name":
+            pieces.append(body)
+        elif kind == "pct":
+            pieces.append("%%")
+        elif kind == "num":
+            if _beside(text, start - 1, -1) == "." or _beside(text, position, 1) == ".":
+                return None  # `db` . 2e5: a name after a spaced dot, not a number
+            values.append(int(body) if body.isdigit() else Decimal(body))
+            pieces.append("%s")
+        elif kind == "hex":
+            values.append(bytes.fromhex(body[2:-1]))
+            pieces.append("%s")
+        else:
+            if start and (text[start - 1].isalnum() or text[start - 1] in "_$&"):
+                return None  # an introducer or prefix: _binary'…', N'…', E'…', U&'…'
+            values.append(body[1:-1].replace("''", "'") if postgres else _mysql_string(body[1:-1]))
+            pieces.append("%s")
+    pieces.append(text[position:])
+    template = "".join(pieces)
+    if not ("--" in template or "/*" in template or any(c in template for c in "'\"\\#$")):
+        return template, tuple(values)  # nothing outside the lifted literals needs a second look
+    outside = _MYSQL_LEXEME.sub("", template) if not postgres else _POSTGRES_LEXEME.sub("", template)
+    if "--" in outside or "/*" in outside or (("$" in outside) if postgres else ("#" in outside)):
+        return None
+    if "'" in outside or (not postgres and '"' in outside) or "\\" in outside:
+        return None  # an unbalanced quote: not a plain statement
+    return template, tuple(values)
+
+
+_NOT_CALLS = frozenset("""
+    and or not in values exists select where from on using as when then else is by join any all some key
+    primary lateral into table set case distinct union except intersect limit offset over filter within having
+    group order with recursive returning update delete insert replace row array like between if
+    """.split())  # noqa: SIM905
+
+
+def called_names(template: str) -> frozenset[str]:
+    """Lower-case words written before "(" (functions a statement may call)."""
+    names = set()
+    for piece in template.split("(")[:-1]:
+        piece = piece.rstrip()
+        end = start = len(piece)
+        while start and (piece[start - 1].isalnum() or piece[start - 1] in "_$"):
+            start -= 1
+        if start < end and not piece[start].isdigit():
+            name = piece[start:end].lower()
+            if name not in _NOT_CALLS:
+                names.add(name)
+    return frozenset(names)
+
+
+_PARSE_FAILED = "sqlglot cannot parse"
+
+
+def classify_sent(text: str, backend: str = "mysql") -> tuple[Statement, tuple]:
+    """Classify the exact text the server will receive (no driver arguments left): (statement, the
+    values of its ``%s`` slots). Literals are lifted into arguments (:func:`parameterize`) so that
+    statements differing only by values share one parse; special statements and texts the lexer does
+    not read plainly are classified as they are."""
+    dialect = dialect_of(backend)
+    first = _FIRST_WORD.match(text)
+    if first and first.group(1).upper() in ("SELECT", "WITH", "VALUES", "TABLE"):
+        return _classify(text.replace("%", "%%"), dialect), ()  # reads: the shape cache masks the literals
+    if not (_SPECIAL.match(text) or _IMPLICIT_COMMIT.match(text)):
+        lifted = parameterize(text, dialect)
+        if lifted is not None:
+            statement = _classify(lifted[0], dialect)
+            if not (statement.kind == "unclassifiable" and statement.reason.startswith(_PARSE_FAILED)):
+                return statement, lifted[1]
+    return _classify(text.replace("%", "%%"), dialect), ()
+
+
+

@@ -24,6 +24,7 @@ import contextvars
 import datetime
 import logging
 import os
+import re
 import threading
 import uuid
 import weakref
@@ -50,6 +51,10 @@ ENV_VARIABLE = "DJ_STRICT_PROVENANCE"
 _STATEMENT_SHOWN = 600  # characters of a statement quoted in a message
 
 _original_query = Connection.query
+_original_execute = Connection._execute_query
+# The text _gated_query checked and passes on: the gated _execute_query (a backstop for a direct call of
+# datajoint's original query()) lets exactly that object through.
+_approved: contextvars.ContextVar[object] = contextvars.ContextVar("djruntime_strict_approved", default=None)
 _mode = "off"
 _policy: policy_module.RuntimePolicy | None = policy_module.EMPTY  # None: discovered per table
 _internal: contextvars.ContextVar[bool] = contextvars.ContextVar("djruntime_strict_internal", default=False)
@@ -146,23 +151,81 @@ def is_installed() -> bool:
 def _install_gate() -> None:
     if not is_installed():
         Connection.query = _gated_query
+        Connection._execute_query = _gated_execute
 
 
 def _remove_gate() -> None:
     if is_installed():
         Connection.query = _original_query
+        Connection._execute_query = _original_execute
 
 
 def _gated_query(self, query, args=(), **kwargs):
     if _mode != "off":
         window = context.current(self)
         if window is not None and not context.in_bookkeeping() and not _internal.get():
-            _check(self, window, query, args)
+            text, text_args = _checked(self, window, query, args)
+            token = _approved.set(text)
+            try:
+                return _original_query(self, text, text_args, **kwargs)
+            finally:
+                _approved.reset(token)
     return _original_query(self, query, args, **kwargs)
 
 
-_gated_query.__wrapped__ = _original_query  # type: ignore[attr-defined]
+def _gated_execute(self, cursor, query, args, suppress_warnings):
+    """The backstop under ``query()``: a statement that reached datajoint's executor without passing the
+    gate (datajoint's original ``query`` called directly) is checked here, in any context of make()."""
+    if _mode != "off" and _approved.get() is not query and not _internal.get():
+        window = context.current(self)
+        if window is not None and not context.in_bookkeeping():
+            query, args = _checked(self, window, query, args)
+    return _original_execute(self, cursor, query, args, suppress_warnings)
+
+
+# No __wrapped__: inspect.unwrap() must not hand make() the ungated original.
 _gated_query.__doc__ = _original_query.__doc__
+
+
+def _interpolate(connection: Any, query: str, args: Any) -> str:
+    """The statement the driver would send for ``query`` % ``args``: the driver's own escaping
+    (pymysql's / psycopg2's ``mogrify``), so the gate reads the very text the server receives."""
+    if args is None or (not args and "%" not in query):
+        return query
+    raw = connection._conn
+    cached = getattr(connection, "_djruntime_mogrifier", None)
+    if cached is None or cached[0] is not raw:  # one cursor per driver connection, used only to mogrify
+        cached = (raw, raw.cursor())
+        connection._djruntime_mogrifier = cached
+    text = cached[1].mogrify(query, args)
+    if isinstance(text, bytes):  # psycopg2
+        import psycopg2.extensions
+
+        text = text.decode(psycopg2.extensions.encodings.get(raw.encoding, "utf-8"))
+    return text
+
+
+def _checked(connection: Any, window: context.MakeContext, query: Any, args: Any) -> tuple[str, Any]:
+    """Check one statement of a make() and return what to send: (text, None) — the exact text checked,
+    with no arguments left for the driver to interpolate — or a statement the gate built from it (a
+    pinned UPDATE/DELETE) with its arguments."""
+    if window.sealed:
+        _report(window, str.__str__(query) if isinstance(query, str) else repr(query), [Violation(
+            "forbidden", detail="a statement after make() returned, before its job was finished (code make() left "
+                                "behind: a generator's finally/GeneratorExit handler, an exception's __str__, a lazy "
+                                "query the engine would evaluate)")])
+    if type(query) is not str:  # a str subclass's own __mod__/__str__ would decide what the driver sends
+        shown = str.__str__(query) if isinstance(query, str) else repr(query)
+        _report(window, shown, [Violation("argument", detail=f"{type(query).__module__}.{type(query).__qualname__} "
+                                                             "as the query (only a plain str is sent)")])
+        query = shown  # warn mode: send the plain text
+    if args:
+        odd = _odd_arguments(args)
+        if odd is not None:
+            _report(window, query, [Violation("argument", detail=f"{type(odd).__module__}.{type(odd).__qualname__}")])
+    text = _interpolate(connection, query, args)
+    rewritten = _check(connection, window, text)
+    return rewritten if rewritten is not None else (text, None)
 
 
 # ---------------------------------------------------------------- the check
@@ -285,23 +348,103 @@ def _run_unchecked(connection: Any, sql: str, args: Sequence[Any]) -> list[tuple
         _internal.reset(token)
 
 
-def _touches_nothing(connection: Any, statement: sqlclassify.Statement, table: TableName, args: Any) -> bool:
-    """An UPDATE/DELETE of ``table`` that matches no row changes nothing (datajoint's cascading delete
-    of make()'s own rows visits every descendant table): one read tells."""
-    modifies = [m for m in statement.modifies if m.table == table]
-    if not modifies or any(i.table == table for i in statement.inserts):
-        return False
-    token = _internal.set(True)
+def _pin(connection: Any, statement: sqlclassify.Statement, values: tuple, writes: frozenset[TableName],
+         key: dict, violations: list[Violation]) -> tuple[str, tuple] | None:
+    """Execute what was checked: select the primary keys of the rows an UPDATE/DELETE touches once (FOR UPDATE,
+    in make()'s transaction), check them, and return the write restricted to exactly those keys. A table
+    make() may not write passes only when no row matches (datajoint's cascading delete visits every
+    descendant table); then the write sent matches no row by construction."""
+    if statement.several or len(statement.modifies) != 1 or statement.inserts:
+        violations.append(Violation("unverifiable", detail="an UPDATE/DELETE with other statements in one call"))
+        return None
+    modify = statement.modifies[0]
+    def run(query: str, query_args: Any) -> list[tuple]:
+        return _run_unchecked(connection, query, query_args)
+
+    quote = connection.adapter.quote_identifier
     try:
-        for modify in modifies:
-            where = f" WHERE {modify.where_sql}" if modify.where_sql else ""
-            rows = _run_unchecked(connection, f"SELECT 1 FROM {modify.target_sql}{where} LIMIT 1",
-                                  [rowcheck.argument(args, k) for k in modify.where_args])
-            if rows:
-                return False
-    finally:
-        _internal.reset(token)
-    return True
+        primary = rowcheck.PRIMARY_KEYS.get(connection, modify.table, run)
+        columns = rowcheck.COLUMNS.get(connection, modify.table, run)
+    except rowcheck.Unverifiable as error:
+        violations.append(Violation("unverifiable", detail=str(error)))
+        return None
+    allowed = modify.table in writes
+    overlap = [c for c in columns if c in key] if allowed else []
+    selected = ", ".join(quote(c) for c in (*primary, *overlap))
+    where = f" WHERE {modify.where_sql}" if modify.where_sql else ""
+    tail = f" {modify.tail_sql}" if modify.tail_sql else ""
+    if "LIMIT" not in tail.upper():
+        tail += rowcheck.unlimited(connection)
+    rows = run(f"SELECT {selected} FROM {modify.target_sql}{where}{tail} FOR UPDATE",
+               [rowcheck.argument(values, k) for k in modify.where_args])
+    if not allowed and rows:
+        violations.append(Violation("write", modify.table))
+        return None
+    mismatches: list[rowcheck.Mismatch] = []
+    for row in rows:
+        for column, value in zip(overlap, row[len(primary):]):
+            if not rowcheck.same(value, key[column]):
+                mismatches.append(rowcheck.Mismatch(modify.table, column, value, key[column], modify.verb))
+                break
+        if len(mismatches) >= 3:
+            break
+    rowcheck._compare_assignments(modify.table, modify.assignments, values, key, modify.verb, mismatches)
+    violations.extend(Violation("row", m.table, m) for m in mismatches[:3])
+    if mismatches:
+        return None
+    keys = sorted({tuple(row[:len(primary)]) for row in rows}, key=repr)
+    if not keys:
+        condition, key_args = "1 = 0", []
+    elif len(primary) == 1:
+        condition = f"{quote(primary[0])} IN ({', '.join(['%s'] * len(keys))})"
+        key_args = [k[0] for k in keys]
+    else:
+        one = "(" + ", ".join(["%s"] * len(primary)) + ")"
+        condition = f"({', '.join(quote(c) for c in primary)}) IN ({', '.join([one] * len(keys))})"
+        key_args = [v for k in keys for v in k]
+    sql = modify.pinned_sql.replace(f"{sqlclassify.PIN_MARKER}()", condition, 1)
+    return sql, (*(rowcheck.argument(values, k) for k in modify.pinned_args), *key_args)
+
+
+# datajoint's heading query reads a table's metadata with "SELECT * FROM information_schema.tables WHERE …";
+# for a table make() may not read it is sent with the statistics columns as NULL (names, comments stay).
+_HEADING_QUERY = re.compile(r"\s*SELECT\s+\*\s+FROM\s+information_schema\.tables\s+WHERE\s", re.IGNORECASE)
+
+
+def _metadata_only(connection: Any, sql: str) -> str | None:
+    match = _HEADING_QUERY.match(sql)
+    if match is None or getattr(connection.adapter, "backend", "mysql") != "mysql":
+        return None
+    columns = getattr(connection, "_djruntime_tables_columns", None)
+    if columns is None:
+        rows = _run_unchecked(connection, "SELECT column_name FROM information_schema.columns WHERE table_schema = "
+                              "'information_schema' AND table_name = 'TABLES' ORDER BY ordinal_position", ())
+        columns = tuple(str(row[0]) for row in rows)
+        connection._djruntime_tables_columns = columns
+    statistics = sqlclassify._STATISTICS_COLUMNS[("information_schema", "tables")]
+    quote = connection.adapter.quote_identifier
+    selected = ", ".join(f"NULL AS {quote(c)}" if c.lower() in statistics else quote(c) for c in columns)
+    return f"SELECT {selected} FROM information_schema.tables WHERE " + sql[match.end():]
+
+
+_routine_queries = {
+    "mysql": ("SELECT LOWER(routine_name) FROM information_schema.routines WHERE routine_schema = DATABASE() "
+              "AND routine_type = 'FUNCTION'"),
+    "postgresql": ("SELECT DISTINCT lower(p.proname) FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON "
+                   "n.oid = p.pronamespace WHERE n.nspname = ANY (current_schemas(false)) AND n.nspname NOT IN "
+                   "('pg_catalog', 'information_schema')"),
+}
+
+
+def _shadowing_routines(connection: Any, window: context.MakeContext, backend: str, names: frozenset[str]) -> list[str]:
+    """Names among ``names`` that a stored function of the current database (search path) answers to: an
+    unqualified call may run it instead of the built-in the allow-list means. Read once per make()."""
+    routines = window.notes.get("djruntime.strict.routines")
+    if routines is None:
+        query = _routine_queries["postgresql" if backend != "mysql" else "mysql"]
+        routines = frozenset(str(row[0]) for row in _run_unchecked(connection, query, ()))
+        window.notes["djruntime.strict.routines"] = routines
+    return sorted(names & routines)
 
 
 # Arguments the drivers turn into quoted literals. Anything else may render as SQL text the gate never
@@ -343,43 +486,64 @@ def _odd_arguments(args: Any) -> Any:
     return _odd_argument(args)
 
 
-def _check(connection: Any, window: context.MakeContext, sql: str, args: Any) -> None:
+def _check(connection: Any, window: context.MakeContext, sql: str) -> tuple[str, tuple] | None:
+    """Check ``sql``, the exact text the server would receive. Returns None (send ``sql``) or the pinned
+    statement to send instead; raises ProvenanceError in raise mode."""
     backend = getattr(getattr(connection, "adapter", None), "backend", "mysql")
-    if args:
-        odd = _odd_arguments(args)
-        if odd is not None:
-            _report(window, sql, [Violation("argument", detail=f"{type(odd).__module__}.{type(odd).__qualname__}")])
-    statement = sqlclassify.classify(sql, backend)
+    statement, values = sqlclassify.classify_sent(sql, backend)
     kind = statement.kind
-    if kind == "pass":
-        return
-    reads, writes, key = _window_rules(window)
-    if kind == "read" and statement.reads <= reads:  # most statements: one subset test
-        return
     violations: list[Violation] = []
+    if statement.calls:
+        for name in _shadowing_routines(connection, window, backend, statement.calls):
+            violations.append(Violation("unclassifiable", detail=(
+                f"it calls {name}(), a name that a stored function of the current database answers to (it may "
+                "run that function, which can read or write any table, instead of a built-in)")))
+    if kind == "pass" and not violations:
+        return None
+    reads, writes, key = _window_rules(window)
+    for schema_slot, table_slot in statement.statistics:  # catalogue statistics: a read of the table described
+        named = (str(rowcheck._slot_value(schema_slot, values)), str(rowcheck._slot_value(table_slot, values)))
+        if named not in reads and not named[1].startswith("~"):
+            metadata = _metadata_only(connection, sql) if len(statement.statistics) == 1 else None
+            if metadata is not None and not violations and statement.reads <= reads:
+                return metadata, None  # datajoint's heading query, its statistics columns left out
+            violations.append(Violation("read", named))
+    if kind == "read" and statement.reads <= reads and not violations:  # most statements: one subset test
+        return None
     if kind == "unclassifiable" or kind == "forbidden":
         violations.append(Violation(kind, detail=statement.reason))
     for table in sorted(statement.reads):
         if table not in reads:
             violations.append(Violation("read", table))
+    modified = {m.table for m in statement.modifies}
     for table in sorted(statement.writes):
         if kind == "ddl":
             violations.append(Violation("ddl", table))
-        elif table not in writes and not _touches_nothing(connection, statement, table, args):
+        elif table not in writes and (table not in modified or any(i.table == table for i in statement.inserts)):
             violations.append(Violation("write", table))
+    if kind in ("write", "ddl") and not getattr(connection, "_in_transaction", True):
+        # make_fetch/make_compute and other connections are outside the job's transaction: such a write would
+        # stay, whatever became of the job
+        violations.append(Violation("forbidden", detail=(
+            f"a write outside the job's transaction (in {window.phase}(), or on another connection), which would "
+            "stay whatever became of the job; write in make() / make_insert() through the table")))
+    pinned = None
     if not violations and kind == "write":
         try:
             mismatches = rowcheck.check(
-                statement, args, key, connection,
+                statement, values, key, connection,
                 run=lambda query, query_args: _run_unchecked(connection, query, query_args),
-                quote=connection.adapter.quote_identifier,
+                quote=connection.adapter.quote_identifier, modifies=False,
             )
         except (dj.DataJointError, rowcheck.Unverifiable) as error:
             violations.append(Violation("unverifiable", detail=str(error).splitlines()[0]))
         else:
             violations.extend(Violation("row", m.table, m) for m in mismatches)
+        if not violations and statement.modifies:
+            pinned = _pin(connection, statement, values, writes, key, violations)
     if violations:
         _report(window, sql, violations)
+    return pinned
 
 
 # ---------------------------------------------------------------- messages
