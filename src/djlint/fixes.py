@@ -36,11 +36,12 @@ def policy_entry(model: Any, table: str, *, reads: Iterable[str] = (), writes: I
     return model.policy.entry_name(table) + " " + "; ".join(parts)
 
 
-def read_fix(model: Any, table: str, target: str) -> Fix:
-    """DJ201: declare the dependency when the read table could be a parent; otherwise say why not."""
+def read_fix(model: Any, table: str, target: str, keys: Any = None) -> Fix:
+    """DJ201: declare the dependency when the read table could be a parent; otherwise say why not.
+    ``keys``: a ``KeyAttributes`` of the model shared by the findings of one run."""
     name, read = model.table_name(table).split(" (")[0], model.table_name(target).split(" (")[0]
     sanction = f"or sanction the read with {policy_entry(model, table, reads=[target])}"
-    if _finer_grained(model, table, target):
+    if _finer_grained(model, table, target, keys):
         return Fix(
             f"{read} has several rows per {name} key (it is finer-grained than {name}): a foreign key to it "
             f"would change {name}'s grain. Compute this in a table downstream of both (-> {name}, -> {read}) "
@@ -56,14 +57,14 @@ def read_fix(model: Any, table: str, target: str) -> Fix:
         edits, safe=False)
 
 
-def _finer_grained(model: Any, table: str, target: str) -> bool:
+def _finer_grained(model: Any, table: str, target: str, keys: Any = None) -> bool:
     """Is ``target`` below ``table``, or keyed by part of ``table``'s key plus attributes of its own (a
     per-subject summary reading the subject's sessions)? Then it is aggregated, not a parent."""
     if target in model.unknowns.below(table):
         return True
     from djlint.makeflow.keys import KeyAttributes
 
-    keys = KeyAttributes(model)
+    keys = keys if keys is not None else KeyAttributes(model)
     own, other = keys.primary_key(table), keys.primary_key(target)
     return bool(own & other) and bool(other - own)
 
@@ -172,48 +173,63 @@ def _dependency_edits(model: Any, table: str, reference: str) -> tuple[Edit, ...
 
 def _materialise_edit(model: Any, path: str, line: int, name: str, first_line: int | None) -> Edit | None:
     """``name = <iterable>`` → ``name = list(<iterable>)``: the last assignment to ``name`` before its first
-    consumer, in the function holding ``line``."""
+    consumer, in the function holding ``line``. Found in the text (the statement alone is parsed): the
+    module's tree is not loaded on an incremental run, and parsing it again costs more than all else."""
     source = model.by_path.get(path)
-    function = _innermost_function(source, line) if source is not None else None
-    if function is None:
-        return None
-    before = first_line or line
-    best: ast.expr | None = None
-    for node in ast.walk(function):
-        value = None
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
-            target = node.targets[0]
-            value = node.value if isinstance(target, ast.Name) and target.id == name else None
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == name:
-            value = node.value
-        if value is not None and node.lineno < before and (best is None or node.lineno > best.lineno):
-            best = value
-    if best is None or best.end_lineno is None or best.end_col_offset is None:
+    if source is None:
         return None
     lines = source.source.splitlines(keepends=True)
-    text = _slice(lines, best.lineno, best.col_offset, best.end_lineno, best.end_col_offset)
-    replacement = f"list{text}" if isinstance(best, ast.GeneratorExp) and text.startswith("(") else f"list({text})"
-    return Edit(path, best.lineno, _column(lines, best.lineno, best.col_offset), best.end_lineno,
-                _column(lines, best.end_lineno, best.end_col_offset), replacement)
+    assignment = re.compile(rf"^(\s*){re.escape(name)}\s*(?::[^=]*)?=(?!=)")
+    depth = _indent(lines[line - 1]) if 0 < line <= len(lines) else 0
+    for number in range(min(first_line or line, len(lines) + 1) - 1, 0, -1):
+        text = lines[number - 1]
+        if _DEF.match(text) and _indent(text) < depth:
+            return None  # reached the function's own def: no binding in it
+        match = assignment.match(text)
+        if match is None:
+            continue
+        value = _statement_value(lines, number, len(match.group(1)))
+        if value is None:
+            return None
+        start, end = value
+        piece = _slice(lines, *start, *end)
+        wrapped = f"list{piece}" if piece.startswith("(") and _is_generator_expression(piece) else f"list({piece})"
+        return Edit(path, start[0], _column(lines, *start), end[0], _column(lines, *end), wrapped)
+    return None
 
 
-def _innermost_function(source: Any, line: int) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """The innermost function holding ``line``: a descent through the bodies that hold it, not a walk
-    of the whole module (the module's own parse, shared with the make() analysis)."""
-    try:
-        body: list[ast.stmt] = source.ast_tree.body
-    except (SyntaxError, ValueError):
-        return None
-    found = None
-    while True:
-        holding = [n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
-                   and n.lineno <= line <= (n.end_lineno or n.lineno)]
-        if not holding:
-            return found
-        node = holding[-1]
-        if not isinstance(node, ast.ClassDef):
-            found = node
-        body = node.body
+_DEF = re.compile(r"^\s*(async\s+)?def\s")
+
+
+def _indent(text: str) -> int:
+    return len(text) - len(text.lstrip())
+
+
+def _statement_value(lines: Sequence[str], number: int, indent: int) -> tuple[tuple[int, int], tuple[int, int]] | None:
+    """(line, byte offset) of the start and end of the value of the assignment statement starting at line
+    ``number``: the statement is parsed alone, growing line by line until it parses (at most 50 lines)."""
+    for last in range(number, min(number + 50, len(lines)) + 1):
+        snippet = lines[number - 1][indent:] + "".join(lines[number:last])
+        tree = _parse(snippet)
+        if tree is None or not tree.body:
+            continue
+        statement = tree.body[0]
+        value = getattr(statement, "value", None)
+        if not isinstance(statement, (ast.Assign, ast.AnnAssign)) or value is None or value.end_lineno is None:
+            return None
+        shift = len(lines[number - 1][:indent].encode("utf-8"))
+
+        def place(row: int, offset: int) -> tuple[int, int]:
+            return number + row - 1, offset + (shift if row == 1 else 0)
+
+        return place(value.lineno, value.col_offset), place(value.end_lineno, value.end_col_offset or 0)
+    return None
+
+
+def _is_generator_expression(text: str) -> bool:
+    tree = _parse(text)
+    return tree is not None and len(tree.body) == 1 and isinstance(getattr(tree.body[0], "value", None),
+                                                                      ast.GeneratorExp)
 
 
 def _parse(text: str) -> ast.Module | None:

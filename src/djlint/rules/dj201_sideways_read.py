@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from djlint import fixes
+from djlint.makeflow.keys import KeyAttributes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique, where
 
@@ -132,6 +133,7 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     if model.config.enabled("DJ202"):
         upstream_reported = {(i.path, i.line, i.column, i.table, i.target) for i in facts.upstream_indexes}
     found = []
+    keys = KeyAttributes(model)  # primary keys, computed once for every finding's fix
     for read in facts.reads:
         if read.target not in model.tables:
             continue
@@ -147,7 +149,7 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
             model, read, CODE,
             f"sideways read: {make_label(model, read.table)} reads {table_label(model, read.target)}, "
             f"which is not upstream of {table_label(model, read.table)}{where(model, read)}",
-            fixes.read_fix(model, read.table, read.target)))
+            fixes.read_fix(model, read.table, read.target, keys)))
     return unique(found)
 
 
