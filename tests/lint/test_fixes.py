@@ -145,3 +145,62 @@ def test_add_policy_respects_select(tmp_path: Path) -> None:
     policy = load_config(repo).policy
     assert policy.writes_of("rig.analysis.Checked") == {"rig.analysis.Audit"}
     assert policy.reads_of("rig.analysis.ChannelCount") == frozenset()
+
+
+TRICKY = '''
+import datajoint as dj
+from typing import Iterator
+
+schema = dj.schema("tricky")
+
+
+@schema
+class Source(dj.Manual):
+    definition = """
+    source_id : int
+    """
+
+
+@schema
+class Spread(dj.Computed):
+    definition = """
+    -> Source
+    ---
+    n : int
+    """
+
+    class Item(dj.Part):
+        definition = """
+        -> master
+        item : int
+        """
+
+    def make(self, key):
+        rows: Iterator[dict] = (
+            dict(key, item=i)  # one row per item
+            for i in range(3)
+        )
+        self.insert1(dict(key, n=len(list(rows))))
+        self.Item.insert(rows)  # expect: DJ401
+
+    def helper(self, key):
+        rows = map(dict, [key])
+        return rows
+'''
+
+
+def test_fix_finds_multi_line_and_annotated_bindings(tmp_path: Path) -> None:
+    repo = tmp_path / "tricky"
+    (repo / "pipe").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text('[project]\nname = "tricky"\n')
+    (repo / "pipe" / "__init__.py").write_text("")
+    (repo / "pipe" / "spread.py").write_text(TRICKY)
+    (record,) = [r for r in findings(repo) if r["code"] == "DJ401"]
+    (edit,) = record["fix"]["edits"]
+    assert (edit["line"], edit["end_line"]) == (30, 33)
+    assert edit["replacement"].startswith("list(\n            dict(key, item=i)  # one row per item")
+    djlint("--fix", cwd=repo)
+    text = (repo / "pipe" / "spread.py").read_text()
+    assert "        rows: Iterator[dict] = list(\n            dict(key, item=i)  # one row per item\n" in text
+    assert "        rows = map(dict, [key])\n" in text  # another function's binding is not touched
+    assert not [r for r in findings(repo) if r["code"] == "DJ401"]
