@@ -160,37 +160,46 @@ class Unverifiable(Exception):
     """The written rows cannot be compared with the key (the gate fails closed)."""
 
 
-class TableColumns:
-    """Column names of tables in table order (``information_schema``), cached per connection."""
+class _CatalogueFact:
+    """One fact about a table read from the server's catalogue, cached per connection (DDL is refused
+    inside make(), so it cannot change during one). Subclasses say how to read it."""
 
     def __init__(self) -> None:
-        self._cache: dict[tuple[int, TableName], tuple[str, ...]] = {}
+        self._cache: dict[tuple[int, TableName], Any] = {}
 
-    def get(self, connection: Any, table: TableName, run: RunQuery) -> tuple[str, ...]:
+    def get(self, connection: Any, table: TableName, run: RunQuery) -> Any:
         key = (id(connection), table)
-        columns = self._cache.get(key)
-        if columns is None:
-            rows = run(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
-                "ORDER BY ordinal_position",
-                [table[0], table[1]],
-            )
-            columns = tuple(str(row[0]).lower() for row in rows)
-            if not columns:
-                raise Unverifiable(f"table {table[0]}.{table[1]} is not in information_schema")
-            self._cache[key] = columns
-        return columns
+        if key not in self._cache:
+            self._cache[key] = self._read(connection, table, run)
+        return self._cache[key]
+
+    def _read(self, connection: Any, table: TableName, run: RunQuery) -> Any:
+        raise NotImplementedError
 
     def clear(self) -> None:
         self._cache.clear()
 
 
+class TableColumns(_CatalogueFact):
+    """Column names of tables in table order (``information_schema``)."""
+
+    def _read(self, connection: Any, table: TableName, run: RunQuery) -> tuple[str, ...]:
+        rows = run(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s "
+            "ORDER BY ordinal_position",
+            [table[0], table[1]],
+        )
+        columns = tuple(str(row[0]).lower() for row in rows)
+        if not columns:
+            raise Unverifiable(f"table {table[0]}.{table[1]} is not in information_schema")
+        return columns
+
+
 COLUMNS = TableColumns()
 
 
-class SecondaryUniques:
-    """Whether a table has a unique index besides its primary key, cached per connection (DDL is refused
-    inside make(), so it cannot change during one)."""
+class SecondaryUniques(_CatalogueFact):
+    """Whether a table has a unique index besides its primary key."""
 
     _QUERY: ClassVar[dict[str, str]] = {
         "mysql": ("SELECT 1 FROM information_schema.statistics WHERE table_schema = %s AND table_name = %s "
@@ -200,43 +209,28 @@ class SecondaryUniques:
                        "c.relname = %s AND i.indisunique AND NOT i.indisprimary LIMIT 1"),
     }
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[int, TableName], bool] = {}
-
-    def get(self, connection: Any, table: TableName, run: RunQuery) -> bool:
-        key = (id(connection), table)
-        found = self._cache.get(key)
-        if found is None:
-            backend = "postgresql" if getattr(connection.adapter, "backend", "mysql") != "mysql" else "mysql"
-            found = bool(run(self._QUERY[backend], [table[0], table[1]]))
-            self._cache[key] = found
-        return found
+    def _read(self, connection: Any, table: TableName, run: RunQuery) -> bool:
+        backend = "postgresql" if getattr(connection.adapter, "backend", "mysql") != "mysql" else "mysql"
+        return bool(run(self._QUERY[backend], [table[0], table[1]]))
 
 
 UNIQUES = SecondaryUniques()
 
 
-class PrimaryKeys:
-    """Primary-key columns of tables in key order, cached per connection."""
+class PrimaryKeys(_CatalogueFact):
+    """Primary-key columns of tables in key order."""
 
-    def __init__(self) -> None:
-        self._cache: dict[tuple[int, TableName], tuple[str, ...]] = {}
-
-    def get(self, connection: Any, table: TableName, run: RunQuery) -> tuple[str, ...]:
-        key = (id(connection), table)
-        columns = self._cache.get(key)
-        if columns is None:
-            rows = run(
-                "SELECT k.column_name FROM information_schema.table_constraints c JOIN "
-                "information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND "
-                "k.table_schema = c.table_schema AND k.table_name = c.table_name WHERE c.constraint_type = "
-                "'PRIMARY KEY' AND c.table_schema = %s AND c.table_name = %s ORDER BY k.ordinal_position",
-                [table[0], table[1]],
-            )
-            columns = tuple(str(row[0]) for row in rows)
-            if not columns:
-                raise Unverifiable(f"table {table[0]}.{table[1]} has no primary key the gate can read")
-            self._cache[key] = columns
+    def _read(self, connection: Any, table: TableName, run: RunQuery) -> tuple[str, ...]:
+        rows = run(
+            "SELECT k.column_name FROM information_schema.table_constraints c JOIN "
+            "information_schema.key_column_usage k ON k.constraint_name = c.constraint_name AND "
+            "k.table_schema = c.table_schema AND k.table_name = c.table_name WHERE c.constraint_type = "
+            "'PRIMARY KEY' AND c.table_schema = %s AND c.table_name = %s ORDER BY k.ordinal_position",
+            [table[0], table[1]],
+        )
+        columns = tuple(str(row[0]) for row in rows)
+        if not columns:
+            raise Unverifiable(f"table {table[0]}.{table[1]} has no primary key the gate can read")
         return columns
 
 
