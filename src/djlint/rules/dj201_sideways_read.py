@@ -134,6 +134,7 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         upstream_reported = {(i.path, i.line, i.column, i.table, i.target) for i in facts.upstream_indexes}
     found = []
     keys = KeyAttributes(model)  # primary keys, computed once for every finding's fix
+    advice: dict[tuple[str, str], Any] = {}  # one fix per (table, target): many reads share it
     for read in facts.reads:
         if read.target not in model.tables:
             continue
@@ -145,11 +146,13 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
             continue  # an unknown ancestor could bring it in: never a false alarm
         if any(_may_read(model, read.table, other) for other in read.alternatives if other != read.target):
             continue  # chosen at run time among tables one of which may be read: not a sure sideways read
+        pair = (read.table, read.target)
+        if pair not in advice:
+            advice[pair] = fixes.read_fix(model, read.table, read.target, keys)
         found.append(finding(
             model, read, CODE,
             f"sideways read: {make_label(model, read.table)} reads {table_label(model, read.target)}, "
-            f"which is not upstream of {table_label(model, read.table)}{where(model, read)}",
-            fixes.read_fix(model, read.table, read.target, keys)))
+            f"which is not upstream of {table_label(model, read.table)}{where(model, read)}", advice[pair]))
     return unique(found)
 
 
