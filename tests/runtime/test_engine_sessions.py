@@ -88,6 +88,13 @@ def test_stalled_worker_does_not_run_its_taken_over_batch(pipeline):
                          {**BATCHING, "DJRT_MAKE_SLEEP": "0.3", "DJRUNTIME_HOLD_SECONDS": "1"})
     try:
         assert harness.wait_for(lambda: len(harness.calls(pipeline)) >= 3, timeout=60)
+        # stop it inside a make() (just after one starts: each sleeps 0.3 s, before its finish locks the job
+        # row) while it holds a batch (held jobs go back to pending after 1 s, then it claims anew)
+        for _ in range(100):
+            seen = len(harness.calls(pipeline))
+            assert harness.wait_for(lambda: len(harness.calls(pipeline)) > seen, timeout=30, interval=0.005)
+            if harness.statuses(pipeline.Made)["reserved"] >= 2:
+                break
         worker.send_signal(signal.SIGSTOP)
         before_stop = {item for item, _ in harness.calls(pipeline)}
         stalled = harness.calls(pipeline)[-1][0]
