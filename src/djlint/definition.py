@@ -22,7 +22,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-_DIVIDER = re.compile(r"^(-{3,}|_{3,})\s*(#.*)?$")
+DIVIDER = re.compile(r"^(-{3,}|_{3,})\s*(#.*)?$")  # the primary key ends here (a stripped line)
 _INDEX = re.compile(r"^(unique\s+)?index\s*\(", re.IGNORECASE)
 _LEGACY_FK = re.compile(r"^\(\s*(?P<new>[^()]*)\)\s*->\s*(?P<rest>.*)$", re.DOTALL)
 _OPTIONS = re.compile(r"^\[(?P<options>[^\]]*)\]\s*(?P<rest>.*)$", re.DOTALL)
@@ -243,7 +243,7 @@ def parse_definition(
             first = False
             continue
         first = False
-        if _DIVIDER.match(stripped):
+        if DIVIDER.match(stripped):
             in_key = False
             continue
         if stripped.startswith("->") or _LEGACY_FK.match(stripped):

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from djlint.definition import DIVIDER
 from djlint.diagnostics import Diagnostic, Edit, Fix
 
-_DIVIDER = re.compile(r"^\s*(-{3,}|_{3,})\s*(#.*)?$")
 
 
 def policy_entry(model: Any, table: str, *, reads: Iterable[str] = (), writes: Iterable[str] = ()) -> str:
@@ -39,7 +39,7 @@ def policy_entry(model: Any, table: str, *, reads: Iterable[str] = (), writes: I
 def read_fix(model: Any, table: str, target: str, keys: Any = None) -> Fix:
     """DJ201: declare the dependency when the read table could be a parent; otherwise say why not.
     ``keys``: a ``KeyAttributes`` of the model shared by the findings of one run."""
-    name, read = model.table_name(table).split(" (")[0], model.table_name(target).split(" (")[0]
+    name, read = model.table_name(table, schema=False), model.table_name(target, schema=False)
     sanction = f"or sanction the read with {policy_entry(model, table, reads=[target])}"
     if _finer_grained(model, table, target, keys):
         return Fix(
@@ -71,7 +71,7 @@ def _finer_grained(model: Any, table: str, target: str, keys: Any = None) -> boo
 
 def write_fix(model: Any, table: str, target: str) -> Fix:
     """DJ301: the write belongs to the written table's own make(), or to a Part, or to the policy."""
-    name, written = model.table_name(table).split(" (")[0], model.table_name(target).split(" (")[0]
+    name, written = model.table_name(table, schema=False), model.table_name(target, schema=False)
     return Fix(
         f"move the write into a make() of {written} (populated from {name}'s rows), or make {written} a "
         f"Part of {name} (inserted with it), or sanction it with {policy_entry(model, table, writes=[target])}")
@@ -97,7 +97,7 @@ def connection_fix() -> Fix:
 
 def upstream_fix(model: Any, table: str, target: str) -> Fix:
     """DJ202: self.upstream holds only foreign-key ancestors."""
-    name, other = model.table_name(table).split(" (")[0], model.table_name(target).split(" (")[0]
+    name, other = model.table_name(table, schema=False), model.table_name(target, schema=False)
     return Fix(f"read {other} directly ({other} & key) if it is in {name}'s allowed set, or declare the "
                f"dependency (-> {other}) to make it an ancestor")
 
@@ -135,8 +135,9 @@ def _reference(model: Any, table: str, target: str) -> tuple[str, Edit | None]:
 
 def _import_edit(source: Any, statement: str) -> Edit | None:
     """Insert ``statement`` after the module's last top-level import."""
-    tree = _parse(source.source)
-    if tree is None:
+    try:
+        tree = source.ast_tree  # the module's own parse, shared with the make() analysis
+    except (SyntaxError, ValueError):
         return None
     imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
     after = max((n.end_lineno or n.lineno for n in imports), default=0)
@@ -160,7 +161,7 @@ def _dependency_edits(model: Any, table: str, reference: str) -> tuple[Edit, ...
     last = max(entries)
     for number in range(definition.line, min(last + 1, len(lines)) + 1):
         text = lines[number - 1]
-        if _DIVIDER.match(text.replace('"""', "").replace("'''", "")):
+        if DIVIDER.match(text.replace('"""', "").replace("'''", "").strip()):
             indent = text[: len(text) - len(text.lstrip())]
             return (Edit(source.display_path, number + 1, 1, number + 1, 1, f"{indent}-> {reference}\n"),)
     # no secondary part yet: the dashes and the reference after the last entry

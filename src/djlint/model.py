@@ -544,9 +544,9 @@ class Model:
     def module_of_path(self, display_path: str) -> ModuleInfo | None:
         return self.by_path.get(display_path)
 
-    def table_name(self, table_id: str) -> str:
+    def table_name(self, table_id: str, *, schema: bool = True) -> str:
         """How messages name a table: its class name (qualname), module-qualified when another table has
-        the same class name, plus the database when known."""
+        the same class name, plus the database when known (and ``schema``)."""
         table = self.tables.get(table_id)
         if table is None:
             return table_id.lstrip(UNKNOWN_PREFIX).partition("@")[0]
@@ -556,7 +556,7 @@ class Model:
             for other in self.tables.values():
                 (self._shared_qualnames if other.qualname in seen else seen).add(other.qualname)
         name = table.id if table.qualname in self._shared_qualnames else table.qualname
-        return f"{name} ({table.schema})" if table.schema else name
+        return f"{name} ({table.schema})" if table.schema and schema else name
 
     # -- lookup internals --------------------------------------------------------------------
     def _class_symbol(self, class_id: str) -> Symbol:

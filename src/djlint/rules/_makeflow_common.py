@@ -25,8 +25,7 @@ def make_label(model: Any, table_id: str) -> str:
     info = model.tables.get(table_id)
     name = info.qualname if info is not None else table_id
     if info is not None and getattr(model, "table_name", None) is not None:
-        label = model.table_name(table_id)
-        name = label.split(" (", 1)[0]
+        name = model.table_name(table_id, schema=False)
     method_info = getattr(model, "method_info", None)
     legacy = (method_info is not None and method_info(table_id, "make") is None
               and method_info(table_id, "_make_tuples") is not None)

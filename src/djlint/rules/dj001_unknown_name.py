@@ -86,7 +86,7 @@ def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
             continue
         found.append(Diagnostic(
             module.display_path, info.line, info.column, CODE,
-            f"the analysis of {model.table_name(table).split(' (')[0]}.{info.name}() stopped early "
+            f"the analysis of {model.table_name(table, schema=False)}.{info.name}() stopped early "
             f"({error}); its findings may be incomplete (a djlint bug: please report it)",
             table=table))
     return found
