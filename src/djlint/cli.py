@@ -134,15 +134,14 @@ def load_repository_config(root: Path) -> Config:
 
 def _effective_config(root: Path, options: argparse.Namespace) -> Config:
     config = load_repository_config(root)
-    changes: dict[str, object] = {}
     if options.select is not None:
-        changes["select"] = check_selectors(options.select, "--select")
+        config = dataclasses.replace(config, select=check_selectors(options.select, "--select"))
     if options.ignore is not None:
-        changes["ignore"] = check_selectors(options.ignore, "--ignore")
+        config = dataclasses.replace(config, ignore=check_selectors(options.ignore, "--ignore"))
     extra = tuple(g.strip() for value in options.exclude for g in value.split(",") if g.strip())
     if extra:
-        changes["exclude"] = tuple(config.exclude) + extra
-    return dataclasses.replace(config, **changes) if changes else config
+        config = dataclasses.replace(config, exclude=tuple(config.exclude) + extra)
+    return config
 
 
 def _within(path: Path, filters: Sequence[Path]) -> bool:

@@ -314,7 +314,7 @@ def _splice(text: str, edits: list[tuple[Edit, int]]) -> tuple[str, int]:
 
 
 def diff(planned: Sequence[Applied], cwd: Path) -> str:
-    chunks = []
+    chunks: list[str] = []
     for change in planned:
         name = change.path.relative_to(cwd).as_posix() if change.path.is_relative_to(cwd) else str(change.path)
         chunks.extend(difflib.unified_diff(change.before.splitlines(keepends=True),

@@ -195,7 +195,9 @@ def format_sarif(
                 }
                 for number, r in enumerate(d.related, start=1)
             ]
-        properties = {key: value for key, value in (("table", d.table), ("target", d.target)) if value}
+        properties: dict[str, object] = {
+            key: value for key, value in (("table", d.table), ("target", d.target)) if value
+        }
         if d.via:
             properties["via"] = list(d.via)
         if d.fix is not None:
