@@ -9,7 +9,6 @@ import pytest
 from makeflow_harness import check
 from test_makeflow_reads import LAB
 
-from djlint.makeflow.names import from_camel_case, table_name
 from djlint.makeflow.sql import classify
 
 
@@ -31,16 +30,6 @@ from djlint.makeflow.sql import classify
 )
 def test_raw_sql_classification(sql: str, written: list, read: list) -> None:
     assert classify(sql) == (tuple(written), tuple(read))
-
-
-def test_table_names_follow_datajoint_convention() -> None:
-    assert from_camel_case("SpikeSorting") == "spike_sorting"
-    assert table_name("Session", "Manual") == "session"
-    assert table_name("ProbeType", "Lookup") == "#probe_type"
-    assert table_name("EphysRecording", "Imported") == "_ephys_recording"
-    assert table_name("CuratedClustering", "Computed") == "__curated_clustering"
-    assert table_name("Clustering.Unit", "Part", "Computed") == "__clustering__unit"
-    assert table_name("Unit", "Part", "Computed") is None
 
 
 def test_unusual_syntax_never_crashes_and_still_reports(tmp_path: Path) -> None:

@@ -3,8 +3,6 @@ openers, and datajoint's table-name convention (to map raw SQL back to table cla
 
 from __future__ import annotations
 
-import re
-
 # Methods that fetch the table's rows (datajoint 0.13/0.14 and 2.x).
 READ_METHODS = frozenset({
     "fetch", "fetch1", "to_dicts", "to_arrays", "to_pandas", "to_polars", "to_arrow", "keys",
@@ -55,9 +53,14 @@ FREE_TABLE = frozenset({"datajoint.FreeTable", "datajoint.table.FreeTable"})
 DJ_CONN = frozenset({"datajoint.conn", "datajoint.connection.conn"})
 
 
-def from_camel_case(name: str) -> str:
-    """datajoint's class-name -> table-name convention (``SpikeSorting`` -> ``spike_sorting``)."""
-    return re.sub(r"(\B[A-Z])|(\b[A-Z])", lambda m: ("_" if m.group(1) else "") + m.group(0).lower(), name)
+def from_camel_case(name: str) -> str | None:
+    """The table name datajoint 2.3 gives a class name (``SpikeSorting`` -> ``spike_sorting``): underscores
+    dropped, then each capital after the first preceded by ``_``; None for a name datajoint refuses
+    (not ASCII letters and digits starting with a capital)."""
+    letters = name.replace("_", "")
+    if not (letters.isascii() and letters.isalnum() and letters[:1].isupper()):
+        return None
+    return "".join(f"_{char.lower()}" if char.isupper() and index else char.lower() for index, char in enumerate(letters))
 
 
 TIER_PREFIX = {"Manual": "", "Lookup": "#", "Imported": "_", "Computed": "__"}
@@ -69,7 +72,9 @@ def table_name(qualname: str, tier: str, master_tier: str | None = None) -> str 
     if tier == "Part":
         if len(parts) < 2 or master_tier not in TIER_PREFIX:
             return None
-        return TIER_PREFIX[master_tier] + from_camel_case(parts[-2]) + "__" + from_camel_case(parts[-1])
+        master, part = from_camel_case(parts[-2]), from_camel_case(parts[-1])
+        return None if master is None or part is None else f"{TIER_PREFIX[master_tier]}{master}__{part}"
     if tier not in TIER_PREFIX:
         return None
-    return TIER_PREFIX[tier] + from_camel_case(parts[-1])
+    own = from_camel_case(parts[-1])
+    return None if own is None else TIER_PREFIX[tier] + own
