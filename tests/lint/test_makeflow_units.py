@@ -10,7 +10,7 @@ from makeflow_harness import check
 from test_makeflow_reads import LAB
 
 from djlint.makeflow.names import from_camel_case, table_name
-from djlint.makeflow.sql import classify
+from djlint.sqltables import classify
 
 
 @pytest.mark.parametrize(

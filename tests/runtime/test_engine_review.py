@@ -9,6 +9,7 @@ from test_strict import KEY, _build
 
 import djruntime
 from djruntime import ProvenanceError, context, strict
+from djruntime.strict import gate
 from djruntime.queue import JobQueueInMakeError
 
 
@@ -275,7 +276,7 @@ def test_make_catching_the_gates_error_fails_its_job(any_pipe, installed, monkey
     """The gate's ``_report`` notes the refusal (wired here as strict.py will)."""
     p = any_pipe
     installed(True)
-    original = strict._report
+    original = gate._report
 
     def report(window, sql, violations):
         try:
@@ -284,7 +285,7 @@ def test_make_catching_the_gates_error_fails_its_job(any_pipe, installed, monkey
             context.note_blocked(window, str(error))
             raise
 
-    monkeypatch.setattr(strict, "_report", report)
+    monkeypatch.setattr(gate, "_report", report)
 
     def body(self, key):
         try:

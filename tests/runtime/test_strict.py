@@ -20,7 +20,7 @@ import pytest
 import test_strict_pipeline as pipeline
 
 from djruntime import ProvenanceError, context, strict
-from djruntime.policy import PolicyError
+from djruntime.strict import PolicyError, gate
 
 KEY = {"subject_id": 1, "session_id": 1, "param_id": 1}
 OTHER_KEY = {"subject_id": 2, "session_id": 2, "param_id": 2}
@@ -360,13 +360,13 @@ def test_large_lazy_inserts_keep_every_row(pipe, form):
 @pytest.mark.usefixtures("strict_on")
 def test_insert_from_query_runs_once_and_is_checked(pipe, monkeypatch):
     sent = []
-    original = strict._original_query
+    original = gate._original_query
 
     def counting(self, query, args=(), **kwargs):
         sent.append(query)
         return original(self, query, args, **kwargs)
 
-    monkeypatch.setattr(strict, "_original_query", counting)
+    monkeypatch.setattr(gate, "_original_query", counting)
 
     def body(self, key):
         insert_own(self, key)
@@ -456,18 +456,18 @@ def test_make_raising_its_own_error_reaches_the_caller_unchanged(pipe):
 
 def test_strict_off_installs_no_gate_and_gives_the_same_results(pipe, empty_policy):
     strict.configure(strict_provenance=False)
-    assert dj.Connection.query is strict._original_query
+    assert dj.Connection.query is gate._original_query
     seen = []
     run_make(pipe.Analysis, KEY, lambda self, key: (seen.append(len(pipe.Other())), insert_own(self, key)))
     assert seen == [2] and len(pipe.Analysis & KEY) == 1
     strict.configure(strict_provenance=True, policy=empty_policy)
     try:
-        assert dj.Connection.query is not strict._original_query
+        assert dj.Connection.query is not gate._original_query
         with pytest.raises(ProvenanceError):
             run_make(pipe.Analysis, OTHER_KEY | {"param_id": 1}, lambda self, key: len(pipe.Other()))
     finally:
         strict.configure(strict_provenance=False)
-    assert dj.Connection.query is strict._original_query
+    assert dj.Connection.query is gate._original_query
 
 
 def test_modes_from_arguments_and_environment(monkeypatch):
@@ -668,14 +668,14 @@ def test_own_key_updates_deletes_replaces_and_insert_select_pass_on_both_backend
 @pytest.mark.usefixtures("strict_on")
 def test_a_violation_never_reaches_the_server(pipe, monkeypatch):
     sent = []
-    original = strict._original_query
+    original = gate._original_query
 
     def recording(self, query, args=(), **kwargs):
         if context.current(self) is not None:  # statements sent during make()
             sent.append(query)
         return original(self, query, args, **kwargs)
 
-    monkeypatch.setattr(strict, "_original_query", recording)
+    monkeypatch.setattr(gate, "_original_query", recording)
     table = pipe.Other.full_table_name
     assert_blocked(pipe, lambda self, key: (insert_own(self, key), pipe.Other.insert1({"other_id": 7})), "Other")
     assert_blocked(pipe, lambda self, key: len(pipe.Other()), "Other")
@@ -749,7 +749,7 @@ def test_cascading_delete_of_own_rows_passes_unless_it_reaches_other_tables_rows
 
 
 def test_policy_names_resolve_to_tables_parts_included(pipe):
-    from djruntime import policy
+    from djruntime.strict import policy
 
     assert policy.table_of("test_strict_pipeline.Analysis.Item") == policy.parse_full_name(
         pipe.Analysis.Item.full_table_name)

@@ -21,6 +21,7 @@ from test_strict_holes import blocked, names, passes, q, snapshot
 
 import djruntime
 from djruntime import ProvenanceError, context, strict
+from djruntime.strict import gate
 
 
 @pytest.fixture(params=["mysql", "postgres"])
@@ -451,7 +452,7 @@ def test_work_the_engine_does_for_make_runs_gated(any_pipe):
 def test_the_ungated_original_is_out_of_reach(any_pipe):
     p = any_pipe
     other, own = names(p)
-    assert inspect.unwrap(dj.Connection.query) is not strict._original_query
+    assert inspect.unwrap(dj.Connection.query) is not gate._original_query
     assert not hasattr(dj.Connection.query, "__wrapped__")
     second = p.server.connect()
     try:
@@ -459,9 +460,9 @@ def test_the_ungated_original_is_out_of_reach(any_pipe):
             lambda: second.query(f"SELECT note FROM {other}").fetchall()), "Other")
         blocked(p, lambda self, key: contextvars.Context().run(
             lambda: inspect.unwrap(dj.Connection.query)(self.connection, f"SELECT note FROM {other}")), "Other")
-        blocked(p, lambda self, key: strict._original_query(self.connection, f"SELECT note FROM {other}"), "Other")
+        blocked(p, lambda self, key: gate._original_query(self.connection, f"SELECT note FROM {other}"), "Other")
         blocked(p, lambda self, key: contextvars.Context().run(
-            lambda: strict._original_query(second, f"DELETE FROM {other}")), "outside the job's transaction")
+            lambda: gate._original_query(second, f"DELETE FROM {other}")), "outside the job's transaction")
         blocked(p, lambda self, key: second.query(f"INSERT INTO {own} (subject_id, session_id, param_id, result) "
                                                   "VALUES (1, 1, 1, 1.0)"), "outside the job's transaction")
         assert second.query(f"SELECT note FROM {other}").fetchall()  # outside make(): not gated
