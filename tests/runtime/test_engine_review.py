@@ -4,8 +4,8 @@ and a make() that swallows a refused statement still fails its job. Both backend
 from __future__ import annotations
 
 import pytest
-import test_strict_pipeline as pipeline
-from test_strict import KEY, _build
+import strict_pipeline as pipeline
+from strict_helpers import KEY, build
 
 import djruntime
 from djruntime import ProvenanceError, context, strict
@@ -15,7 +15,7 @@ from djruntime.queue import JobQueueInMakeError
 
 @pytest.fixture(params=["mysql", "postgres"])
 def any_pipe(request, schema_factory):
-    return _build(request.getfixturevalue(f"{request.param}_server"), schema_factory)
+    return build(request.getfixturevalue(f"{request.param}_server"), schema_factory)
 
 
 @pytest.fixture
