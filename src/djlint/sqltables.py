@@ -20,6 +20,7 @@ from sqlglot.optimizer.scope import traverse_scope
 
 TableName = tuple[str, str]  # (schema, table) as the server resolves them; schema "" when left out
 
+
 def identifier(node: Any, dialect: str = "mysql") -> str:
     """A name as the server resolves it: PostgreSQL folds unquoted names to lower case; MySQL compares
     schema and table names as written (case-sensitive on Linux)."""

@@ -25,7 +25,6 @@ from strict_helpers import (
 )
 
 
-
 def _quoted(table):
     return table.full_table_name
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy
 
+
 def interpolate(connection: Any, query: str, args: Any) -> str:
     """The statement the driver would send for ``query`` % ``args``: the driver's own escaping
     (pymysql's / psycopg2's ``mogrify``), so the gate reads the very text the server receives."""

@@ -83,7 +83,7 @@ def cache_clear() -> None:
 def _classify(sql: str, dialect: str) -> Statement:
     if dialect == "mysql" and "/*" in sql and has_executable_comment(sql):
         return unclassifiable("it holds a MySQL executable comment (/*! … */ or /*M! … */), which the server "
-                               "runs but a parser reads as a comment")
+                              "runs but a parser reads as a comment")
     committing = IMPLICIT_COMMIT.match(sql)
     if committing:
         return implicit_commit(" ".join(committing.group(0).split()).upper())
@@ -248,6 +248,3 @@ def classify_sent(text: str, backend: str = "mysql") -> tuple[Statement, tuple]:
             if not (statement.kind == "unclassifiable" and statement.reason.startswith(_PARSE_FAILED)):
                 return statement, lifted[1]
     return _classify(text.replace("%", "%%"), dialect), ()
-
-
-

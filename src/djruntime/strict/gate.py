@@ -83,7 +83,7 @@ def parse_mode(value: bool | str | None) -> str:
 def configure(*, strict_provenance: bool | str | None = None, policy: str | Path | None = None) -> None:
     """Turn the gate on (``True``/``"raise"``, ``"warn"``) or off; load the policy when on.
 
-    A policy name that matches no table raises :class:`djruntime.policy.PolicyError` and leaves the
+    A policy name that matches no table raises :class:`djruntime.strict.PolicyError` and leaves the
     previous setting in place.
     """
     global _mode, _policy
@@ -209,7 +209,7 @@ def _checked(connection: Any, window: context.MakeContext, query: Any, args: Any
 
 def allowed_for(table: Any) -> tuple[frozenset[TableName], frozenset[TableName]]:
     """(reads, writes) a make() of ``table`` may do: the shared allowed set plus the policy's."""
-    policy = _policy if _policy is not None else _discovered_policy(table)
+    policy = current_policy(table)
     sets = allowed.cached(table, policy)
     if sets is not None:
         return sets

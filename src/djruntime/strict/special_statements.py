@@ -138,7 +138,7 @@ def _set_tokens(sql: str, dialect: str) -> list[tuple[str, str]] | None:
 def _classify_set(sql: str, dialect: str) -> Statement:
     tokens = _set_tokens(sql, dialect)
     cannot = unclassifiable("a SET whose values are not plain literals or names (a subquery, function or "
-                             "@@variable in a SET can read or derive anything)")
+                            "@@variable in a SET can read or derive anything)")
     if not tokens or tokens[0] != ("name", "SET") and tokens[0][1].upper() != "SET":
         return cannot
     tokens = [(kind, value.lower() if kind in ("name", "op") else value) for kind, value in tokens[1:]]

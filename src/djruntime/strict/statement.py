@@ -85,7 +85,7 @@ def dialect_of(backend: str) -> str:
 
 
 TRANSACTION_WORDS = frozenset({"START TRANSACTION", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "END",
-                                "ABORT", "XA", "LOCK", "UNLOCK", "PREPARE TRANSACTION"})
+                               "ABORT", "XA", "LOCK", "UNLOCK", "PREPARE TRANSACTION"})
 
 
 def transaction_control(what: str) -> Statement:

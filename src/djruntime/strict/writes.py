@@ -19,6 +19,7 @@ from .catalog import volatile
 from .literals import to_driver
 from .statement import PIN_MARKER, ArgKey, InsertInfo, ModifyInfo, Slot, slot
 
+
 class Unreadable(Exception):
     """A write whose rows the gate cannot read exactly (the reason is the message)."""
 
@@ -32,7 +33,7 @@ def _require_stable(node: exp.Expr | None, clause: str) -> None:
     what = volatile(node)
     if what is not None:
         raise Unreadable(f"{clause} uses {what}, whose value can change between the gate's check of the rows "
-                            "and the write itself")
+                         "and the write itself")
 
 
 def _assignments(expressions: list[exp.Expression], dialect: str) -> tuple[tuple[str, Slot], ...]:
@@ -88,7 +89,7 @@ def describe_writes(tree: exp.Expr, dialect: str, inserts: list[InsertInfo], mod
                 _require_stable(source, "the source of an INSERT … SELECT")
                 if any(source.find_all(exp.Limit, exp.Offset, exp.Fetch)):
                     raise Unreadable("an INSERT … SELECT with LIMIT/OFFSET (the rows the gate checks and the rows "
-                                        "the server inserts could differ)")
+                                     "the server inserts could differ)")
                 select = source.copy()
                 first = _leftmost_select(select)
                 if first is None:
@@ -98,7 +99,7 @@ def describe_writes(tree: exp.Expr, dialect: str, inserts: list[InsertInfo], mod
                 # renaming the projected columns would change what GROUP BY/HAVING/ORDER BY (and a union's
                 # other branches) refer to: then the source is checked as written, its columns by position
                 star = star or first is not select or any(first.args.get(k) for k in ("group", "having", "order",
-                                                                                          "qualify", "windows"))
+                                                                                      "qualify", "windows"))
                 if not star:
                     first.set(
                         "expressions",
