@@ -302,7 +302,7 @@ def test_fast_shape_path_equals_the_regex_path(data) -> None:
     assert fast == literals._regex_shape(sql, postgres), sql
 
 
-# ------------------------------------------------------------------------------------------ holes closed
+# ------------------------------------------------------------------------- statements once passed wrongly
 @pytest.mark.parametrize(
     "sql",
     [
