@@ -27,7 +27,8 @@ from pathlib import Path
 import datajoint as dj
 
 import djruntime
-from djruntime import context, sqlclassify, strict
+from djruntime import context
+from djruntime.strict import classifier, gate
 
 
 def connect(backend: str) -> dj.Connection:
@@ -81,7 +82,7 @@ def populate_seconds(summary, mode: str, policy: Path) -> tuple[float, float]:
     (summary()).delete_quick()
     # Every round makes the same keys: without this, rounds after the first would find every statement's
     # exact text in the classification cache, where a real populate() sends new key values (a fresh process).
-    sqlclassify.cache_clear()
+    classifier.cache_clear()
     start, cpu = time.perf_counter(), time.process_time()
     result = summary.populate()
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -110,7 +111,7 @@ def gate_microseconds(connection, summary, session, subject, repeats: int) -> di
     with context.make_window(table, key, connection):
         for name, batch in statements.items():
             for sql, args in batch:  # warm
-                strict._checked(connection, context.current(connection), sql, args)
+                gate._checked(connection, context.current(connection), sql, args)
             if name.startswith("read, new literals"):  # fresh texts for every timed call
                 batch = [(template.replace("123456", str(1000 + i)), ()) for i in range(repeats * len(batch))]
                 runs = 1
@@ -119,7 +120,7 @@ def gate_microseconds(connection, summary, session, subject, repeats: int) -> di
             start = time.perf_counter()
             for _ in range(runs):
                 for sql, args in batch:
-                    strict._checked(connection, context.current(connection), sql, args)
+                    gate._checked(connection, context.current(connection), sql, args)
             figures[name] = (time.perf_counter() - start) / (runs * len(batch)) * 1e6
     connection.cancel_transaction()
     # the wrapper's cost for a statement outside any make() window (gate on, nothing to check)
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(added {(cpu_on - cpu_off) / options.keys * 1e6:.0f} µs/key)")
 
         djruntime.install(strict_provenance=True, policy=policy)
-        sqlclassify.cache_clear()
+        classifier.cache_clear()
         figures = gate_microseconds(connection, summary, session, subject, repeats=20 if options.quick else 100)
         print("gate cost per statement, warm cache (µs):")
         for name, value in figures.items():
@@ -219,8 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                   "restrictions/raw SQL):")
             for name, value in reference.items():
                 print(f"  {name:36s} {value:8.1f}")
-        info = sqlclassify._classify.cache_info()
-        print(f"exact cache: {info.hits} hits / {info.misses} misses; sqlglot parses: {sqlclassify.parses}")
+        info = classifier._classify.cache_info()
+        print(f"exact cache: {info.hits} hits / {info.misses} misses; sqlglot parses: {classifier.parses}")
     finally:
         djruntime.uninstall()
         schema.drop(prompt=False)

@@ -312,7 +312,7 @@ def test_a_policy_name_matching_no_table_names_the_table_read(repo: Path) -> Non
 
 
 def test_the_runtime_policy_reads_the_same_table(repo: Path) -> None:
-    from djruntime import policy as runtime_policy
+    from djruntime.strict import policy as runtime_policy
 
     configure(repo, DJLINT_HTML + '\n[tool.dj-provenance.allow."nosuch_pkg.Table"]\nreads = ["nosuch_pkg.Other"]\n')
     assert set(load_policy(repo / "pyproject.toml").allow) == {"nosuch_pkg.Table"}

@@ -1,4 +1,4 @@
-"""Unit tests of the make() analysis pieces: raw SQL classification, datajoint's table names, make-key
+"""Unit tests of the make() analysis pieces: raw SQL classification, make-key
 attributes, and the tracker's robustness on unusual syntax."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from makeflow_harness import check
 from test_makeflow_reads import LAB
 
-from djlint.makeflow.sql import classify
+from djlint.sqltables import classify
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,8 @@ PostgreSQL: ``DJ_PG_HOST``/``DJ_PG_USER``/``DJ_PG_PASS``/``DJ_PG_PORT``, default
 postgres, started here with pg_ctlcluster when it is installed but not running.
 
 When no server can be reached the tests fail under CI (``CI`` set) and skip, with the reason,
-elsewhere. Each test gets its own throwaway schema, dropped afterwards.
+elsewhere. Each test gets its own throwaway schema, dropped afterwards. At the end: the fixtures of the
+strict gate's tests (their pipeline, the gate on).
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from strict_helpers import build
+
+import djruntime
+from djruntime import strict
 
 IN_CI = bool(os.environ.get("CI"))
 
@@ -194,3 +199,60 @@ def schema_factory():
 def mysql_schema(mysql_server, schema_factory):
     """A throwaway schema on the MySQL-compatible server."""
     return schema_factory(mysql_server)[0]
+
+
+# ------------------------------------------------------------------------------ the strict gate's tests
+# The pipeline of strict_pipeline.py on a throwaway schema (strict_helpers.build), and the gate turned on
+# with an empty policy for one test.
+@pytest.fixture
+def pipe(mysql_server, schema_factory):
+    """The strict tests' pipeline (strict_pipeline) on MariaDB."""
+    return build(mysql_server, schema_factory)
+
+
+@pytest.fixture(params=["mysql", "postgres"])
+def any_pipe(request, schema_factory):
+    """The pipeline on MariaDB and on PostgreSQL."""
+    return build(request.getfixturevalue(f"{request.param}_server"), schema_factory)
+
+
+@pytest.fixture
+def postgres_pipe(postgres_server, schema_factory):
+    return build(postgres_server, schema_factory)
+
+
+@pytest.fixture
+def empty_policy(tmp_path):
+    path = tmp_path / "pyproject.toml"
+    path.write_text('[project]\nname = "pipeline"\n')
+    return path
+
+
+@pytest.fixture
+def strict_on(empty_policy):
+    strict.configure(strict_provenance=True, policy=empty_policy)
+    yield
+    strict.configure(strict_provenance=False)
+    strict.reset_warnings()
+
+
+@pytest.fixture
+def strict_warn(empty_policy):
+    strict.reset_warnings()
+    strict.configure(strict_provenance="warn", policy=empty_policy)
+    yield
+    strict.configure(strict_provenance=False)
+    strict.reset_warnings()
+
+
+@pytest.fixture
+def installed(empty_policy):
+    """``installed(mode)`` installs the engine with the strict gate in ``mode``; uninstalled after the test."""
+
+    def install(mode):
+        djruntime.install(strict_provenance=mode, policy=empty_policy)
+
+    strict.reset_warnings()
+    yield install
+    djruntime.uninstall()
+    strict.reset_warnings()

@@ -4,17 +4,18 @@ and a make() that swallows a refused statement still fails its job. Both backend
 from __future__ import annotations
 
 import pytest
-import test_strict_pipeline as pipeline
-from test_strict import KEY, _build
+import strict_pipeline as pipeline
+from strict_helpers import KEY, build
 
 import djruntime
 from djruntime import ProvenanceError, context, strict
+from djruntime.strict import gate
 from djruntime.queue import JobQueueInMakeError
 
 
 @pytest.fixture(params=["mysql", "postgres"])
 def any_pipe(request, schema_factory):
-    return _build(request.getfixturevalue(f"{request.param}_server"), schema_factory)
+    return build(request.getfixturevalue(f"{request.param}_server"), schema_factory)
 
 
 @pytest.fixture
@@ -275,7 +276,7 @@ def test_make_catching_the_gates_error_fails_its_job(any_pipe, installed, monkey
     """The gate's ``_report`` notes the refusal (wired here as strict.py will)."""
     p = any_pipe
     installed(True)
-    original = strict._report
+    original = gate._report
 
     def report(window, sql, violations):
         try:
@@ -284,7 +285,7 @@ def test_make_catching_the_gates_error_fails_its_job(any_pipe, installed, monkey
             context.note_blocked(window, str(error))
             raise
 
-    monkeypatch.setattr(strict, "_report", report)
+    monkeypatch.setattr(gate, "_report", report)
 
     def body(self, key):
         try:

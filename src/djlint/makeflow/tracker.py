@@ -1797,6 +1797,6 @@ class MakeRun:
 
 def _classify_sql(sql: str):  # type: ignore[no-untyped-def]
     """sqlglot is imported only when make() code holds raw SQL (it costs ~0.15 s to import)."""
-    from djlint.makeflow.sql import classify
+    from djlint.sqltables import classify
 
     return classify(sql)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from djruntime import sqlclassify
-from djruntime.sqlclassify import Slot, classify
+from djruntime.strict import classifier, literals
+from djruntime.strict.classifier import classify
+from djruntime.strict.statement import PIN_MARKER, Slot
 
 M, P = "mysql", "postgresql"
 LAB_T, LAB_O, LAB_S = ("lab", "t"), ("lab", "other"), ("lab", "s")
@@ -217,41 +218,41 @@ def test_unclassifiable_statements(sql, backend):
 
 # ------------------------------------------------------------------------------------------ cache
 def test_shape_keeps_identifiers_and_reduces_literals():
-    assert sqlclassify.shape_of("SELECT * FROM `lab`.`t1` WHERE `a 1` = 12 AND b = 'x''y' AND c = %s", "mysql") == (
+    assert literals.shape_of("SELECT * FROM `lab`.`t1` WHERE `a 1` = 12 AND b = 'x''y' AND c = %s", "mysql") == (
         "SELECT * FROM `lab`.`t1` WHERE `a 1` =  AND b = ' AND c = "
     )
-    assert sqlclassify.shape_of('SELECT * FROM "lab"."t 2" WHERE "x" = \'it\'\'s\' AND y = 3.5', "postgres") == (
+    assert literals.shape_of('SELECT * FROM "lab"."t 2" WHERE "x" = \'it\'\'s\' AND y = 3.5', "postgres") == (
         'SELECT * FROM "lab"."t 2" WHERE "x" = \' AND y = '
     )
-    assert sqlclassify.shape_of("SELECT `#param`.a1 FROM `lab`.`#param` WHERE a$1 = 2", "mysql") == (
+    assert literals.shape_of("SELECT `#param`.a1 FROM `lab`.`#param` WHERE a$1 = 2", "mysql") == (
         "SELECT `#param`.a1 FROM `lab`.`#param` WHERE a$1 = "
     )
     for unsafe in ["SELECT 1 -- x", "SELECT 1 # x", "SELECT /* x */ 1"]:
-        assert sqlclassify.shape_of(unsafe, "mysql") is None
+        assert literals.shape_of(unsafe, "mysql") is None
     for unsafe in ["SELECT $$x$$", "SELECT E'x'", "SELECT 1 -- x"]:
-        assert sqlclassify.shape_of(unsafe, "postgres") is None
+        assert literals.shape_of(unsafe, "postgres") is None
 
 
 @pytest.mark.parametrize("backend", [M, P])
 def test_statements_differing_only_by_literals_share_one_parse(backend):
-    sqlclassify.cache_clear()
+    classifier.cache_clear()
     q = "`" if backend == M else '"'
     for value in range(50):
         statement = classify(f"SELECT * FROM {q}lab{q}.{q}t{q} WHERE {q}a{q} = {value} AND {q}n{q} = 'v{value}'",
                              backend)
         assert statement.reads == {LAB_T}
-    assert sqlclassify.parses == 1
+    assert classifier.parses == 1
 
 
 def test_a_comment_never_hides_a_table_behind_a_cached_shape():
-    sqlclassify.cache_clear()
+    classifier.cache_clear()
     assert reads("SELECT * FROM lab.t -- 'x'") == {LAB_T}
     # same characters outside the comment, but here the "string" spans lines and hides a second table
     assert reads("SELECT * FROM lab.t -- '\n, lab.other -- '") == {LAB_T, LAB_O}
 
 
 def test_writes_are_never_served_from_a_read_shape():
-    sqlclassify.cache_clear()
+    classifier.cache_clear()
     assert kind("WITH x AS (SELECT 1) SELECT * FROM lab.t", P) == "read"
     statement = classify("WITH x AS (DELETE FROM lab.t RETURNING *) SELECT * FROM x", P)
     assert statement.kind == "write" and statement.writes == {LAB_T}
@@ -260,13 +261,13 @@ def test_writes_are_never_served_from_a_read_shape():
 @pytest.mark.parametrize("backend", [M, P])
 def test_fresh_subquery_aliases_do_not_make_new_shapes(backend):
     q = "`" if backend == M else '"'
-    sqlclassify.cache_clear()
+    classifier.cache_clear()
     for number in range(30):
         alias = f"{q}${number:x}{q}"
         sql = (f"SELECT * FROM (SELECT {q}a{q} FROM {q}lab{q}.{q}t{q} WHERE {q}a{q} = {number}) as {alias} "
                f"NATURAL JOIN {q}lab{q}.{q}other{q}")
         assert classify(sql, backend).reads == {LAB_T, LAB_O}
-    assert sqlclassify.parses == 1
+    assert classifier.parses == 1
     # a schema or table whose name looks like an alias is still a name
     assert reads(f"SELECT * FROM {q}$1f{q}.{q}t{q}", backend) == {("$1f", "t")}
     assert reads(f"SELECT * FROM {q}lab{q}.{q}$1f{q}", backend) == {("lab", "$1f")}
@@ -297,11 +298,11 @@ def test_fast_shape_path_equals_the_regex_path(data) -> None:
     pieces = sql.split(quote)
     if "'" in sql or (not postgres and '"' in sql) or quote * 2 in sql or len(pieces) % 2 == 0:
         return  # not a statement the fast path takes
-    fast = sqlclassify.shape_of(sql, "postgres" if postgres else "mysql")
-    assert fast == sqlclassify._regex_shape(sql, postgres), sql
+    fast = literals.shape_of(sql, "postgres" if postgres else "mysql")
+    assert fast == literals._regex_shape(sql, postgres), sql
 
 
-# ------------------------------------------------------------------------------------------ holes closed
+# ------------------------------------------------------------------------- statements once passed wrongly
 @pytest.mark.parametrize(
     "sql",
     [
@@ -512,8 +513,8 @@ def test_names_resolve_by_scope_not_by_matching():
     assert reads("SELECT 1 FROM DUAL") == set()
     assert reads("SELECT * FROM `lab` . `other`") == {LAB_O}
     # numbers after a spaced dot may be names: such texts are never shaped
-    assert sqlclassify.shape_of("SELECT * FROM lab . 2e5", "mysql") is None
-    assert sqlclassify.shape_of("SELECT * FROM `lab`.`t` WHERE a = 1.5", "mysql") is not None
+    assert literals.shape_of("SELECT * FROM lab . 2e5", "mysql") is None
+    assert literals.shape_of("SELECT * FROM `lab`.`t` WHERE a = 1.5", "mysql") is not None
 
 
 @pytest.mark.parametrize(
@@ -545,13 +546,13 @@ def test_catalogue_statistics_of_one_named_table_are_a_read_of_it():
 
 def test_the_sent_text_is_lifted_into_a_template_by_the_servers_lexing():
     text = "INSERT INTO `lab`.`t` (`a`,`b`,`c`) VALUES ('it\\'s %s',1.5e0,X'00ff')"
-    template, values = sqlclassify.parameterize(text, "mysql")
+    template, values = literals.parameterize(text, "mysql")
     assert template == "INSERT INTO `lab`.`t` (`a`,`b`,`c`) VALUES (%s,%s,%s)"
     assert values[0] == "it's %s" and values[2] == b"\x00\xff"
-    assert sqlclassify.parameterize("SELECT 1 -- '", "mysql") is None  # comments: parse the text itself
-    assert sqlclassify.parameterize("SELECT _binary'x'", "mysql") is None  # an introducer
-    assert sqlclassify.parameterize("SELECT E'x'", "postgres") is None
-    statement, values = sqlclassify.classify_sent(
+    assert literals.parameterize("SELECT 1 -- '", "mysql") is None  # comments: parse the text itself
+    assert literals.parameterize("SELECT _binary'x'", "mysql") is None  # an introducer
+    assert literals.parameterize("SELECT E'x'", "postgres") is None
+    statement, values = classifier.classify_sent(
         "SELECT * FROM `lab`.`t` WHERE a = '%s' UNION SELECT note FROM `lab`.`other` -- '", "mysql")
     assert LAB_O in statement.reads
 
@@ -561,7 +562,7 @@ def test_insert_select_with_limit_and_pinned_modify():
     assert statement.kind == "unclassifiable" and "LIMIT" in statement.reason
     statement = classify("DELETE FROM `lab`.`t` WHERE a = %s ORDER BY b LIMIT 2")
     (modify,) = statement.modifies
-    assert modify.tail_sql == "ORDER BY b LIMIT 2" and sqlclassify.PIN_MARKER in modify.pinned_sql
+    assert modify.tail_sql == "ORDER BY b LIMIT 2" and PIN_MARKER in modify.pinned_sql
     assert "LIMIT" not in modify.pinned_sql
     update = classify("UPDATE `lab`.`t` SET x = %s WHERE a = %s").modifies[0]
     assert update.pinned_args == (0,)

@@ -25,7 +25,7 @@ import datajoint as dj
 
 from djlint.config import ConfigError, Policy, load_policy
 
-from .sqlclassify import TableName
+from djlint.sqltables import TableName
 
 ENV_VARIABLE = "DJ_PROVENANCE_POLICY"
 _FULL_NAME = re.compile(r'^\s*[`"]?([^`".]+)[`"]?\.[`"]?([^`"]+)[`"]?\s*$')

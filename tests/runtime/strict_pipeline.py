@@ -1,7 +1,7 @@
 """The pipeline the strict-provenance tests run (no tests here).
 
 ``build(schema)`` declares fresh classes on a throwaway schema and publishes them as attributes of this
-module, so the policy can name them (``test_strict_pipeline.Other``). Each Computed make() runs the body
+module, so the policy can name them (``strict_pipeline.Other``). Each Computed make() runs the body
 a test puts in ``BODIES[<class name>]``.
 
     Subject ─► Session(+Epoch) ─► Analysis(+Item) ─► Downstream

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
-from .sqlclassify import ArgKey, InsertInfo, ModifyInfo, Slot, Statement, TableName
+from djlint.sqltables import TableName
+
+from .statement import ArgKey, InsertInfo, ModifyInfo, Slot, Statement
 
 RunQuery = Callable[[str, Sequence[Any]], list[tuple]]
 
@@ -114,13 +116,13 @@ def same(sent: Any, expected: Any) -> bool:
         a, b = _as_uuid(sent), _as_uuid(expected)
         return a is not None and a == b
     if isinstance(expected, (datetime.date, datetime.datetime)) or isinstance(sent, (datetime.date, datetime.datetime)):
-        a, b = _as_datetime(sent), _as_datetime(expected)
-        return a is not None and a == b
+        sent_time, expected_time = _as_datetime(sent), _as_datetime(expected)
+        return sent_time is not None and sent_time == expected_time
     if isinstance(expected, datetime.timedelta) or isinstance(sent, datetime.timedelta):
         return str(sent) == str(expected)
     if isinstance(expected, (bool, int, float, Decimal)) or isinstance(sent, (bool, int, float, Decimal)):
-        a, b = _as_decimal(sent), _as_decimal(expected)
-        return a is not None and a == b
+        sent_number, expected_number = _as_decimal(sent), _as_decimal(expected)
+        return sent_number is not None and sent_number == expected_number
     if isinstance(sent, bytes) and isinstance(expected, str):
         return sent == expected.encode("utf-8")
     if isinstance(sent, str) and isinstance(expected, bytes):
@@ -142,7 +144,8 @@ def argument(args: Any, key: ArgKey) -> Any:
         return _UNSET
 
 
-def _slot_value(slot: Slot, args: Any) -> Any:
+def slot_value(slot: Slot, args: Any) -> Any:
+    """The value a slot writes: its argument or literal (unset for DEFAULT and expressions)."""
     if slot.kind == "arg":
         return argument(args, slot.value)
     if slot.kind == "literal":
@@ -273,13 +276,16 @@ def check(
     return found[:limit]
 
 
-def _compare_assignments(table, assignments, args, expected, how, found, columns_ok=()):
+def compare_assignments(table: TableName, assignments: tuple[tuple[str, Slot], ...], args: Any,
+                        expected: Mapping[str, Any], how: str, found: list[Mismatch],
+                        columns_ok: Sequence[str] = ()) -> None:
+    """Append to ``found`` a Mismatch for each assignment of a key attribute to another value."""
     for column, slot in assignments:
         if column not in expected:
             continue
         if slot.kind == "expr" and slot.value in (column, *columns_ok):
             continue  # `a` = `t`.`a`, `a` = VALUES(`a`), a = EXCLUDED.a: keeps the checked value
-        value = _slot_value(slot, args)
+        value = slot_value(slot, args)
         if value is _UNSET or not same(value, expected[column]):
             found.append(Mismatch(table, column, _shown(slot, value), expected[column], how))
 
@@ -298,7 +304,7 @@ def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limi
         if column in expected and column not in columns:
             found.append(Mismatch(info.table, column, "<not set: the column's default>", expected[column], "insert"))
     if info.on_conflict:
-        _compare_assignments(info.table, info.on_conflict, args, expected, "on-conflict", found)
+        compare_assignments(info.table, info.on_conflict, args, expected, "on-conflict", found)
     if not overlap:
         return found
     if info.rows is not None:
@@ -307,7 +313,7 @@ def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limi
                 if index >= len(row):
                     continue  # the server rejects a short row itself
                 slot = row[index]
-                value = _slot_value(slot, args)
+                value = slot_value(slot, args)
                 if value is _UNSET or not same(value, expected[column]):
                     found.append(Mismatch(info.table, column, _shown(slot, value), expected[column], "insert"))
                     if len(found) >= limit:
@@ -333,7 +339,7 @@ def _check_insert(info: InsertInfo, args, expected, connection, run, quote, limi
 def _check_modify(info: ModifyInfo, statement, args, expected, connection, run, quote, limit) -> list[Mismatch]:
     how = info.verb
     found: list[Mismatch] = []
-    _compare_assignments(info.table, info.assignments, args, expected, how, found)
+    compare_assignments(info.table, info.assignments, args, expected, how, found)
     columns = COLUMNS.get(connection, info.table, run)
     overlap = [column for column in columns if column in expected]
     if not overlap:

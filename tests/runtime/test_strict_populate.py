@@ -1,39 +1,19 @@
-"""Strict provenance end to end: ``djruntime.install(strict_provenance=...)`` + ``Table.populate()``."""
+"""Strict provenance end to end: ``djruntime.install(strict_provenance=...)`` + ``Table.populate()``: the
+refusal recorded as the job's error, warn mode's warnings returned, every phase of a tripartite make()
+and forked workers gated, and the work the engine does for make() gated too.
+"""
 
 from __future__ import annotations
 
 import pytest
-import test_strict_pipeline as pipeline
-from test_strict import _build
+import strict_pipeline as pipeline
+from strict_helpers import KEY, insert_own, mysql, names, snapshot
 
 import djruntime
 from djruntime import ProvenanceError, strict
 
+
 FORBIDDEN_PARAM = 2  # the make() of keys with this param_id reads an unrelated table
-
-
-@pytest.fixture(params=["mysql", "postgres"])
-def any_pipe(request, schema_factory):
-    return _build(request.getfixturevalue(f"{request.param}_server"), schema_factory)
-
-
-@pytest.fixture
-def pipe(mysql_server, schema_factory):
-    return _build(mysql_server, schema_factory)
-
-
-@pytest.fixture
-def installed(tmp_path):
-    policy = tmp_path / "pyproject.toml"
-    policy.write_text('[project]\nname = "pipeline"\n')
-
-    def install(mode):
-        djruntime.install(strict_provenance=mode, policy=policy)
-
-    strict.reset_warnings()
-    yield install
-    djruntime.uninstall()
-    strict.reset_warnings()
 
 
 def _sideways_body(p):
@@ -180,3 +160,127 @@ def test_warn_mode_with_forked_workers_returns_their_warnings(pipe, installed):
     warnings = result.get("provenance_warnings", [])
     assert warnings and all("Other" in w for w in warnings)
     assert len(warnings) <= 2  # the one distinct violation, reported at most once by each worker
+
+
+def test_a_swallowed_refusal_still_fails_the_job(any_pipe, empty_policy):
+    """The gate records each refusal on the window (context.note_blocked): the engine fails the job."""
+    p = any_pipe
+
+    def body(self, key):
+        try:
+            self.connection.query("COMMIT")
+        except ProvenanceError:
+            pass
+        insert_own(self, key)
+
+    pipeline.BODIES["Analysis"] = body
+    djruntime.install(strict_provenance=True, policy=empty_policy)
+    try:
+        result = p.Analysis.populate(KEY, reserve_jobs=True, suppress_errors=True)
+    finally:
+        djruntime.uninstall()
+    assert len(result["error_list"]) == 1 and "transaction or lock control" in str(result["error_list"][0][1])
+    assert len(p.Analysis & KEY) == 0
+
+
+class _Loud(Exception):
+    other = ""
+    connection = None
+
+    def __str__(self):
+        self.connection.query(f"DELETE FROM {self.other}")
+        return "loud"
+
+
+def _populate_fails(p, *restrictions):
+    before = snapshot(p)
+    result = p.Analysis.populate(KEY, *restrictions, reserve_jobs=True, suppress_errors=True)
+    assert [k for k, _ in result["error_list"]] == [KEY]
+    assert snapshot(p) == before
+    assert [j["status"] for j in (p.Analysis.jobs & KEY).to_dicts()] == ["error"]
+    (p.Analysis.jobs & KEY).delete_quick()
+    return result
+
+
+def test_work_the_engine_does_for_make_runs_gated(any_pipe, installed):
+    installed(True)
+    p = any_pipe
+    other, _ = names(p)
+
+    def lazy_fetch(self, key):  # the hash iterates the lazy query: inside the window
+        fetched = yield p.Other()
+        yield fetched
+        insert_own(self, key)
+
+    def closing(self, key):  # GeneratorExit/finally code runs when the engine closes the generator
+        try:
+            yield (1,)
+            yield (2,)
+            insert_own(self, key)
+        finally:
+            p.connection.query(f"DELETE FROM {other}")
+
+    def failing(self, key):  # a phase that fails: its finally code still runs inside the window
+        try:
+            yield (len(p.Other()),)
+            yield (2,)
+        finally:
+            p.connection.query(f"DELETE FROM {other}")
+
+    def early_write(self, key):  # make_fetch runs outside the job's transaction: its write would stay
+        insert_own(self, key)
+        yield (1,)
+        yield (2,)
+
+    for body in (lazy_fetch, closing, failing, early_write):
+        pipeline.BODIES["Analysis"] = body
+        p.Analysis.make = lambda self, key, body=body: (yield from body(self, key))
+        try:
+            _populate_fails(p)
+        finally:
+            p.Analysis.make = pipeline._body("Analysis")
+    _Loud.other, _Loud.connection = other, p.connection
+
+    def loud(self, key):
+        insert_own(self, key)
+        raise _Loud()
+
+    pipeline.BODIES["Analysis"] = loud
+    result = _populate_fails(p)
+    assert len(p.Other()) == 2 and "str() failed" in str(result["error_list"][0][1])
+
+    # the nested populate's restriction is make()'s code (a string restriction with a subquery on a table
+    # not upstream of Sibling; datajoint's restriction parser takes it on MariaDB, see strict_helpers.build)
+    pipeline.BODIES["Sibling"] = lambda self, key: self.insert1(dict(key, x=1.0))
+    sideways = f"subject_id IN (SELECT subject_id FROM {p.Downstream.full_table_name})"
+
+    def nested(self, key):
+        insert_own(self, key)
+        p.Sibling.populate(sideways)
+
+    def nested_caught(self, key):  # catching the refusal does not save the job
+        insert_own(self, key)
+        try:
+            p.Sibling.populate(sideways)
+        except ProvenanceError:
+            pass
+
+    for body in (nested, nested_caught) if mysql(p) else ():
+        pipeline.BODIES["Analysis"] = body
+        message = str(_populate_fails(p)["error_list"][0][1])
+        assert "Downstream" in message and "Sibling.populate()" in message, message
+
+    def tripartite(self, key):  # the compliant tripartite make
+        computed = yield ((p.Session & key).fetch1("session_note"),)  # datajoint's generator protocol
+        if computed is None:
+            computed = (1.0,)
+            yield computed
+        self.insert1(dict(key, result=computed[0]))
+        yield
+
+    p.Analysis.make = lambda self, key: (yield from tripartite(self, key))
+    try:
+        result = p.Analysis.populate(KEY, reserve_jobs=True)
+    finally:
+        p.Analysis.make = pipeline._body("Analysis")
+    assert result["success_count"] == 1 and len(p.Analysis & KEY) == 1
