@@ -10,7 +10,7 @@ from makeflow_harness import write_repo
 from test_makeflow_reads import LAB
 
 from djlint.config import load_config
-from djlint.makeflow import analyze_makes, tracker
+from djlint.makeflow import analyze_makes, interpreter
 from djlint.model import build_model
 
 HELPERS = '''
@@ -68,13 +68,13 @@ def _summary(facts) -> list:
 @pytest.fixture
 def counted(monkeypatch):
     runs: list[str] = []
-    original = tracker.MakeRun.run_entry
+    original = interpreter.MakeRun.run_entry
 
     def counting(self, module, function, class_id, qualname):
         runs.append(self.owner)
         return original(self, module, function, class_id, qualname)
 
-    monkeypatch.setattr(tracker.MakeRun, "run_entry", counting)
+    monkeypatch.setattr(interpreter.MakeRun, "run_entry", counting)
     monkeypatch.delenv("DJLINT_NO_CACHE", raising=False)
     return runs
 

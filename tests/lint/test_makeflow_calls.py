@@ -269,16 +269,16 @@ def test_class_attributes_properties_and_star_args(tmp_path: Path) -> None:
 
 
 def test_an_analysis_error_in_one_make_does_not_stop_the_others(tmp_path: Path, monkeypatch) -> None:
-    from djlint.makeflow import tracker
+    from djlint.makeflow import interpreter
 
-    original = tracker.MakeRun.run_entry
+    original = interpreter.MakeRun.run_entry
 
     def failing(self, module, function, class_id, qualname):
         if self.owner.endswith("Broken"):
             raise ValueError("boom")
         return original(self, module, function, class_id, qualname)
 
-    monkeypatch.setattr(tracker.MakeRun, "run_entry", failing)
+    monkeypatch.setattr(interpreter.MakeRun, "run_entry", failing)
     analysis = '''
     import datajoint as dj
     from lab import Session, Weather

@@ -1,4 +1,4 @@
-"""Find every make() entry point of every Computed/Imported table and run the tracker on it."""
+"""Find every make() entry point of every Computed/Imported table and run the interpreter on it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 from djlint.makeflow.cache import FactsCache, fingerprint
 from djlint.makeflow.facts import MakeFacts
 from djlint.makeflow.keys import KeyAttributes
-from djlint.makeflow.tracker import MakeRun, Shared
+from djlint.makeflow.frames import Shared
+from djlint.makeflow.interpreter import MakeRun
 
 # datajoint's make(), the tripartite make (2.x and 0.14), and the pre-0.12 name.
 MAKE_METHODS = ("make", "make_fetch", "make_compute", "make_insert", "_make_tuples")

@@ -1,0 +1,109 @@
+"""The state one make() run keeps, and how it records facts: what ``RunState`` holds is shared by every
+part of the interpreter (``statements``, ``expressions``, ``lookups``, ``calls``, ``datajoint_api``,
+``consumption``, ``key_consistency``), which ``interpreter.MakeRun`` combines. Facts are placed where a
+table is *named* (``placed``/``fact_place``): a read in a helper names the call chain from make().
+
+The parts call each other through ``self``; the methods one part offers the others are declared here
+(for the type checker only), so each part reads as a whole without importing the others.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from typing import Any
+
+from djlint.makeflow.facts import Location, MakeFacts, Read, Write
+from djlint.makeflow.frames import MAX_CALLS, Frame, Shared
+from djlint.makeflow.values import Tab, Value, tables_in, unknowns_in
+
+
+class RunState:
+    """What one make() run of ``owner`` knows so far, and the facts it adds to ``facts``."""
+
+    def __init__(self, shared: Shared, owner: str, facts: MakeFacts, key_attributes: frozenset[str]) -> None:
+        self.shared = shared
+        self.model = shared.model
+        self.sources = shared.sources
+        self.owner = owner
+        self.facts = facts
+        self.own_entity = frozenset(self.model.allowed.own_entity(owner))
+        self.key_attributes = set(key_attributes)
+        info = self.model.tables.get(owner)
+        definition = getattr(info, "definition", None)
+        # attributes below --- of the table itself are never in its make key
+        self.secondary = frozenset(a.name for a in definition.attributes if not a.in_key) if definition else frozenset()
+        # one-shot consumption: ident -> (count, first location, last location)
+        self.consumed: dict[int, tuple[int, Location, Location]] = {}
+        self.manual: set[int] = set()
+        self.names: dict[int, ast.AST] = {}
+        self.consumers: dict[int, str] = {}
+        self.class_values: dict[tuple[str, str], Value] = {}
+        self.instance_values: dict[tuple[str, str], Value] = {}
+        self.module_values: dict[tuple[str, str], Value] = {}
+        self.default_values: dict[int, dict[str, Value]] = {}
+        self.active: set[Any] = set()
+        self.done: dict[Any, Value] = {}
+        self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
+        self.depth = 0
+        self.budget = MAX_CALLS
+        # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
+        self.origins: dict[Location, tuple[tuple[str, ...], Location | None]] = {}
+        self.touched: dict[str, str] = {}
+        self.resolved: dict[tuple[str, str], Any] = {}
+        self.notes: list[tuple[str, str, int, int]] = []
+
+    def resolve(self, module: str, dotted: str) -> Any:
+        symbol = self.shared.resolve(module, dotted)
+        self.resolved[module, dotted] = symbol
+        return symbol
+
+    def touch(self, module: Any) -> None:
+        self.touched[module.name] = getattr(module, "digest", "")
+
+    def loc(self, frame: Frame, node: ast.AST) -> Location:
+        return self.shared.location(frame.module, node)
+
+    def named_at(self, frame: Frame, node: ast.AST) -> Location:
+        """Where ``a.B`` names ``B``: the expression's start when it is on one line (the column convention
+        of every diagnostic), the attribute name's own line and column when ``.B`` is on a later line."""
+        end = getattr(node, "end_lineno", None)
+        if isinstance(node, ast.Attribute) and end is not None and end != node.lineno:
+            column = node.end_col_offset - len(node.attr.encode()) + 1
+            return self.placed(frame, Location(frame.module.display_path, end, column))
+        return self.placed(frame, self.loc(frame, node))
+
+    def placed(self, frame: Frame, where: Location) -> Location:
+        """``where`` names a table: remember which call chain holds that line (the first one to reach it),
+        so a read reported there names the function that contains it."""
+        self.origins.setdefault(where, (frame.chain, frame.call))
+        return where
+
+    def fact_place(self, kind: type, how: str, target: str, where: Location, frame: Frame,
+                   node: ast.AST, alternatives: tuple[str, ...] = ()) -> None:
+        """Add a Read or Write of ``target`` reported at ``where``, which may lie in another function than
+        the one executing it (a table named in one helper, fetched in another). ``alternatives``: the
+        tables a read's table is chosen among at run time."""
+        here = self.loc(frame, node)
+        chain, call = self.origins.get(where, (frame.chain, frame.call))
+        fact = kind(self.owner, where, how, target, chain, None if here == where else here, call if chain else None)
+        self.facts.add(dataclasses.replace(fact, alternatives=alternatives) if alternatives else fact)
+
+    def read(self, value: Value, node: ast.AST, frame: Frame, how: str, *, through_seq: bool = True) -> None:
+        for tab in tables_in(value, through_seq=through_seq):
+            self.fact_place(Read, how, tab.table, tab.origin or self.loc(frame, node), frame, node,
+                            tuple(sorted(tab.alt)) if tab.alt else ())
+        self.note_unknowns(value)
+
+    def note_unknowns(self, value: Value) -> None:
+        """Unknown names used as tables: one informational DJ001 each (the model keeps the first place)."""
+        for unknown in unknowns_in(value):
+            if unknown.name.rsplit(".", 1)[-1][:1].isupper():
+                note = getattr(self.model, "note_unknown", None)
+                if note is not None:
+                    where = unknown.location
+                    note(unknown.name, where.path, where.line, where.column)
+                    self.notes.append((unknown.name, where.path, where.line, where.column))
+
+    def write(self, tab: Tab, node: ast.AST, frame: Frame, how: str) -> None:
+        self.fact_place(Write, how, tab.table, tab.origin or self.loc(frame, node), frame, node)
