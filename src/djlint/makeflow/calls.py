@@ -9,7 +9,7 @@ the ``EXTERNAL_CALLS`` table names for it (``interpreter.py`` assembles that tab
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint.makeflow import names as N
 from djlint.makeflow.facts import MakeFacts
@@ -18,11 +18,14 @@ from djlint.makeflow.frames import (
 )
 from djlint.makeflow.source import FunctionNode
 from djlint.makeflow.state import RunState
-from djlint.makeflow.syntax import NOT_IN_DEFAULTS, binds_receiver, constant_of, positional_params
+from djlint.makeflow.syntax import NOT_IN_DEFAULTS, FunctionCode, binds_receiver, constant_of, positional_params
 from djlint.makeflow.values import (
     NOTHING, Atom, Attr, Cls, Const, Ext, Field, Fn, Gen, Inst, Key, KeyField, LocalFn, Mod, Partial, Row,
     Seq, Super, Tab, Unk, Value, gens_in,
 )
+
+if TYPE_CHECKING:
+    from djlint.model import ModuleInfo
 
 
 class Calls(RunState):
@@ -40,23 +43,23 @@ class Calls(RunState):
                 self.invoke(module, function, info.class_id, instance, positional, keywords, node, frame)
             return instance
         if isinstance(atom, Fn):
-            info = self.model.functions.get(atom.function_id)
-            found = self.sources.function(info)
-            if found is None:
+            function_info = self.model.functions.get(atom.function_id)
+            definition = self.sources.function(function_info)
+            if definition is None or function_info is None:
                 return NOTHING
-            module, function = found
-            self_value = None
-            if info.class_id is not None and binds_receiver(function, through_class=True):
+            module, function = definition
+            self_value: Value | None = None
+            if function_info.class_id is not None and binds_receiver(function, through_class=True):
                 # Class.method(obj, ...) called through the class: first argument is self
                 if positional:
                     self_value, positional = positional[0][0], positional[1:]
                 else:
                     self_value = NOTHING
-            return self.invoke(module, function, info.class_id, self_value, positional, keywords, node, frame)
+            return self.invoke(module, function, function_info.class_id, self_value, positional, keywords, node,
+                               frame)
         if isinstance(atom, LocalFn):
-            function, module, closure, class_id = self.local_functions[atom.index]
-            return self.invoke(module, function, class_id, None, positional, keywords, node, frame,
-                               closure=closure)
+            local, module, closure, class_id = self.local_functions[atom.index]
+            return self.invoke(module, local, class_id, None, positional, keywords, node, frame, closure=closure)
         if isinstance(atom, Ext):
             return self.call_external(ExternalCall(atom.name, node, positional, keywords, starred, frame))
         if isinstance(atom, Attr):
@@ -152,7 +155,7 @@ class Calls(RunState):
                                            keywords, node, frame)
         return NOTHING
 
-    def invoke(self, module: Any, function: Any, class_id: str | None, self_value: Value | None,
+    def invoke(self, module: ModuleInfo, function: FunctionCode, class_id: str | None, self_value: Value | None,
                positional: Args, keywords: Kwargs, call_node: ast.AST, caller: Frame,
                closure: dict[str, Value] | None = None) -> Value:
         if module is None or function is None or self.depth >= MAX_DEPTH or self.budget <= 0:
@@ -221,7 +224,7 @@ class Calls(RunState):
     # what a default may hold: a table, module, class or function named in it (a callback), a literal
     _DEFAULT_ATOMS = (Tab, Mod, Cls, Fn, Partial, Seq, Row, Const)
 
-    def defaults(self, module: Any, function: Any, class_id: str | None,
+    def defaults(self, module: ModuleInfo, function: FunctionCode, class_id: str | None,
                  closure: dict[str, Value] | None) -> dict[str, Value]:
         """Parameter -> value of its default, evaluated where Python does at def time (the defining
         module, or the enclosing function's names for a nested def or lambda). That evaluation is not
@@ -257,7 +260,7 @@ class Calls(RunState):
         return found
 
     @staticmethod
-    def _qualname(module: Any, function: Any, class_id: str | None) -> str:
+    def _qualname(module: ModuleInfo, function: FunctionCode, class_id: str | None) -> str:
         if isinstance(function, ast.Lambda):
             return f"{module.name}.<lambda>"
         if class_id is not None:
@@ -291,7 +294,8 @@ class Calls(RunState):
         return self.dict_call(call.positional, call.keywords, call.starred, call.frame)
 
     def dict_call(self, positional: Args, keywords: Kwargs, starred: Args, frame: Frame) -> Value:
-        spread, open_, fields = False, False, []
+        spread, open_ = False, False
+        fields: list[Field] = []
         for value, arg in positional[:1]:
             self.consume(value, arg, frame, "dict()")
         sources = [value for value, _ in positional[:1]] + [value for value, _ in starred]

@@ -72,8 +72,9 @@ class DataJointApi(RunState):
         if not left_tables and not right_tables:
             if left_unknown and symbol in "&^-":
                 return frozenset(left_unknown)
-            if symbol == "+" and left and right and all(isinstance(a, Seq) for a in left | right):
-                return frozenset({Seq(frozenset().union(*(a.items for a in left | right)))})
+            sequences = [a for a in left | right if isinstance(a, Seq)]
+            if symbol == "+" and left and right and len(sequences) == len(left | right):
+                return frozenset({Seq(frozenset().union(*(a.items for a in sequences)))})
             return NOTHING
         how = f"operand of {symbol}"
         if not write_receiver:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from djlint.makeflow import names as N
 from djlint.makeflow.facts import UpstreamIndex
@@ -56,7 +55,7 @@ class Expressions(RunState):
         linked = self.shared.linked_module(frame.module.name, node.id)
         if linked is not None:
             return frozenset({Mod(linked)})
-        return self._global(frame, node.id, node)
+        return self.global_value(frame, node.id, node)
 
     def ev_Subscript(self, node: ast.Subscript, frame: Frame) -> Value:
         base = self.ev(node.value, frame)
@@ -241,7 +240,7 @@ class Expressions(RunState):
                     row = Row(row.fields, row.spread_key, True)
         return frozenset({row})
 
-    def _comprehension(self, node: Any, frame: Frame, elements: Sequence[ast.expr]) -> Value:
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, frame: Frame, elements: Sequence[ast.expr]) -> Value:
         inner = frame.inner()
         for clause in node.generators:
             iterable = self.ev(clause.iter, inner)

@@ -8,15 +8,17 @@ import ast
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from djlint.makeflow.facts import Location
 from djlint.makeflow.source import Sources, is_generator
-from djlint.makeflow.syntax import dotted_name, none_default_params, rebound_names
+from djlint.linking import linked_modules
+from djlint.makeflow.syntax import FunctionCode, none_default_params, rebound_names
 from djlint.makeflow.values import Value
 
 if TYPE_CHECKING:
     from djlint.makeflow.interpreter import MakeRun
+    from djlint.model import Model, ModuleInfo, Symbol
 
 MAX_DEPTH = 12       # calls followed below make()
 MAX_CALLS = 2000     # function bodies interpreted per make(): bounds pathological call graphs
@@ -28,14 +30,16 @@ Kwargs = dict[str, tuple[Value, ast.AST]]
 # consumption of one-shot iterables: ident -> (times consumed, first place, last place)
 Consumed = dict[int, tuple[int, Location, Location]]
 State = tuple[dict[str, Value], Consumed]
+# a nested def or lambda met while interpreting: (its node, module, the names it closes over, class)
+LocalFunction = tuple[FunctionCode, "ModuleInfo", dict[str, Value], str | None]
 
 
 class Frame:
     """One activation: a function body being interpreted."""
 
-    def __init__(self, module: Any, function: str, class_id: str | None, env: dict[str, Value],
+    def __init__(self, module: ModuleInfo, function: str, class_id: str | None, env: dict[str, Value],
                  entry: bool, chain: tuple[str, ...] = (), call: Location | None = None) -> None:
-        self.module = module            # ModuleInfo
+        self.module = module
         self.function = function        # "module.qualname", for messages
         self.class_id = class_id        # class defining the function (for super())
         self.env = env
@@ -44,8 +48,8 @@ class Frame:
         self.call = call                # the call in make()'s own body that leads here
         self.returns: list[Value] = []
         self.yields: list[Value] = []
-        self.exits: list[dict[int, tuple[int, Location, Location]]] = []   # consumption at each return
-        self.node: Any = None               # the function node (for the parameters it never rebinds)
+        self.exits: list[Consumed] = []   # consumption at each return
+        self.node: FunctionCode | None = None   # the function node (for the parameters it never rebinds)
         self.constants: frozenset[str] | None = None    # those parameters, computed when first asked
         # parameters holding their ``None`` default (defaults of None are no value, see ``MakeRun.defaults``)
         self.none_defaults: frozenset[str] = frozenset()
@@ -60,20 +64,20 @@ class Frame:
 class Shared:
     """Per-model caches shared by every run: sources, resolved symbols, generator-ness."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Model) -> None:
         self.model = model
         self.sources = Sources(model)
-        self._symbols: dict[tuple[str, str], Any] = {}
+        self._symbols: dict[tuple[str, str], Symbol | None] = {}
         self._generator: dict[int, bool] = {}
         self._rebound: dict[int, frozenset[str]] = {}
         self._none: dict[int, frozenset[str]] = {}
         self._linking: dict[str, str] | None = None
 
     @staticmethod
-    def location(module: Any, node: ast.AST) -> Location:
+    def location(module: ModuleInfo, node: ast.AST) -> Location:
         return Location(module.display_path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
 
-    def resolve(self, module: str, dotted: str) -> Any:
+    def resolve(self, module: str, dotted: str) -> Symbol | None:
         """``dotted`` in ``module``'s global scope; ``module`` may be "name\0schema" for an attribute
         of a virtual module (``dj.create_virtual_module``)."""
         key = (module, dotted)
@@ -95,54 +99,15 @@ class Shared:
         module in the element's ``_linking_module`` global; ``_linking_module.helper(key)`` calls into it."""
         if "linking_module" not in name:
             return None
-        if self._linking is None:
-            self._linking = self._find_linking()
-        return self._linking.get(module)
-
-    def _find_linking(self) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for caller, info in self.model.modules.items():
-            if "linking_module" not in info.source:
-                continue
-            tree = self.sources.tree(info)
-            if tree is None:
-                continue
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.Call):
-                    continue
-                argument = next((k.value for k in node.keywords if k.arg == "linking_module"), None)
-                if argument is None:
-                    continue
-                element = self._callee_module(caller, node.func)
-                linked = self._module_named_by(caller, argument)
-                if element is not None and linked is not None and element != linked:
-                    found.setdefault(element, linked)
-        return found
-
-    def _callee_module(self, caller: str, func: ast.AST) -> str | None:
-        if isinstance(func, ast.Attribute):
-            symbol = self.resolve(caller, dotted_name(func.value) or "")
-            return symbol.target if symbol is not None and symbol.kind == "module" else None
-        if isinstance(func, ast.Name):
-            symbol = self.resolve(caller, func.id)
-            return symbol.module if symbol is not None and symbol.kind == "function" else None
-        return None
-
-    def _module_named_by(self, caller: str, argument: ast.AST) -> str | None:
-        if isinstance(argument, ast.Name) and argument.id == "__name__":
-            return caller
-        if isinstance(argument, ast.Constant) and isinstance(argument.value, str):
-            return argument.value if argument.value in self.model.modules else None
-        dotted = dotted_name(argument)
-        symbol = self.resolve(caller, dotted) if dotted else None
-        return symbol.target if symbol is not None and symbol.kind == "module" else None
+        return self.linking_map().get(module)
 
     def linking_map(self) -> dict[str, str]:
+        """Element module -> its linking module (``djlint.linking``, the analysis the model uses too)."""
         if self._linking is None:
-            self._linking = self._find_linking()
+            self._linking = linked_modules(self.model)
         return self._linking
 
-    def none_defaults(self, function: Any) -> frozenset[str]:
+    def none_defaults(self, function: FunctionCode) -> frozenset[str]:
         """Parameters whose default is the literal ``None``."""
         cached = self._none.get(id(function))
         if cached is None:
@@ -150,7 +115,7 @@ class Shared:
             self._none[id(function)] = cached
         return cached
 
-    def rebound(self, function: Any) -> frozenset[str]:
+    def rebound(self, function: FunctionCode) -> frozenset[str]:
         """Names the function body (nested scopes included) assigns, deletes or declares global."""
         cached = self._rebound.get(id(function))
         if cached is None:

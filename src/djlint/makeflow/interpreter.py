@@ -28,7 +28,8 @@ from djlint.makeflow.key_consistency import KeyConsistency
 from djlint.makeflow.lookups import Lookups
 from djlint.makeflow.state import RunState
 from djlint.makeflow.statements import Statements
-from djlint.makeflow.syntax import FunctionCode, positional_params
+from djlint.makeflow.source import FunctionDefinition
+from djlint.makeflow.syntax import positional_params
 from djlint.makeflow.values import NOTHING, Key, Tab, Value
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ class MakeRun(Statements, Expressions, Lookups, Calls, DataJointApi, OneShotIter
     EXTERNAL_CALLS: ClassVar[dict[str, ExternalHandler]] = {**datajoint_calls(), **iteration_calls(), **python_calls()}
     EXTERNAL_FAMILIES: ClassVar[list[ExternalFamily]] = [*datajoint_families(), *iteration_families()]
 
-    def run_entry(self, module: ModuleInfo, function: FunctionCode, class_id: str, qualname: str) -> None:
+    def run_entry(self, module: ModuleInfo, function: FunctionDefinition, class_id: str, qualname: str) -> None:
         self_value: Value = frozenset({Tab(self.owner, None)})
         params = positional_params(function)
         env: dict[str, Value] = {}

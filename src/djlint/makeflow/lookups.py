@@ -7,7 +7,7 @@ class-level values are evaluated silently: that code runs at import time, not in
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint.makeflow import names as N
 from djlint.makeflow.facts import Location, MakeFacts
@@ -18,6 +18,9 @@ from djlint.makeflow.values import (
     NOTHING, Atom, Attr, Cls, Const, Ext, Fn, Gen, Inst, Key, Mod, Partial, Row, Seq, Super, Tab, Unk,
     Upstream, Value, carry_choice,
 )
+
+if TYPE_CHECKING:
+    from djlint.model import ClassInfo, Symbol
 
 
 class Lookups(RunState):
@@ -34,14 +37,14 @@ class Lookups(RunState):
         base = self.ev(node.value, frame)
         return self.attribute(base, node.attr, node, frame)
 
-    def _global(self, frame: Frame, dotted: str, node: ast.AST) -> Value:
+    def global_value(self, frame: Frame, dotted: str, node: ast.AST) -> Value:
         symbol = self.resolve(frame.module.name, dotted)
         if symbol is None:
             return NOTHING
         return self.symbol_value(symbol, self.placed(frame, self.loc(frame, node)) if symbol.kind == "table"
                                   else self.loc(frame, node))
 
-    def symbol_value(self, symbol: Any, where: Location | None) -> Value:
+    def symbol_value(self, symbol: Symbol | None, where: Location | None) -> Value:
         if symbol is None:
             return NOTHING
         kind = symbol.kind
@@ -87,10 +90,11 @@ class Lookups(RunState):
         facts, self.facts = self.facts, MakeFacts()
         try:
             for statement in body:
-                if isinstance(statement, ast.Assign) and any(
-                        isinstance(t, ast.Name) and t.id == name for t in statement.targets) or (
-                        isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-                        and statement.target.id == name and statement.value is not None):
+                if isinstance(statement, ast.Assign):
+                    if any(isinstance(t, ast.Name) and t.id == name for t in statement.targets):
+                        value = self.ev(statement.value, frame)
+                elif isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) \
+                        and statement.target.id == name and statement.value is not None:
                     value = self.ev(statement.value, frame)
         finally:
             self.facts = facts
@@ -186,7 +190,7 @@ class Lookups(RunState):
                 return self.class_attribute(owner, name)
         return None
 
-    def class_attribute(self, owner: Any, name: str) -> Value:
+    def class_attribute(self, owner: ClassInfo, name: str) -> Value:
         key = (owner.id, name)
         if key in self.class_values:
             return self.class_values[key]

@@ -10,12 +10,19 @@ The parts call each other through ``self``; the methods one part offers the othe
 from __future__ import annotations
 
 import ast
-import dataclasses
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from djlint.makeflow.facts import Location, MakeFacts, Read, Write
-from djlint.makeflow.frames import MAX_CALLS, Frame, Shared
-from djlint.makeflow.values import Tab, Value, tables_in, unknowns_in
+from djlint.makeflow.frames import MAX_CALLS, Args, Consumed, ExternalCall, Frame, Kwargs, LocalFunction, Shared
+from djlint.makeflow.syntax import FunctionCode
+from djlint.makeflow.values import Atom, Tab, Value, tables_in, unknowns_in
+
+if TYPE_CHECKING:
+    from djlint.model import ModuleInfo, Symbol
+
+# a call already interpreted: (function node id, arguments bound to parameters, parameters left None)
+CallSignature = tuple[int, tuple[tuple[str, Value], ...], frozenset[str]]
 
 
 class RunState:
@@ -34,7 +41,7 @@ class RunState:
         # attributes below --- of the table itself are never in its make key
         self.secondary = frozenset(a.name for a in definition.attributes if not a.in_key) if definition else frozenset()
         # one-shot consumption: ident -> (count, first location, last location)
-        self.consumed: dict[int, tuple[int, Location, Location]] = {}
+        self.consumed: Consumed = {}
         self.manual: set[int] = set()
         self.names: dict[int, ast.AST] = {}
         self.consumers: dict[int, str] = {}
@@ -42,23 +49,23 @@ class RunState:
         self.instance_values: dict[tuple[str, str], Value] = {}
         self.module_values: dict[tuple[str, str], Value] = {}
         self.default_values: dict[int, dict[str, Value]] = {}
-        self.active: set[Any] = set()
-        self.done: dict[Any, Value] = {}
-        self.local_functions: list[tuple[Any, Any, dict[str, Value], str | None]] = []
+        self.active: set[CallSignature] = set()
+        self.done: dict[CallSignature, Value] = {}
+        self.local_functions: list[LocalFunction] = []
         self.depth = 0
         self.budget = MAX_CALLS
         # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
         self.origins: dict[Location, tuple[tuple[str, ...], Location | None]] = {}
         self.touched: dict[str, str] = {}
-        self.resolved: dict[tuple[str, str], Any] = {}
+        self.resolved: dict[tuple[str, str], Symbol | None] = {}
         self.notes: list[tuple[str, str, int, int]] = []
 
-    def resolve(self, module: str, dotted: str) -> Any:
+    def resolve(self, module: str, dotted: str) -> Symbol | None:
         symbol = self.shared.resolve(module, dotted)
         self.resolved[module, dotted] = symbol
         return symbol
 
-    def touch(self, module: Any) -> None:
+    def touch(self, module: ModuleInfo) -> None:
         self.touched[module.name] = getattr(module, "digest", "")
 
     def loc(self, frame: Frame, node: ast.AST) -> Location:
@@ -68,7 +75,8 @@ class RunState:
         """Where ``a.B`` names ``B``: the expression's start when it is on one line (the column convention
         of every diagnostic), the attribute name's own line and column when ``.B`` is on a later line."""
         end = getattr(node, "end_lineno", None)
-        if isinstance(node, ast.Attribute) and end is not None and end != node.lineno:
+        if isinstance(node, ast.Attribute) and end is not None and end != node.lineno \
+                and node.end_col_offset is not None:
             column = node.end_col_offset - len(node.attr.encode()) + 1
             return self.placed(frame, Location(frame.module.display_path, end, column))
         return self.placed(frame, self.loc(frame, node))
@@ -79,15 +87,19 @@ class RunState:
         self.origins.setdefault(where, (frame.chain, frame.call))
         return where
 
-    def fact_place(self, kind: type, how: str, target: str, where: Location, frame: Frame,
+    def fact_place(self, kind: type[Read] | type[Write], how: str, target: str, where: Location, frame: Frame,
                    node: ast.AST, alternatives: tuple[str, ...] = ()) -> None:
         """Add a Read or Write of ``target`` reported at ``where``, which may lie in another function than
         the one executing it (a table named in one helper, fetched in another). ``alternatives``: the
         tables a read's table is chosen among at run time."""
         here = self.loc(frame, node)
         chain, call = self.origins.get(where, (frame.chain, frame.call))
-        fact = kind(self.owner, where, how, target, chain, None if here == where else here, call if chain else None)
-        self.facts.add(dataclasses.replace(fact, alternatives=alternatives) if alternatives else fact)
+        executes = None if here == where else here
+        if kind is Read:
+            self.facts.add(Read(self.owner, where, how, target, chain, executes, call if chain else None,
+                                alternatives))
+        else:
+            self.facts.add(Write(self.owner, where, how, target, chain, executes, call if chain else None))
 
     def read(self, value: Value, node: ast.AST, frame: Frame, how: str, *, through_seq: bool = True) -> None:
         for tab in tables_in(value, through_seq=through_seq):
@@ -107,3 +119,43 @@ class RunState:
 
     def write(self, tab: Tab, node: ast.AST, frame: Frame, how: str) -> None:
         self.fact_place(Write, how, tab.table, tab.origin or self.loc(frame, node), frame, node)
+
+    if TYPE_CHECKING:
+        # What each part offers the others (defined in the module named), for the type checker.
+        # statements.py
+        def exec_block(self, statements: Iterable[ast.stmt], frame: Frame) -> bool: ...
+        def bind(self, target: ast.AST, value: Value, frame: Frame, source: ast.AST | None = None) -> None: ...
+        def element(self, value: Value) -> Value: ...
+        def truth(self, value: Value, node: ast.AST, frame: Frame) -> None: ...
+        def static_truth(self, node: ast.AST, frame: Frame) -> bool | None: ...
+        def choice_reads(self, spans: list[tuple[int, int]], chosen: Value) -> None: ...
+
+        # expressions.py
+        def ev(self, node: ast.AST, frame: Frame, *, write_receiver: bool = False) -> Value: ...
+
+        # lookups.py
+        def global_value(self, frame: Frame, dotted: str, node: ast.AST) -> Value: ...
+        def symbol_value(self, symbol: Symbol | None, where: Location | None) -> Value: ...
+        def attribute(self, base: Value, name: str, node: ast.AST, frame: Frame) -> Value: ...
+        def user_method(self, table: str, name: str) -> bool: ...
+
+        # calls.py, and the dispatch of outside callables in interpreter.py
+        def call(self, atom: Atom, node: ast.AST, positional: Args, keywords: Kwargs, starred: Args,
+                 frame: Frame) -> Value: ...
+        def invoke(self, module: ModuleInfo, function: FunctionCode, class_id: str | None,
+                   self_value: Value | None, positional: Args, keywords: Kwargs, call_node: ast.AST,
+                   caller: Frame, closure: dict[str, Value] | None = None) -> Value: ...
+        def call_external(self, call: ExternalCall) -> Value: ...
+
+        # datajoint_api.py
+        def ev_BinOp(self, node: ast.BinOp, frame: Frame, *, write_receiver: bool = False) -> Value: ...
+        def table_method(self, tab: Tab, name: str, node: ast.AST, positional: Args, keywords: Kwargs,
+                         frame: Frame, through_class: bool = False) -> Value: ...
+        def query_sql(self, value: Value, node: ast.AST, frame: Frame) -> None: ...
+
+        # consumption.py
+        def consume(self, value: Value, node: ast.AST, frame: Frame, how: str) -> None: ...
+        def consumed_again_by_loop(self, before: Consumed, first_new: int) -> None: ...
+
+        # key_consistency.py
+        def check_rows(self, value: Value, tab: Tab, how: str, frame: Frame) -> None: ...

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import dataclasses
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from djlint.makeflow.facts import Location
 from djlint.makeflow.frames import UNPLACED, Frame, State, generator_ids
@@ -125,7 +124,7 @@ class Statements(RunState):
             # the test is fixed for this call (``if not period:`` with ``period=30`` passed or defaulted):
             # the other arm cannot run, so nothing in it is read or consumed
             return self.exec_block(statement.body if known else statement.orelse, frame)
-        blocks = [statement.body]
+        blocks: list[Sequence[ast.stmt]] = [statement.body]
         if statement.orelse:
             blocks.append(statement.orelse)
         return self._branches(frame, blocks, fallthrough=not statement.orelse)
@@ -198,7 +197,7 @@ class Statements(RunState):
         frame.env[statement.name] = NOTHING
         return True
 
-    def st_Match(self, statement: Any, frame: Frame) -> bool:
+    def st_Match(self, statement: ast.Match, frame: Frame) -> bool:
         self.ev(statement.subject, frame)
         self._branches(frame, [case.body for case in statement.cases], fallthrough=True)
         return True
@@ -312,7 +311,7 @@ class Statements(RunState):
             if not current or field_name is None:
                 return
             field = Field(field_name, value, source if source is not None else target, self.loc(frame, target))
-            changed = set()
+            changed: set[Atom] = set()
             for atom in current:
                 if isinstance(atom, Row):
                     changed.add(atom.with_field(field))
@@ -344,20 +343,23 @@ class Statements(RunState):
         return name in frame.constants
 
     def static_values(self, node: ast.AST, frame: Frame) -> list[object] | None:
-        """The literal values ``node`` can have in this call, when they are fixed: a constant_of, or a
+        """The literal values ``node`` can have in this call, when they are fixed: a literal, or a
         parameter the function never rebinds that holds literals (passed by the call, or its default)."""
         literal = constant_of(node)
         if literal is not None:
             return [literal.value]
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):      # ``mode in ("a", "b")``
             items = [constant_of(e) for e in node.elts]
-            return [tuple(i.value for i in items)] if all(i is not None for i in items) else None
+            values = [i.value for i in items if i is not None]
+            return [tuple(values)] if len(values) == len(items) else None
         if isinstance(node, ast.Name):
             value = frame.env.get(node.id, NOTHING)
+            constants = [a.value for a in value if isinstance(a, Const)]
+            found: list[object]
             if node.id in frame.none_defaults and not value:
                 found = [None]
-            elif value and all(isinstance(a, Const) for a in value):
-                found = [a.value for a in value]
+            elif value and len(constants) == len(value):
+                found = constants
             else:
                 return None
             return found if self._fixed(frame, node.id) else None

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import ast
 import itertools
+from collections.abc import Callable
 from operator import ge, gt, le, lt
+from typing import Any
 
 from djlint.makeflow.source import FunctionNode
 from djlint.makeflow.values import Const
@@ -139,7 +141,8 @@ def none_default_params(function: FunctionCode) -> frozenset[str]:
 _SINGLETONS = (None, True, False)
 
 
-_ORDER = {ast.Lt: lt, ast.LtE: le, ast.Gt: gt, ast.GtE: ge}
+# operands are whatever two literals hold: Python decides, and a TypeError says it would not
+_ORDER: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {ast.Lt: lt, ast.LtE: le, ast.Gt: gt, ast.GtE: ge}
 
 
 def compare_literals(op: ast.cmpop, left: object, right: object) -> bool | None:
