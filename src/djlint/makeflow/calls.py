@@ -18,7 +18,9 @@ from djlint.makeflow.frames import (
 )
 from djlint.makeflow.source import FunctionNode
 from djlint.makeflow.state import RunState
-from djlint.makeflow.syntax import NOT_IN_DEFAULTS, FunctionCode, binds_receiver, constant_of, positional_params
+from djlint.makeflow.syntax import (
+    NOT_IN_DEFAULTS, FunctionCode, binds_receiver, constant_of, positional_params,
+)
 from djlint.makeflow.values import (
     NOTHING, Atom, Attr, Cls, Const, Ext, Field, Fn, Gen, Inst, Key, KeyField, LocalFn, Mod, Partial, Row,
     Seq, Super, Tab, Unk, Value, gens_in,
@@ -273,7 +275,8 @@ class Calls(RunState):
         happen then)."""
         if not call.positional:
             return NOTHING
-        callables = frozenset(a for a in call.positional[0][0] if isinstance(a, (Fn, LocalFn, Attr, Partial, Cls)))
+        callables = frozenset(a for a in call.positional[0][0]
+                              if isinstance(a, (Fn, LocalFn, Attr, Partial, Cls)))
         if not callables:
             return NOTHING
         return frozenset({Partial(callables, tuple(call.positional[1:]),

@@ -118,7 +118,8 @@ def iteration_calls() -> dict[str, ExternalHandler]:
     return {
         **dict.fromkeys(N.PARTIAL_ITERTOOLS, OneShotIterables._read_prefix),
         "builtins.next": OneShotIterables._next,
-        **dict.fromkeys((f"builtins.{name}" for name in N.ONE_SHOT_BUILTINS), OneShotIterables._one_shot_builtin),
+        **dict.fromkeys((f"builtins.{name}" for name in N.ONE_SHOT_BUILTINS),
+                        OneShotIterables._one_shot_builtin),
         **dict.fromkeys((f"builtins.{name}" for name in consuming), OneShotIterables._consuming_builtin),
     }
 

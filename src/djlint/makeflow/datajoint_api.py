@@ -194,7 +194,8 @@ class DataJointApi(RunState):
         return frozenset(tables_in(frozenset().union(*(v for v, _ in call.positional))))
 
     def _query_constructor(self, call: ExternalCall) -> Value:
-        """``dj.Not(T)``, ``dj.AndList([...])``, ``dj.OrList``, ``dj.U(T)``, ``dj.Top``: the arguments are operands."""
+        """``dj.Not(T)``, ``dj.AndList([...])``, ``dj.OrList``, ``dj.U(T)``, ``dj.Top``: the arguments are
+        operands."""
         short = call.name.rsplit(".", 1)[1]
         for value, arg in call.positional:
             self.read(value, arg, call.frame, f"dj.{short}()")

@@ -240,7 +240,8 @@ class Expressions(RunState):
                     row = Row(row.fields, row.spread_key, True)
         return frozenset({row})
 
-    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, frame: Frame, elements: Sequence[ast.expr]) -> Value:
+    def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp, frame: Frame,
+                       elements: Sequence[ast.expr]) -> Value:
         inner = frame.inner()
         for clause in node.generators:
             iterable = self.ev(clause.iter, inner)

@@ -26,24 +26,27 @@ from djlint.makeflow.expressions import Expressions
 from djlint.makeflow.frames import ExternalCall, ExternalFamily, ExternalHandler, Frame
 from djlint.makeflow.key_consistency import KeyConsistency
 from djlint.makeflow.lookups import Lookups
+from djlint.makeflow.source import FunctionDefinition
 from djlint.makeflow.state import RunState
 from djlint.makeflow.statements import Statements
-from djlint.makeflow.source import FunctionDefinition
 from djlint.makeflow.syntax import positional_params
 from djlint.makeflow.values import NOTHING, Key, Tab, Value
 
 if TYPE_CHECKING:
     from djlint.model import ModuleInfo
 
-class MakeRun(Statements, Expressions, Lookups, Calls, DataJointApi, OneShotIterables, KeyConsistency, RunState):
+
+class MakeRun(Statements, Expressions, Lookups, Calls, DataJointApi, OneShotIterables, KeyConsistency,
+              RunState):
     """Analyse one make() entry point of ``owner``, adding facts to ``facts``."""
 
-    # the callables from outside the repository the interpreter knows, by fully qualified name
     # what a callable from outside the repository does, by its fully qualified name; then by family
-    EXTERNAL_CALLS: ClassVar[dict[str, ExternalHandler]] = {**datajoint_calls(), **iteration_calls(), **python_calls()}
+    EXTERNAL_CALLS: ClassVar[dict[str, ExternalHandler]] = {
+        **datajoint_calls(), **iteration_calls(), **python_calls()}
     EXTERNAL_FAMILIES: ClassVar[list[ExternalFamily]] = [*datajoint_families(), *iteration_families()]
 
-    def run_entry(self, module: ModuleInfo, function: FunctionDefinition, class_id: str, qualname: str) -> None:
+    def run_entry(self, module: ModuleInfo, function: FunctionDefinition, class_id: str,
+                  qualname: str) -> None:
         self_value: Value = frozenset({Tab(self.owner, None)})
         params = positional_params(function)
         env: dict[str, Value] = {}
@@ -57,6 +60,7 @@ class MakeRun(Statements, Expressions, Lookups, Calls, DataJointApi, OneShotIter
         self.exec_block(function.body, frame)
 
     def call_external(self, call: ExternalCall) -> Value:
+        """What an outside callable does, by the handler its name (or its family) is given."""
         handler = self.EXTERNAL_CALLS.get(call.name)
         if handler is None:
             handler = next((h for matches, h in self.EXTERNAL_FAMILIES if matches(call.name)), None)

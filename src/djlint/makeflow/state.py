@@ -14,7 +14,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from djlint.makeflow.facts import Location, MakeFacts, Read, Write
-from djlint.makeflow.frames import MAX_CALLS, Args, Consumed, ExternalCall, Frame, Kwargs, LocalFunction, Shared
+from djlint.makeflow.frames import (
+    MAX_CALLS, Args, Consumed, ExternalCall, Frame, Kwargs, LocalFunction, Shared,
+)
 from djlint.makeflow.syntax import FunctionCode
 from djlint.makeflow.values import Atom, Tab, Value, tables_in, unknowns_in
 
