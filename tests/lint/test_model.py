@@ -822,6 +822,26 @@ def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, lin
     assert list(model.unknown_names) == ["Rig"]
 
 
+def test_elements_activate_imported_from_the_element_links_too(tmp_path: Path) -> None:
+    """``from element.ephys import activate``: the same linking analysis as the make() interpreter's."""
+    model = model_of(
+        tmp_path,
+        {
+            "element/__init__.py": "",
+            "element/ephys.py": ELEMENT,
+            "workflow/__init__.py": "",
+            "workflow/lab.py": LAB,
+            "workflow/pipeline.py": """
+            from element.ephys import activate
+            from .lab import Session
+            activate("ephys", linking_module=__name__)
+            """,
+        },
+    )
+    assert model.resolve("element.ephys", "Session").target == "workflow.lab.Session"
+    assert list(model.unknown_names) == ["Rig"]
+
+
 def test_elements_without_activation_in_the_repo_stay_unknown(tmp_path: Path) -> None:
     model = model_of(tmp_path, {"element/__init__.py": "", "element/ephys.py": ELEMENT})
     assert sorted(model.unknown_names) == ["Rig", "Session"]

@@ -41,23 +41,29 @@ class RunState:
         info = self.model.tables.get(owner)
         definition = getattr(info, "definition", None)
         # attributes below --- of the table itself are never in its make key
-        self.secondary = frozenset(a.name for a in definition.attributes if not a.in_key) if definition else frozenset()
-        # one-shot consumption: ident -> (count, first location, last location)
+        self.secondary = frozenset(a.name for a in definition.attributes if not a.in_key) if definition \
+            else frozenset()
+        # one-shot iterables (consumption.py): ident -> (count, first location, last location); the ones read
+        # a prefix at a time by design (``next``, ``islice``, a loop that may break), never reported; the
+        # expression that made each, and its last consumer, for the message
         self.consumed: Consumed = {}
         self.manual: set[int] = set()
         self.names: dict[int, ast.AST] = {}
         self.consumers: dict[int, str] = {}
+        # values of class-level, instance and module-level names, evaluated once (lookups.py, statements.py)
         self.class_values: dict[tuple[str, str], Value] = {}
         self.instance_values: dict[tuple[str, str], Value] = {}
         self.module_values: dict[tuple[str, str], Value] = {}
+        # call following (calls.py): defaults per function, calls running and done, nested defs and lambdas
         self.default_values: dict[int, dict[str, Value]] = {}
         self.active: set[CallSignature] = set()
         self.done: dict[CallSignature, Value] = {}
         self.local_functions: list[LocalFunction] = []
         self.depth = 0
         self.budget = MAX_CALLS
-        # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
+        # where each place naming a table was first reached from: (call chain, call in make())
         self.origins: dict[Location, tuple[tuple[str, ...], Location | None]] = {}
+        # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
         self.touched: dict[str, str] = {}
         self.resolved: dict[tuple[str, str], Symbol | None] = {}
         self.notes: list[tuple[str, str, int, int]] = []
