@@ -799,8 +799,13 @@ class Recording(dj.Imported):
 '''
 
 
-@pytest.mark.parametrize("linking", ["__name__", '"workflow.pipeline"', "sys.modules[__name__]"])
-def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, linking: str) -> None:
+@pytest.mark.parametrize("activation", [
+    'ephys.activate("ephys", linking_module=__name__)',
+    'ephys.activate("ephys", linking_module="workflow.pipeline")',
+    'ephys.activate("ephys", linking_module=sys.modules[__name__])',
+    'activate("ephys", linking_module=__name__)',  # imported from the element: the interpreter's reading too
+])
+def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, activation: str) -> None:
     model = model_of(
         tmp_path,
         {
@@ -811,33 +816,14 @@ def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, lin
             "workflow/pipeline.py": f"""
             import sys
             from element import ephys
+            from element.ephys import activate
             from .lab import Session
-            ephys.activate("ephys", linking_module={linking})
+            {activation}
             """,
         },
     )
     fks = model.tables["element.ephys.Recording"].definition.foreign_keys
     assert [(f.target, f.unknown) for f in fks] == [("workflow.lab.Session", None), (None, "Rig")]
-    assert model.resolve("element.ephys", "Session").target == "workflow.lab.Session"
-    assert list(model.unknown_names) == ["Rig"]
-
-
-def test_elements_activate_imported_from_the_element_links_too(tmp_path: Path) -> None:
-    """``from element.ephys import activate``: the same linking analysis as the make() interpreter's."""
-    model = model_of(
-        tmp_path,
-        {
-            "element/__init__.py": "",
-            "element/ephys.py": ELEMENT,
-            "workflow/__init__.py": "",
-            "workflow/lab.py": LAB,
-            "workflow/pipeline.py": """
-            from element.ephys import activate
-            from .lab import Session
-            activate("ephys", linking_module=__name__)
-            """,
-        },
-    )
     assert model.resolve("element.ephys", "Session").target == "workflow.lab.Session"
     assert list(model.unknown_names) == ["Rig"]
 
