@@ -23,6 +23,7 @@ from djlint.config import path_matches as _excluded
 from djlint.definition import Attribute, Definition, ForeignKey
 from djlint.diagnostics import Diagnostic
 from djlint.fileio import NotAnalysable, read_source, resolved
+from djlint.linking import link_activations
 from djlint.provenance import AllowedSets
 from djlint.snapshot import ModelSnapshot, summary_digests
 from djlint.summaries import SummaryCache, decode_source, load_summary
@@ -839,7 +840,7 @@ def _build_model(
         cache.flush()
     model.diagnostics.extend(model.broken.values())
     _index_modules(model)
-    _link_activations(model)
+    link_activations(model)
     _activate_schemas(model)
     _bind_method_aliases(model)
     _classify_classes(model)
@@ -942,29 +943,6 @@ def _bind_method_aliases(model: Model) -> None:
             symbol = model.resolve(cls.module, target)
             if symbol is not None and symbol.kind == "function" and symbol.target in model.functions:
                 cls.methods[name] = model.functions[symbol.target]
-
-
-def _link_activations(model: Model) -> None:
-    """``ephys.activate(..., linking_module=__name__)`` in the repo: unresolved names of ``ephys`` are
-    looked up in the linking module, as DataJoint Elements do at run time."""
-    for name, info in model.modules.items():
-        for receiver, kind, value, _line in info.summary.get("activations", []):
-            element = model.resolve(name, receiver)
-            if element is not None and element.kind == "external":
-                model._linked_externals.add(element.target)
-            if element is None or element.kind != "module" or element.target not in model.modules:
-                continue
-            if kind == "self":
-                linking: str | None = name
-            elif kind == "module":
-                linking = model._module_named(value, near=name)
-            else:
-                symbol = model.resolve(name, value)
-                linking = symbol.target if symbol is not None and symbol.kind == "module" else None
-            if linking and linking in model.modules and linking != element.target:
-                targets = model._linking_modules.setdefault(element.target, [])
-                if linking not in targets:
-                    targets.append(linking)
 
 
 def _activate_schemas(model: Model) -> None:

@@ -22,8 +22,9 @@ from typing import Any
 
 from djlint import __version__, cachefiles
 from djlint.definition import Definition, parse_definition
+from djlint.linking import activation_callee, linking_argument
 
-SUMMARY_FORMAT = 7
+SUMMARY_FORMAT = 8
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -266,18 +267,11 @@ class _Summarizer:
         name = self.schema_name(call, 0) if receiver is not None else None
         if name is not None:
             self.schema_activations.append([receiver, name, call.lineno])
+        callee = activation_callee(call)
         for keyword in call.keywords:
-            if keyword.arg != "linking_module" or receiver is None:
-                continue
-            value = keyword.value
-            if isinstance(value, ast.Subscript):  # sys.modules[__name__]
-                value = value.slice
-            if isinstance(value, ast.Name) and value.id == "__name__":
-                self.activations.append([receiver, "self", None, call.lineno])
-            elif _literal_str(value) is not None:
-                self.activations.append([receiver, "module", _literal_str(value), call.lineno])
-            elif dotted(value):
-                self.activations.append([receiver, "name", dotted(value), call.lineno])
+            linked = linking_argument(keyword.value) if keyword.arg == "linking_module" and callee else None
+            if linked is not None:
+                self.activations.append([callee, *linked, call.lineno])
 
     def statements(self, body: list[ast.stmt]) -> None:
         for stmt in body:

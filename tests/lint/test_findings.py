@@ -202,7 +202,7 @@ def test_distinct_findings_at_one_place_are_all_kept(tmp_path: Path) -> None:
 def test_an_analysis_that_stops_early_is_reported_not_silent(tmp_path: Path, monkeypatch) -> None:
     """An error of djlint's own inside one make() (issue 17: facts.failures was never read): an
     informational DJ001 at that make(), and the other make() bodies are still analysed."""
-    from djlint.makeflow import tracker
+    from djlint.makeflow import interpreter
 
     repo = _repo(tmp_path, SHARED_NAMES)
     (repo / "lab" / "other.py").write_text(textwrap.dedent('''
@@ -220,14 +220,14 @@ def test_an_analysis_that_stops_early_is_reported_not_silent(tmp_path: Path, mon
                 print(len(acute.Probe & key))
                 self.insert1(key)
         '''))
-    original = tracker.MakeRun.run_entry
+    original = interpreter.MakeRun.run_entry
 
     def failing(self, module, function, class_id, qualname):  # type: ignore[no-untyped-def]
         if qualname.endswith("Depth._make_tuples"):
             raise RecursionError("maximum recursion depth exceeded")
         return original(self, module, function, class_id, qualname)
 
-    monkeypatch.setattr(tracker.MakeRun, "run_entry", failing)
+    monkeypatch.setattr(interpreter.MakeRun, "run_entry", failing)
     monkeypatch.delenv("DJLINT_DEBUG", raising=False)
     result = analyze([repo], cwd=repo, use_cache=False)
     stopped = [d for d in result.diagnostics if "stopped early" in d.message]

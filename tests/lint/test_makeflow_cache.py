@@ -10,7 +10,9 @@ from makeflow_harness import write_repo
 from test_makeflow_reads import LAB
 
 from djlint.config import load_config
-from djlint.makeflow import analyze_makes, tracker
+from djlint.makeflow import analyze_makes, interpreter
+from djlint.makeflow.cache import decode_fact, encode_fact
+from djlint.makeflow.facts import FACT_KINDS, Fact, Location, MakeFacts
 from djlint.model import build_model
 
 HELPERS = '''
@@ -68,13 +70,13 @@ def _summary(facts) -> list:
 @pytest.fixture
 def counted(monkeypatch):
     runs: list[str] = []
-    original = tracker.MakeRun.run_entry
+    original = interpreter.MakeRun.run_entry
 
     def counting(self, module, function, class_id, qualname):
         runs.append(self.owner)
         return original(self, module, function, class_id, qualname)
 
-    monkeypatch.setattr(tracker.MakeRun, "run_entry", counting)
+    monkeypatch.setattr(interpreter.MakeRun, "run_entry", counting)
     monkeypatch.delenv("DJLINT_NO_CACHE", raising=False)
     return runs
 
@@ -166,3 +168,15 @@ def test_a_name_added_to_a_star_imported_module_invalidates(tmp_path: Path, coun
     _, facts = _facts(root, cache)
     assert counted == ["analysis.Alone"]
     assert [r.target for r in facts.reads if r.path == "analysis.py"] == ["lab.Weather"]
+
+
+def test_every_fact_kind_is_declared_once_and_survives_the_cache() -> None:
+    """A fact kind is a ``list[...]`` field of MakeFacts: it has its list and its cache encoding from that."""
+    assert set(FACT_KINDS) == set(Fact.__subclasses__())
+    facts = MakeFacts()
+    for kind, bucket in FACT_KINDS.items():
+        fact = kind("a.T", Location("a.py", 3, 5), kind.__name__)
+        facts.add(fact)
+        assert getattr(facts, bucket) == [fact]
+        assert decode_fact(encode_fact(fact)) == fact
+    assert [type(f) for f in facts.all_facts()] == list(FACT_KINDS)

@@ -4,7 +4,10 @@ passed as arguments, methods of other table classes that write their own table."
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
+
+import pytest
 
 from makeflow_harness import check
 from test_makeflow_reads import LAB
@@ -269,16 +272,16 @@ def test_class_attributes_properties_and_star_args(tmp_path: Path) -> None:
 
 
 def test_an_analysis_error_in_one_make_does_not_stop_the_others(tmp_path: Path, monkeypatch) -> None:
-    from djlint.makeflow import tracker
+    from djlint.makeflow import interpreter
 
-    original = tracker.MakeRun.run_entry
+    original = interpreter.MakeRun.run_entry
 
     def failing(self, module, function, class_id, qualname):
         if self.owner.endswith("Broken"):
             raise ValueError("boom")
         return original(self, module, function, class_id, qualname)
 
-    monkeypatch.setattr(tracker.MakeRun, "run_entry", failing)
+    monkeypatch.setattr(interpreter.MakeRun, "run_entry", failing)
     analysis = '''
     import datajoint as dj
     from lab import Session, Weather
@@ -335,7 +338,21 @@ def test_class_body_reads_run_at_import_and_are_not_make_reads(tmp_path: Path) -
     check(tmp_path, {"lab.py": LAB, "analysis.py": analysis})
 
 
-def test_elements_linking_module_helpers(tmp_path: Path) -> None:
+# every spelling of the linking module the analysis knows (issue 17: the model and the make() interpreter
+# once disagreed on ``sys.modules[__name__]``); the last two activate from another module of the workflow
+LINKING_SPELLINGS = {
+    "__name__": ("element.activate(\"ephys\", linking_module=__name__)", ""),
+    "sys.modules[__name__]": ("element.activate(\"ephys\", linking_module=sys.modules[__name__])", ""),
+    "literal name": ("element.activate(\"ephys\", linking_module=\"workflow\")", ""),
+    "sys.modules[literal name]": ("", "element.activate(\"ephys\", linking_module=sys.modules[\"workflow\"])"),
+    "imported module": ("", "element.activate(\"ephys\", linking_module=workflow)"),
+    "imported activate": ("from element import activate\nactivate(\"ephys\", linking_module=__name__)", ""),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(LINKING_SPELLINGS))
+def test_elements_linking_module_helpers(tmp_path: Path, spelling: str) -> None:
+    in_workflow, in_pipeline = LINKING_SPELLINGS[spelling]
     element = '''
     import datajoint as dj
 
@@ -364,6 +381,7 @@ def test_elements_linking_module_helpers(tmp_path: Path) -> None:
             self.insert1(key)
     '''
     workflow = '''
+    import sys
     import element
     from lab import Session, Weather, Subject
 
@@ -372,13 +390,19 @@ def test_elements_linking_module_helpers(tmp_path: Path) -> None:
         return (Weather & key).fetch1("day")  # expect: DJ201
 
 
-    element.activate("ephys", linking_module=__name__)
+    '''
+    pipeline = '''
+    import sys
+    import element
+    import workflow
     '''
     pyproject = '''
     [tool.djlint]
     linking = { Session = "lab.Session" }
     '''
-    check(tmp_path, {"lab.py": LAB, "element.py": element, "workflow.py": workflow}, pyproject)
+    files = {"lab.py": LAB, "element.py": element, "workflow.py": textwrap.dedent(workflow) + in_workflow + "\n",
+             "pipeline.py": textwrap.dedent(pipeline) + in_pipeline + "\n"}
+    check(tmp_path, files, pyproject)
 
 
 def test_instance_attributes_and_module_level_tables(tmp_path: Path) -> None:

@@ -799,8 +799,13 @@ class Recording(dj.Imported):
 '''
 
 
-@pytest.mark.parametrize("linking", ["__name__", '"workflow.pipeline"', "sys.modules[__name__]"])
-def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, linking: str) -> None:
+@pytest.mark.parametrize("activation", [
+    'ephys.activate("ephys", linking_module=__name__)',
+    'ephys.activate("ephys", linking_module="workflow.pipeline")',
+    'ephys.activate("ephys", linking_module=sys.modules[__name__])',
+    'activate("ephys", linking_module=__name__)',  # imported from the element: the interpreter's reading too
+])
+def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, activation: str) -> None:
     model = model_of(
         tmp_path,
         {
@@ -811,8 +816,9 @@ def test_elements_activate_links_names_to_the_linking_module(tmp_path: Path, lin
             "workflow/pipeline.py": f"""
             import sys
             from element import ephys
+            from element.ephys import activate
             from .lab import Session
-            ephys.activate("ephys", linking_module={linking})
+            {activation}
             """,
         },
     )

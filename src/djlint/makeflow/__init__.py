@@ -5,17 +5,28 @@ diagnostics. Modules:
 
 * ``driver``  - finds the entry points (make, make_fetch/make_compute/make_insert, _make_tuples) of every
   Computed/Imported table, including a make() inherited from a mixin or base class (analysed once per
-  table, ``self`` = that table), and runs the tracker on each; never raises on user code.
-* ``tracker`` - abstract interpretation over Python ``ast``: what each name holds (a table or a query
-  expression over tables, a module, a repo class/instance/function, the make key, a row dict, a one-shot
-  iterable...), statement by statement, both arms of a branch merged, calls into the repository followed
-  (methods of the class and its mixins, properties, Part helpers, other tables' methods, functions of
-  other modules, lambdas, tables and modules passed as arguments, Elements' ``_linking_module``).
-  An arm whose test the call decides (a literal passed to, or defaulted by, a parameter the function
-  never rebinds: ``if not period:``) is not run. Tables or modules a name holds on different arms
-  (``mod = acute if ... else chronic``, ``a or b``, if/else) are a run-time choice: each read of one
-  carries all of them (``Read.alternatives``) so DJ201 can ask whether every alternative is sideways.
-* ``facts``   - the records (Read, Write, UpstreamIndex, KeyMismatch, OneShotReuse, Connect).
+  table, ``self`` = that table), and runs the interpreter on each; never raises on user code.
+* ``interpreter`` - ``MakeRun``: abstract interpretation over Python ``ast`` of one make(): what each name
+  holds (a table or a query expression over tables, a module, a repo class/instance/function, the make
+  key, a row dict, a one-shot iterable...), statement by statement, both arms of a branch merged, calls
+  into the repository followed (methods of the class and its mixins, properties, Part helpers, other
+  tables' methods, functions of other modules, lambdas, tables and modules passed as arguments, Elements'
+  ``_linking_module``). An arm whose test the call decides (a literal passed to, or defaulted by, a
+  parameter the function never rebinds: ``if not period:``) is not run. Tables or modules a name holds on
+  different arms (``mod = acute if ... else chronic``, ``a or b``, if/else) are a run-time choice: each
+  read of one carries all of them (``Read.alternatives``) so DJ201 can ask whether every alternative is
+  sideways. Its parts, each a mixin over ``state.RunState``:
+
+  - ``statements``      - statement execution: branches, loops, ``try``, assignment targets
+  - ``expressions``     - expression evaluation: names, subscripts, calls' arguments, choices, literals
+  - ``lookups``         - what a global name or an attribute holds (Parts, properties, class attributes)
+  - ``calls``           - following calls into the repository; outside callables of Python itself
+  - ``datajoint_api``   - table methods, query operators, ``dj.U``/``dj.FreeTable``, connections, raw SQL
+  - ``consumption``     - one-shot iterables and their consumers (OneShotReuse)
+  - ``key_consistency`` - rows written with another key (KeyMismatch)
+  - ``frames`` (activation records, per-model caches), ``syntax`` (pure ``ast`` helpers)
+* ``facts``   - the records (Read, Write, UpstreamIndex, KeyMismatch, OneShotReuse, Connect); a fact kind
+  is declared by its ``list[...]`` field of ``MakeFacts``.
 * ``keys``    - the attributes of a table's make key, from the definitions (for DJ302).
 * ``sql``     - raw SQL given to ``.query(...)`` classified with sqlglot (tables written and read).
 * ``names``   - datajoint's method names and table-name convention (``__clustering__unit``).

@@ -14,35 +14,26 @@ with the user's key (``djlint.cachefiles``): a pack that does not verify is igno
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import marshal
 import sys
+from collections.abc import Callable, Sequence
+from operator import attrgetter
 from pathlib import Path
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
 from djlint import __version__, cachefiles
-from djlint.makeflow.facts import (
-    Connect,
-    Fact,
-    KeyMismatch,
-    Location,
-    OneShotReuse,
-    Read,
-    UpstreamIndex,
-    Write,
-)
+from djlint.makeflow.facts import FACT_KINDS, Fact, Location
+
+if TYPE_CHECKING:
+    from djlint.model import Model, Symbol
 
 FORMAT = 5
 _PACK_KIND = "makeflow"
-_KINDS: dict[str, type[Fact]] = {
-    "read": Read, "write": Write, "upstream": UpstreamIndex, "key": KeyMismatch, "oneshot": OneShotReuse,
-    "connect": Connect,
-}
-_NAMES = {kind: name for name, kind in _KINDS.items()}
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     """A canonical form (lists, tuples and sets alike) so that fresh and cached summaries agree."""
     if isinstance(value, (list, tuple)):
         return tuple(_plain(v) for v in value)
@@ -53,7 +44,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def fingerprint(model: Any) -> str:
+def fingerprint(model: Model) -> str:
     """The model's declarations the facts depend on besides resolved names (not lines, not bodies)."""
     h = hashlib.blake2b(digest_size=16)
     for table_id in sorted(model.tables):
@@ -83,46 +74,45 @@ def fingerprint(model: Any) -> str:
     return h.hexdigest()
 
 
-def meaning(symbol: Any) -> tuple | None:
+def meaning(symbol: Symbol | None) -> tuple[str, str, str | None, str | None] | None:
     """A resolved name's answer, comparable across runs."""
     if symbol is None:
         return None
     return (symbol.kind, symbol.target, symbol.module, symbol.schema)
 
 
-def encode_fact(fact: Fact) -> tuple:
-    where = fact.location
-    extra: tuple = ()
-    if isinstance(fact, Read):
-        extra = (fact.target, fact.via, _place(fact.executes), _place(fact.call), tuple(fact.alternatives))
-    elif isinstance(fact, Write):
-        extra = (fact.target, fact.via, _place(fact.executes), _place(fact.call))
-    elif isinstance(fact, UpstreamIndex):
-        extra = (fact.target,)
-    elif isinstance(fact, KeyMismatch):
-        extra = (fact.target, fact.attribute, fact.value)
-    elif isinstance(fact, OneShotReuse):
-        extra = (fact.name, _place(fact.first))
-    return (_NAMES[type(fact)], fact.table, where.path, where.line, where.column, fact.how, *extra)
+class _FactCodec:
+    """A fact as a plain tuple for marshal: its class name, then its fields in declaration order, a
+    Location as (path, line, column). Derived from the dataclass, so a new fact kind needs nothing here."""
+
+    def __init__(self, kind: type[Fact]) -> None:
+        self.kind = kind
+        self.make: Callable[..., Fact] = kind
+        names = [f.name for f in dataclasses.fields(kind)]
+        hints = get_type_hints(kind)
+        self.places = tuple(Location in (hints[name], *get_args(hints[name])) for name in names)
+        self.values = attrgetter(*names)
+
+    def encode(self, fact: Fact) -> tuple[object, ...]:
+        return (self.kind.__name__, *[
+            (value.path, value.line, value.column) if place and value is not None else value
+            for value, place in zip(self.values(fact), self.places)])
+
+    def decode(self, values: Sequence[Any]) -> Fact:   # as marshal gives them back: plain tuples
+        return self.make(*[Location(*value) if place and value is not None else value
+                           for value, place in zip(values, self.places)])
 
 
-def decode_fact(record: tuple) -> Fact:
-    kind, table, path, line, column, how, *extra = record
-    location = Location(path, line, column)
-    if kind == "oneshot":
-        name, first = extra
-        return OneShotReuse(table, location, how, name, Location(*first) if first else None)
-    if kind in ("read", "write"):
-        target, via, executes, call, *alternatives = extra
-        places = (Location(*executes) if executes else None, Location(*call) if call else None)
-        if kind == "read":
-            return Read(table, location, how, target, tuple(via), *places, tuple(alternatives[0]))
-        return Write(table, location, how, target, tuple(via), *places)
-    return _KINDS[kind](table, location, how, *extra)
+_CODECS = {kind: _FactCodec(kind) for kind in FACT_KINDS}
+_CODECS_BY_NAME = {kind.__name__: codec for kind, codec in _CODECS.items()}
 
 
-def _place(location: Location | None) -> tuple | None:
-    return None if location is None else (location.path, location.line, location.column)
+def encode_fact(fact: Fact) -> tuple[object, ...]:
+    return _CODECS[type(fact)].encode(fact)
+
+
+def decode_fact(record: tuple[object, ...]) -> Fact:
+    return _CODECS_BY_NAME[str(record[0])].decode(record[1:])
 
 
 def _code_tag() -> str:

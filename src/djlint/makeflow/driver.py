@@ -1,22 +1,26 @@
-"""Find every make() entry point of every Computed/Imported table and run the tracker on it."""
+"""Find every make() entry point of every Computed/Imported table and run the interpreter on it."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint.makeflow.cache import FactsCache, fingerprint
 from djlint.makeflow.facts import MakeFacts
 from djlint.makeflow.keys import KeyAttributes
-from djlint.makeflow.tracker import MakeRun, Shared
+from djlint.makeflow.frames import Shared
+from djlint.makeflow.interpreter import MakeRun
+
+if TYPE_CHECKING:
+    from djlint.model import Model
 
 # datajoint's make(), the tripartite make (2.x and 0.14), and the pre-0.12 name.
 MAKE_METHODS = ("make", "make_fetch", "make_compute", "make_insert", "_make_tuples")
 POPULATED_TIERS = frozenset({"Computed", "Imported"})
 
 
-def _has_key_source(model: Any, table_id: str) -> bool:
+def _has_key_source(model: Model, table_id: str) -> bool:
     cls = model.classes.get(table_id)
     if cls is None:
         return False
@@ -27,7 +31,7 @@ def _has_key_source(model: Any, table_id: str) -> bool:
     return False
 
 
-def _make_key(model: Any, keys: KeyAttributes, table_id: str) -> frozenset[str]:
+def _make_key(model: Model, keys: KeyAttributes, table_id: str) -> frozenset[str]:
     """The attributes the make key is known to hold. With a key_source override of its own, the key
     may differ from the primary parents' keys: then only the fields make() reads from ``key`` count."""
     if _has_key_source(model, table_id):
@@ -35,7 +39,7 @@ def _make_key(model: Any, keys: KeyAttributes, table_id: str) -> frozenset[str]:
     return keys.make_key(table_id)
 
 
-def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
+def analyze_makes(model: Model, cache_dir: Path | None = None) -> MakeFacts:
     """Facts about every make() of the model: reads, writes, upstream indexes, written keys,
     one-shot iterables consumed twice, separate connections.
 
@@ -83,11 +87,11 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
                     raise
                 facts.failures.append((table_id, function_info.id, f"{type(error).__name__}: {error}"))
                 own.dedupe()
-                for fact in _all(own):
+                for fact in own.all_facts():
                     facts.add(fact)
                 continue
             own.dedupe()
-            found_facts = _all(own)
+            found_facts = own.all_facts()
             for fact in found_facts:
                 facts.add(fact)
             if cache is not None:
@@ -97,7 +101,3 @@ def analyze_makes(model: Any, cache_dir: Path | None = None) -> MakeFacts:
     facts.dedupe()
     return facts
 
-
-def _all(facts: MakeFacts) -> list[Any]:
-    return [*facts.reads, *facts.writes, *facts.upstream_indexes, *facts.key_mismatches,
-            *facts.one_shot_reuses, *facts.connections]

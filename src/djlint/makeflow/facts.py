@@ -7,7 +7,8 @@ and where to report (``path``/``line``/``column``, 1-based; ``path`` is the modu
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import get_args, get_type_hints
 
 
 @dataclass(frozen=True, order=True)
@@ -90,6 +91,9 @@ class Connect(Fact):
 
 @dataclass
 class MakeFacts:
+    """Every fact found, one list per kind: a list typed ``list[SomeFact]`` here is what declares a fact
+    kind (``FACT_KINDS``, the facts cache's encoding and ``all_facts`` follow from it)."""
+
     reads: list[Read] = field(default_factory=list)
     writes: list[Write] = field(default_factory=list)
     upstream_indexes: list[UpstreamIndex] = field(default_factory=list)
@@ -102,17 +106,26 @@ class MakeFacts:
     failures: list[tuple[str, str, str]] = field(default_factory=list)
 
     def add(self, fact: Fact) -> None:
-        bucket = {
-            Read: self.reads,
-            Write: self.writes,
-            UpstreamIndex: self.upstream_indexes,
-            KeyMismatch: self.key_mismatches,
-            OneShotReuse: self.one_shot_reuses,
-            Connect: self.connections,
-        }[type(fact)]
-        bucket.append(fact)
+        getattr(self, FACT_KINDS[type(fact)]).append(fact)
+
+    def all_facts(self) -> list[Fact]:
+        """Every fact, kind by kind in the order ``MakeFacts`` declares them."""
+        return [fact for bucket in FACT_KINDS.values() for fact in getattr(self, bucket)]
 
     def dedupe(self) -> None:
-        for name in ("reads", "writes", "upstream_indexes", "key_mismatches", "one_shot_reuses", "connections"):
-            items = getattr(self, name)
-            setattr(self, name, list(dict.fromkeys(items)))
+        for bucket in FACT_KINDS.values():
+            setattr(self, bucket, list(dict.fromkeys(getattr(self, bucket))))
+
+
+def _fact_kinds() -> dict[type[Fact], str]:
+    hints = get_type_hints(MakeFacts)
+    kinds: dict[type[Fact], str] = {}
+    for bucket in fields(MakeFacts):
+        (item,) = get_args(hints[bucket.name])[:1] or (None,)
+        if isinstance(item, type) and issubclass(item, Fact):
+            kinds[item] = bucket.name
+    return kinds
+
+
+# each kind of fact -> the MakeFacts list that holds it, derived from MakeFacts' fields
+FACT_KINDS: dict[type[Fact], str] = _fact_kinds()

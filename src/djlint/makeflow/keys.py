@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from djlint.model import Model, TableInfo
 
 
 class KeyAttributes:
@@ -13,7 +16,7 @@ class KeyAttributes:
     ``complete`` is False when an unknown parent may add attributes we cannot name.
     """
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Model) -> None:
         self.model = model
         self._primary: dict[str, frozenset[str]] = {}
 
@@ -29,9 +32,9 @@ class KeyAttributes:
         self._primary[table_id] = result
         return result
 
-    def _inherited(self, info: Any, seen: frozenset[str]) -> set[str]:
+    def _inherited(self, info: TableInfo, seen: frozenset[str]) -> set[str]:
         names: set[str] = set()
-        for fk in info.definition.foreign_keys:
+        for fk in info.definition.foreign_keys if info.definition is not None else ():
             if not fk.primary or fk.target is None:
                 continue
             parent = set(self.primary_key(fk.target, seen))

@@ -8,29 +8,33 @@ most modules hold a make(), that is the difference between a lint run in seconds
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import TYPE_CHECKING
 
-_COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
+if TYPE_CHECKING:
+    from djlint.model import ClassInfo, FunctionInfo, Model, ModuleInfo
+
+_COMPOUND: tuple[type[ast.stmt], ...] = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
 if hasattr(ast, "TryStar"):
     _COMPOUND = (*_COMPOUND, ast.TryStar)
 
 FunctionNode = (ast.FunctionDef, ast.AsyncFunctionDef)
+FunctionDefinition = ast.FunctionDef | ast.AsyncFunctionDef
 
 
 class Sources:
     """qualname -> ast node per module (classes and functions not nested in functions), memoised."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Model) -> None:
         self.model = model
         self._index: dict[str, dict[str, ast.AST]] = {}
 
-    def tree(self, module: Any) -> ast.Module | None:
+    def tree(self, module: ModuleInfo) -> ast.Module | None:
         try:
             return module.ast_tree
         except (SyntaxError, ValueError):
             return None
 
-    def definitions(self, module: Any) -> dict[str, ast.AST]:
+    def definitions(self, module: ModuleInfo) -> dict[str, ast.AST]:
         found = self._index.get(module.name)
         if found is not None:
             return found
@@ -55,7 +59,7 @@ class Sources:
                 for handler in getattr(stmt, "handlers", None) or []:
                     self._walk(handler.body, prefix, found)
 
-    def function(self, function_info: Any) -> tuple[Any, ast.AST] | None:
+    def function(self, function_info: FunctionInfo | None) -> tuple[ModuleInfo, FunctionDefinition] | None:
         """(ModuleInfo, ast FunctionDef) of a model FunctionInfo."""
         if function_info is None:
             return None
@@ -65,13 +69,13 @@ class Sources:
         node = self.definitions(module).get(function_info.qualname)
         return (module, node) if isinstance(node, FunctionNode) else None
 
-    def method(self, class_id: str, name: str) -> tuple[Any, ast.AST, Any] | None:
+    def method(self, class_id: str, name: str) -> tuple[ModuleInfo, FunctionDefinition, FunctionInfo] | None:
         """(ModuleInfo, ast FunctionDef, FunctionInfo) of a method on a class or its repo bases."""
         info = self.model.method_info(class_id, name)
         found = self.function(info)
-        return (found[0], found[1], info) if found is not None else None
+        return (found[0], found[1], info) if found is not None and info is not None else None
 
-    def klass(self, class_info: Any) -> tuple[Any, ast.ClassDef] | None:
+    def klass(self, class_info: ClassInfo) -> tuple[ModuleInfo, ast.ClassDef] | None:
         module = self.model.modules.get(class_info.module)
         if module is None:
             return None

@@ -6,6 +6,7 @@ set means "nothing we know about" (data, numbers, unknown names) and never leads
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, replace
 
 from djlint.makeflow.facts import Location
@@ -100,8 +101,8 @@ class Const:
 @dataclass(frozen=True)
 class Field:
     name: str
-    value: frozenset
-    source: object          # the expression (ast node) that gave the value; shown in messages
+    value: Value
+    source: ast.AST         # the expression that gave the value; shown in messages
     location: Location
 
 
@@ -123,7 +124,7 @@ class Row:
 class Seq:
     """A list/tuple/set built in the analysed code; ``items`` what its elements may be."""
 
-    items: frozenset
+    items: Value
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class Gen:
 
     ident: int
     location: Location
-    items: frozenset = frozenset()
+    items: Value = frozenset()
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class Super:
     """``super()`` inside a method of ``class_id``, bound to ``self_value``."""
 
     class_id: str
-    self_value: frozenset
+    self_value: Value
 
 
 @dataclass(frozen=True)
@@ -163,14 +164,14 @@ class Partial:
     """``functools.partial(func, *args, **keywords)``: calling it calls ``func`` with these first.
     ``args``/``keywords`` hold (value, ast node) pairs, as the tracker passes arguments."""
 
-    func: frozenset
-    args: tuple
-    keywords: tuple
+    func: Value
+    args: tuple[tuple[Value, ast.AST], ...]
+    keywords: tuple[tuple[str, tuple[Value, ast.AST]], ...]
 
 
 Atom = (Tab | Unk | Mod | Cls | Inst | Fn | LocalFn | Ext | Attr | Key | KeyField | Const | Row | Seq | Gen | Upstream
         | Super | Partial)
-Value = frozenset
+Value = frozenset[Atom]
 NOTHING: Value = frozenset()
 
 
@@ -203,8 +204,8 @@ def gens_in(value: Value) -> list[Gen]:
     return [atom for atom in value if isinstance(atom, Gen)]
 
 
-def _choice_name(atom: Atom) -> str | None:
-    return atom.table if isinstance(atom, Tab) else atom.name if isinstance(atom, Mod) else None
+def _choice_name(atom: Tab | Mod) -> str:
+    return atom.table if isinstance(atom, Tab) else atom.name
 
 
 def choose(arms: list[Value]) -> Value:
@@ -217,7 +218,8 @@ def choose(arms: list[Value]) -> Value:
     if len(arms) < 2 or not any(isinstance(a, (Tab, Mod)) for a in union):
         return union
     for kind in (Tab, Mod):
-        held = [frozenset(_choice_name(a) for a in arm if isinstance(a, kind)) for arm in arms]
+        held = [frozenset(_choice_name(a) for a in arm if isinstance(a, (Tab, Mod)) and isinstance(a, kind))
+                for arm in arms]
         held = [names for names in held if names]
         if len(held) < 2 or sum(map(len, held)) != len(frozenset().union(*held)):
             continue   # one arm holds them all, or the arms overlap: not a choice between distinct ones
