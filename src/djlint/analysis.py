@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from djlint.cache import relative_path
+from djlint.build import build_model
 from djlint.config import Config, find_root, load_config
 from djlint.diagnostics import Diagnostic
 from djlint.fileio import read_source
-from djlint.model import Model, build_model
+from djlint.model import Model
 from djlint.rules import REGISTRY
+from djlint.walk import relative_path
 
 # flake8's syntax: a bare noqa comment suppresses everything on the line, "noqa: DJ201,DJ301" (after
 # a hash) those codes, prefixes allowed. Inside a definition string the same text is a DataJoint

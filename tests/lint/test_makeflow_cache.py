@@ -9,9 +9,9 @@ import pytest
 from makeflow_harness import write_repo
 from test_makeflow_reads import LAB
 
+from djlint.build import build_model
 from djlint.config import load_config
 from djlint.makeflow import analyze_makes, tracker
-from djlint.model import build_model
 
 HELPERS = '''
 from lab import Weather, Rig
