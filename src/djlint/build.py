@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from djlint.cachestore import config_material
+from djlint.cachestore import cache_directory, config_material
 from djlint.config import Config
 from djlint.diagnostics import Diagnostic
 from djlint.fileio import resolved, source_or_reason
@@ -56,7 +56,7 @@ def _build_model(
 ) -> Model:
     root = config.root.resolve()
     cwd = cwd.resolve()
-    cache_dir = config.cache_dir if config.cache_dir is not None else root / ".djlint_cache"
+    cache_dir = cache_directory(config, root)
     cache = (
         SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
     )

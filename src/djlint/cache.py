@@ -21,23 +21,18 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from djlint.cachestore import Store, config_material, file_digest
+from djlint.cachestore import Store, cache_directory, config_material, file_digest
 from djlint.config import Config
 from djlint.diagnostics import Diagnostic
 from djlint.fileio import resolved
 from djlint.walk import python_files, relative_path
 
-CACHE_DIR_NAME = ".djlint_cache"
 KEEP_ENTRIES = 16
 
 try:  # POSIX; elsewhere concurrent cold workers simply analyse in parallel
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
-
-
-def cache_directory(config: Config) -> Path:
-    return config.cache_dir if config.cache_dir is not None else config.root / CACHE_DIR_NAME
 
 
 class Digests:
@@ -145,7 +140,7 @@ def analyze_cached(
         return _relative_to(uncached, root, cwd)
     files = sorted(python_files(paths, root))  # a superset of what the analysis reads: no exclusions
     digests = Digests()
-    cache = ResultCache(cache_directory(config), root, digests)
+    cache = ResultCache(cache_directory(config, config.root), root, digests)
     key = cache.key(result_inputs(paths, config, files, digests))
     diagnostics: list[Diagnostic] | None = cache.load(key)
     if diagnostics is None:

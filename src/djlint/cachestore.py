@@ -43,6 +43,7 @@ from djlint.fileio import MAX_CACHE_BYTES, NotAnalysable, read_regular, read_sou
 if TYPE_CHECKING:
     from djlint.config import Config
 
+CACHE_DIR_NAME = ".djlint_cache"
 _IGNORE_ALL = "# created by djlint\n*\n"
 TAG_SIZE = 32
 KEY_FILE = "cache.key"
@@ -119,6 +120,11 @@ def config_material(config: Config) -> dict[str, object]:
         ),
         "pyproject": file_digest(pyproject) if pyproject.is_file() else None,
     }
+
+
+def cache_directory(config: Config, root: Path) -> Path:
+    """Where the caches of the repository at ``root`` live: ``cache-dir`` if configured."""
+    return config.cache_dir if config.cache_dir is not None else root / CACHE_DIR_NAME
 
 
 # ---------------------------------------------------------------------------------------------
