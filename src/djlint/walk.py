@@ -1,9 +1,9 @@
 """The files of the analysed repository: which ``.py`` files djlint reads (one walker, one list of
 skipped directories) and how they are named (root-relative paths, module names).
 
-The analysis (``djlint.build``), the search for files it left out (``djlint.model``) and the
-whole-result cache's listing of its inputs (``djlint.cache``) all walk with :func:`python_files`, so
-the three can never disagree on which directories are skipped. Exclusions (``exclude`` globs) are
+The analysis (``djlint.build``, through :func:`discover`), the search for files it left out
+(``djlint.model``) and the whole-result cache's listing of its inputs (``djlint.cache``) all walk with
+:func:`python_files`, so the three can never disagree on which directories are skipped. Exclusions (``exclude`` globs) are
 decided by :func:`djlint.config.path_matches` alone.
 """
 
