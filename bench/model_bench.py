@@ -25,8 +25,8 @@ from pathlib import Path
 MODEL_ONLY = """
 import sys
 from pathlib import Path
+from djlint.build import build_model
 from djlint.config import load_config
-from djlint.model import build_model
 root = Path(sys.argv[1])
 model = build_model([root], load_config(root), root, use_cache=sys.argv[2] == "1")
 assert len(model.tables) >= 1

@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from djlint.cache import relative_path
+from djlint.build import build_model
+from djlint.cachestore import cache_directory
 from djlint.config import Config, find_root, load_config
 from djlint.diagnostics import Diagnostic
 from djlint.fileio import read_source
-from djlint.model import Model, build_model
+from djlint.model import Model
 from djlint.rules import REGISTRY
+from djlint.walk import relative_path
 
 # flake8's syntax: a bare noqa comment suppresses everything on the line, "noqa: DJ201,DJ301" (after
 # a hash) those codes, prefixes allowed. Inside a definition string the same text is a DataJoint
@@ -116,7 +118,7 @@ def analyze(
     try:
         overlay = {Path(path).resolve(): data for path, data in (sources or {}).items()}
         model = build_model(given, config, cwd, use_cache=use_cache, sources=overlay)
-        cache_dir = (config.cache_dir or model.root / ".djlint_cache") if use_cache else None
+        cache_dir = cache_directory(config, model.root) if use_cache else None
         facts = _make_facts(model, cache_dir)
         lines = _Lines(model, cwd)
         found: set[Diagnostic] = set()

@@ -187,7 +187,7 @@ def _located(path: Path) -> Path:
 def _changed(root: Path, changed: list[Path], config: Config, cwd: Path, use_cache: bool) -> list[Diagnostic]:
     """The findings of the repository at ``root`` that lie in, or are caused by, the ``changed`` files."""
     from djlint.analysis import analyze
-    from djlint.cache import relative_path
+    from djlint.walk import relative_path
     from djlint.causes import caused_by
 
     result = analyze([root], config, cwd=root, use_cache=use_cache)  # root-relative, with the model

@@ -86,6 +86,16 @@ def read_source(path: str | os.PathLike[str]) -> bytes:
     return read_regular(path, MAX_SOURCE_BYTES)
 
 
+def source_or_reason(path: Path) -> bytes | str:
+    """A source's bytes, or why it is not analysed (the text of its DJ000)."""
+    try:
+        return read_source(path)
+    except NotAnalysable as error:
+        return f"not analysed: {error}"
+    except OSError as error:
+        return f"cannot read the file: {error.strerror or error}"
+
+
 def resolved(path: Path) -> Path:
     """``path`` made absolute with symlinks resolved, unless it resolves to something that is neither
     a regular file nor a directory (a ``x.py`` symlink to ``/dev/zero`` keeps its own name, so that it is

@@ -10,56 +10,28 @@ node (``"?Name"``) so that no rule raises a false alarm about tables whose ances
 from __future__ import annotations
 
 import builtins
-import gc
 import os
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from djlint.cache import config_material, relative_path, tool_fingerprint
 from djlint.config import Allowance, Config, Policy
-from djlint.config import path_matches as _excluded
 from djlint.definition import Attribute, Definition, ForeignKey
 from djlint.diagnostics import Diagnostic
-from djlint.fileio import NotAnalysable, read_source, resolved
-from djlint.linking import link_activations
+from djlint.fileio import read_source, source_or_reason
 from djlint.provenance import AllowedSets
-from djlint.snapshot import ModelSnapshot, summary_digests
-from djlint.summaries import SummaryCache, decode_source, load_summary
 from djlint.unknowns import UNKNOWN_PREFIX, Unknowns
+from djlint.walk import discover, relative_path
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from djlint.snapshot import ModelSnapshot
 
 TIERS = ("Manual", "Lookup", "Imported", "Computed", "Part")
 # A copy of datajoint inside the repository (a vendored checkout, a submodule) is never the library the
 # pipeline imports: ``import datajoint`` always means the installed package.
 ALWAYS_EXTERNAL = frozenset({"datajoint"})
-SKIPPED_DIRS = frozenset(
-    {
-        ".git",
-        ".hg",
-        ".svn",
-        ".venv",
-        "venv",
-        "env",
-        ".env",
-        "build",
-        "dist",
-        "__pycache__",
-        "node_modules",
-        ".tox",
-        ".nox",
-        "site-packages",
-        ".mypy_cache",
-        ".pytest_cache",
-        ".ruff_cache",
-        ".djlint_cache",
-        ".eggs",
-        ".ipynb_checkpoints",
-    }
-)
 _BUILTINS = frozenset(dir(builtins))
 
 
@@ -192,64 +164,6 @@ class ModuleInfo:
 
             self._ast = ast.parse(self.source)
         return self._ast
-
-# ---------------------------------------------------------------------------------------------
-# File discovery and module names
-# ---------------------------------------------------------------------------------------------
-def discover(paths: Sequence[Path], config: Config) -> list[Path]:
-    """Every ``.py`` under ``paths`` (files given explicitly are kept), minus exclusions."""
-    found: dict[Path, None] = {}
-    root = config.root.resolve()
-    for given in paths:
-        given = resolved(given)
-        if not given.is_dir():  # a file, or a FIFO or device that is reported as not analysable
-            if given.suffix == ".py" and not _excluded(relative_path(given, root), config.exclude):
-                found[given] = None
-            continue
-        excluding = bool(config.exclude)
-        for directory, subdirs, files in os.walk(given):
-            subdirs[:] = sorted(
-                d
-                for d in subdirs
-                if d not in SKIPPED_DIRS
-                and not d.endswith(".egg-info")
-                and not (excluding and _excluded(relative_path(Path(directory, d), root), config.exclude))
-            )
-            for name in sorted(files):
-                if name.endswith(".py"):
-                    file = Path(directory, name)
-                    if not (excluding and _excluded(relative_path(file, root), config.exclude)):
-                        found[file] = None
-    return list(found)
-
-
-def module_name(path: Path, root: Path, _inits: dict[Path, bool] | None = None) -> tuple[str, bool]:
-    """(dotted module name, is the file a package ``__init__``)."""
-    inits = {} if _inits is None else _inits
-
-    def has_init(directory: Path) -> bool:
-        found = inits.get(directory)
-        if found is None:
-            found = inits[directory] = os.path.isfile(os.path.join(directory, "__init__.py"))
-        return found
-
-    is_package = path.name == "__init__.py"
-    parts = [] if is_package else [path.stem]
-    directory = path.parent
-    if has_init(directory):
-        while has_init(directory) and directory.parent != directory:
-            parts.insert(0, directory.name)
-            directory = directory.parent
-        return ".".join(parts), is_package
-    relative = relative_path(path.with_suffix(""), root).split("/")
-    if relative and relative[0] == "src" and len(relative) > 1:
-        relative = relative[1:]
-    if relative and relative[0] == "..":  # outside the root: keep only the stem
-        relative = [path.stem]
-    if is_package:
-        relative = relative[:-1] or [path.parent.name]
-    return ".".join(relative), is_package
-
 
 # ---------------------------------------------------------------------------------------------
 # The model
@@ -511,7 +425,7 @@ class Model:
                 for path in discover([self.root], replace(self.config, exclude=())):
                     if os.path.normpath(path) in analysed:
                         continue
-                    data = _read(path)
+                    data = source_or_reason(path)
                     if isinstance(data, bytes):
                         self._left_out.append(data.decode("utf-8", "replace"))
         return self._left_out
@@ -740,121 +654,6 @@ class Model:
 # ---------------------------------------------------------------------------------------------
 # Building
 # ---------------------------------------------------------------------------------------------
-def _read(path: Path) -> bytes | str:
-    """The file's bytes, or why it is not analysed (regular files only, bounded: djlint.fileio)."""
-    try:
-        return read_source(path)
-    except NotAnalysable as error:
-        return f"not analysed: {error}"
-    except OSError as error:
-        return f"cannot read the file: {error.strerror or error}"
-
-
-def build_model(
-    paths: Sequence[Path], config: Config, cwd: Path, *, use_cache: bool = True,
-    sources: Mapping[Path, bytes] | None = None,
-) -> Model:
-    """Summarise every file (cached), then resolve names, tables, definitions and the graph.
-
-    ``sources``: contents that stand in for files on disk (resolved path -> bytes), e.g. an editor's
-    unsaved buffer; the model snapshot, which checks files on disk, is then neither used nor written."""
-    # The build allocates many small objects and frees none: the cyclic collector's passes over the
-    # growing heap cost a third of a warm run, so it is paused for the build.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _build_model(paths, config, cwd, use_cache, sources or {})
-    finally:
-        if collecting:
-            gc.enable()
-
-
-def _build_model(
-    paths: Sequence[Path], config: Config, cwd: Path, use_cache: bool, sources: Mapping[Path, bytes]
-) -> Model:
-    root = config.root.resolve()
-    cwd = cwd.resolve()
-    cache_dir = config.cache_dir if config.cache_dir is not None else root / ".djlint_cache"
-    cache = (
-        SummaryCache(Path(cache_dir), root) if use_cache and not os.environ.get("DJLINT_NO_CACHE") else None
-    )
-
-    given = [resolved(p if p.is_absolute() else cwd / p) for p in paths]
-    files = discover(given, config)
-    listed = [(relative_path(path, cwd), path) for path in files]
-    snapshot = None
-    if cache is not None and not sources:
-        snapshot = ModelSnapshot(Path(cache_dir), (config_material(config), tool_fingerprint(), str(root),
-                                                   str(cwd), [str(p) for p in given]), root)
-        restored = snapshot.restore(listed, config)
-        if restored is not None:
-            return restored
-    model = Model(root, config)
-    model.snapshot = snapshot
-    model.covers_root = any(p == root or p in root.parents for p in given)
-    taken: set[str] = set()
-    inits: dict[Path, bool] = {}
-    for display, path in listed:
-        model.files.append(display)
-        data = sources[path] if path in sources else _read(path)
-        if isinstance(data, str):
-            model.broken[display] = Diagnostic(display, 1, 1, "DJ000", data)
-            continue
-        digest, summary, tree, text = load_summary(data, cache)
-        if snapshot is not None:
-            known = snapshot.previous.get(display)
-            model.snapshot_table[display] = (
-                tuple(known) if known is not None and known[0] == digest else (digest, *summary_digests(summary))
-            )
-        if "error" in summary:
-            error = summary["error"]
-            model.broken[display] = Diagnostic(
-                display,
-                int(error.get("line") or 1),
-                int(error.get("column") or 1),
-                "DJ000",
-                f"cannot parse the file: {error.get('message')}",
-            )
-            continue
-        name, is_package = module_name(path, root, inits)
-        plain = name
-        if name in taken:  # two separate trees with the same module name: keep both
-            name = relative_path(path.with_suffix(""), root).replace("/", ".").lstrip(".")
-            while name in taken:
-                name += "_"
-        taken.add(name)
-        if text is None:
-            text, _ = decode_source(data)
-        source = text if text is not None else data.decode("utf-8", "replace")
-        info = ModuleInfo(name, path, display, source, digest, is_package, summary)
-        if tree is not None and _defines_make(summary):
-            info._ast = tree  # parsed by the cheap pass (cold run): make() analysis need not parse again
-        model.modules[name] = info
-        model.by_path[display] = info
-        model._by_plain_name.setdefault(plain, []).append(name)
-        pieces = plain.split(".")
-        for i in range(1, len(pieces)):
-            model._packages.add(".".join(pieces[:i]))
-
-    if cache is not None:
-        cache.flush()
-    model.diagnostics.extend(model.broken.values())
-    _index_modules(model)
-    link_activations(model)
-    _activate_schemas(model)
-    _bind_method_aliases(model)
-    _classify_classes(model)
-    _build_tables(model)
-    # Every index name resolution reads is complete (tables, tiers, schemas, linking): from here on a
-    # name always means the same, so resolutions are memoised (the foreign keys' are reused by make()).
-    model._memo = {}
-    _build_graph(model)
-    _check_policy(model, cwd)
-    model.diagnostics.sort()
-    model._built_unknown_names = dict(model.unknown_names)
-    return model
-
-
 _MAKE_NAMES = frozenset({"make", "_make_tuples", "make_fetch", "make_compute", "make_insert"})
 
 
@@ -1243,68 +1042,6 @@ def _build_graph(model: Model) -> None:
     model.allowed = AllowedSets.from_edges(
         nodes, edges, {table.id: table.master for table in model.tables.values()}.get
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# Moved lines (djlint.snapshot)
-# ---------------------------------------------------------------------------------------------
-def reposition(model: Model, name: str, summary: dict[str, Any]) -> None:
-    """Lines moved in module ``name`` and nothing else changed there (``summary`` has the shape of the
-    summary the model was built from; djlint.snapshot checks): give the model's objects from that
-    module their new positions, and redo the build's findings located in it."""
-    model._bindings[name], model._stars[name] = _binding_index(summary)
-    records: dict[str, dict[str, Any]] = {}
-    for record in summary.get("classes", []):
-        class_id = f"{name}.{record['qualname']}"
-        first = class_id not in records
-        records.setdefault(class_id, record)  # the build keeps the first class of a name ...
-        methods = record.get("methods", {})
-        for method, (line, column) in methods.items():
-            function = model.functions.get(f"{class_id}.{method}")  # ... and the last method
-            if function is not None:
-                function.line, function.column = line, column
-        if first:
-            cls = model.classes[class_id]
-            cls.line, cls.column = record["line"], record["column"]
-            cls.aliases = dict(record.get("aliases", {}))
-            for method, (line, column) in methods.items():
-                own = cls.methods.get(method)
-                if own is not None and own.id == f"{class_id}.{method}":
-                    own.line, own.column = line, column
-    seen: set[str] = set()
-    for binding in summary.get("bindings", []):
-        function = model.functions.get(f"{name}.{binding[1]}") if binding[0] == "def" else None
-        if function is not None and function.class_id is None and function.id not in seen:
-            seen.add(function.id)
-            function.line, function.column = binding[2], binding[3] if len(binding) > 3 else 1
-    for table in model.tables.values():
-        cls = model.classes.get(table.id)
-        if cls is not None and cls.inherited_from in records:  # a Part of a template class here
-            source = model.classes[cls.inherited_from]
-            cls.line, cls.column = source.line, source.column
-        if cls is not None and (cls.module == name or cls.inherited_from in records):
-            table.line, table.column = cls.line, cls.column
-        owner = records.get(table.definition_owner or "")
-        if owner is not None and table.definition is not None:
-            _move_definition(table.definition, _definition_from_record(owner.get("definition")))
-    display = model.modules[name].display_path
-    model.diagnostics = [d for d in model.diagnostics if not (d.path == display and d.code == "DJ001")]
-    model.unknown_names = {n: place for n, place in model._built_unknown_names.items() if place[0] != display}
-    for table in model.tables.values():
-        if (table.definition_path or table.path) == display:
-            _note_definition_problems(model, table)
-    model.diagnostics.sort()
-    model._built_unknown_names = dict(model.unknown_names)
-
-
-def _move_definition(definition: Definition, moved: Definition | None) -> None:
-    if moved is None:
-        return
-    definition.line, definition.problems = moved.line, moved.problems
-    for old, new in zip(definition.attributes, moved.attributes):
-        old.line, old.column = new.line, new.column
-    for old_fk, new_fk in zip(definition.foreign_keys, moved.foreign_keys):
-        old_fk.line, old_fk.column = new_fk.line, new_fk.column
 
 
 def _toml_line(lines: list[str], needle: str, start: int = 0) -> int:

@@ -7,45 +7,38 @@ configuration and the analyzer itself; so after each build the model is stored w
 every file's content hash, summary hash and shape hash (the summary without lines and columns). The
 next run hashes the files; a file whose content changed is summarised again (one parse). If every
 summary has its old shape, the stored model is used: the changed modules' text is swapped in and,
-where only lines moved, the model's positions from that module are moved too
-(``djlint.model.reposition``). Anything else (a file added, removed or renamed; a class, import,
-method, attribute or foreign key added, removed or changed) rebuilds.
+where only lines moved, the model's positions from that module are moved too (:func:`reposition`).
+Anything else (a file added, removed or renamed; a class, import, method, attribute or foreign key
+added, removed or changed) rebuilds.
 
-The model is stored with ``pickle``, which can run code when loading; a snapshot lives in the
-analysed repository's cache directory, which a repository could ship. So each snapshot is signed
-with the key every cache file is signed with, kept in the user's own cache directory
-(``$XDG_CACHE_HOME/djlint/cache.key`` or ``~/.cache/djlint/cache.key``, readable by the user only; see
-``djlint.cachefiles``), and one whose signature does not verify is never unpickled. Without such a
-directory there is no snapshot, and every run builds the model.
+The model is stored with ``pickle``, which can run code when loading, in the analysed repository's
+cache directory, which a repository could ship. So a snapshot is a file of the cache layer
+(``djlint.cachestore``): its signature, made with the user's key, is verified before any byte of it -
+the file table (``marshal``) or the model (``pickle``) - is decoded; one that does not verify is never
+read. Without a private key there is no snapshot, and every run builds the model.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import hmac
 import marshal
 import pickle
 import struct
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from djlint import cachefiles
+from djlint.cachestore import Store, user_key
+from djlint.definition import Definition
 from djlint.fileio import read_source
+from djlint.model import Model, _binding_index, _definition_from_record, _note_definition_problems
 from djlint.summaries import digest, parse_and_summarize, shape
 
 if TYPE_CHECKING:
     from djlint.config import Config
-    from djlint.model import Model
 
-FORMAT = 1
 KEEP = 4  # snapshots per cache directory (one per scope: configuration, paths, working directory)
 _MAGIC = b"DJLS"
 _LENGTH = struct.Struct("<I")
-_MAC_SIZE = cachefiles.TAG_SIZE
-_KIND = "snapshot"
 
 
 def summary_digests(summary: dict[str, Any]) -> tuple[str, str]:
@@ -53,65 +46,50 @@ def summary_digests(summary: dict[str, Any]) -> tuple[str, str]:
     return digest(marshal.dumps(summary)), digest(marshal.dumps(shape(summary)))
 
 
-def _secret() -> bytes | None:
-    """The user's signing key (shared by every cache file: ``djlint.cachefiles``)."""
-    return cachefiles.user_key()
-
-
 class ModelSnapshot:
     """One snapshot file per analysis scope (configuration, analysed paths, working directory)."""
 
-    def __init__(self, directory: Path, key_material: object, root: Path | None = None) -> None:
-        self.key = hashlib.blake2b(
-            repr((FORMAT, sys.version_info[:2], key_material)).encode(), digest_size=16
-        ).hexdigest()
-        self.base = directory
-        self.root = root  # the repository: no directory between it and the cache may be a symlink
-        self.path = directory / f"model-{self.key[:16]}.snapshot"
+    def __init__(self, directory: Path, scope: object, root: Path | None = None) -> None:
+        # root: the repository: no directory between it and the cache may be a symlink
+        self.cache_files = Store(directory, "snapshot", "model-{}.snapshot", keep=KEEP, repository=root)
+        self.key = self.cache_files.key(scope)
+        self.path = self.cache_files.path(self.key)
         # the stored file table, once restore() has read it: a rebuild reuses the hashes of unchanged files
         self.previous: dict[str, tuple[str, str, str]] = {}
 
     def restore(self, files: Sequence[tuple[str, Path]], config: Config) -> Model | None:
         """The stored model if every file of ``files`` ((display path, path) in analysis order) has the
         summary it had when the model was built; else None (the caller builds)."""
-        blob = cachefiles.read_raw(self.path)  # regular file, no symlink, bounded
-        if blob is None:
+        data = self.cache_files.load(self.key)  # signature verified: written by this user's djlint
+        if data is None:
             return None
         try:
-            header, body = self._open(blob)
+            table, body = split(data)
         except (ValueError, EOFError, TypeError, struct.error):
             return None
-        if header.get("key") != self.key:
-            return None
-        table: dict[str, tuple[str, str, str]] = header["files"]
         self.previous = table
         if [display for display, _ in files] != list(table):
             return None
         changed: dict[str, tuple[str, dict[str, Any], Any, str, bool]] = {}
         for display, path in files:
             try:
-                data = read_source(path)
+                source = read_source(path)
             except OSError:
                 return None
-            content = digest(data)
+            content = digest(source)
             stored_content, stored_summary, stored_shape = table[display]
             if content == stored_content:
                 continue
-            summary, tree, text = parse_and_summarize(data)
+            summary, tree, text = parse_and_summarize(source)
             if "error" in summary or text is None:
                 return None
             new_summary, new_shape = summary_digests(summary)
             if new_shape != stored_shape:
                 return None
             changed[display] = (content, summary, tree, text, new_summary != stored_summary)
-        secret = _secret()
-        if secret is None or not hmac.compare_digest(blob[-_MAC_SIZE:], _mac(secret, blob[:-_MAC_SIZE])):
-            return None
-        from djlint.model import Model, reposition  # here: djlint.model uses this module
-
         try:
             model = pickle.loads(body)
-        except Exception:  # noqa: BLE001 - a snapshot of another analyzer version: rebuild
+        except Exception:  # noqa: BLE001 - not a model this analyzer can load: rebuild
             return None
         if not isinstance(model, Model):
             return None
@@ -127,33 +105,85 @@ class ModelSnapshot:
     def store(self, model: Model, table: dict[str, tuple[str, str, str]]) -> None:
         """Keep ``model`` with ``table`` (display path -> (content, summary and shape hashes), analysis
         order)."""
-        secret = _secret()
-        if secret is None:
+        if user_key() is None:  # nothing can be signed: not worth pickling
             return
         try:
-            header = marshal.dumps({"key": self.key, "files": table})
+            header = marshal.dumps(table)
             body = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
         except (ValueError, TypeError, pickle.PicklingError, AttributeError, RecursionError):
             return  # not storable: every run builds
-        blob = _MAGIC + _LENGTH.pack(len(header)) + header + body
-        with contextlib.suppress(OSError):
-            cachefiles.prepare(self.base, root=self.root)
-            cachefiles.replace_atomically(self.path, blob + _mac(secret, blob))
-            cachefiles.keep_newest(self.base.glob("model-*.snapshot"), KEEP)  # each holds a whole model
-
-    @staticmethod
-    def _open(blob: bytes) -> tuple[dict[str, Any], bytes]:
-        if not blob.startswith(_MAGIC) or len(blob) < len(_MAGIC) + _LENGTH.size + _MAC_SIZE:
-            raise ValueError("not a snapshot")
-        (length,) = _LENGTH.unpack_from(blob, len(_MAGIC))
-        start = len(_MAGIC) + _LENGTH.size
-        header = marshal.loads(blob[start : start + length])
-        if not isinstance(header, dict) or not isinstance(header.get("files"), dict):
-            raise ValueError("not a snapshot header")
-        return header, blob[start + length : -_MAC_SIZE]
+        self.cache_files.store(self.key, _MAGIC + _LENGTH.pack(len(header)) + header + body)
 
 
-def _mac(secret: bytes, data: bytes) -> bytes:
-    mark = cachefiles.tag(_KIND, data, secret)
-    assert mark is not None  # a key was given
-    return mark
+def split(data: bytes) -> tuple[dict[str, tuple[str, str, str]], bytes]:
+    """(file table, pickled model) of a snapshot's verified data."""
+    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + _LENGTH.size:
+        raise ValueError("not a snapshot")
+    (length,) = _LENGTH.unpack_from(data, len(_MAGIC))
+    start = len(_MAGIC) + _LENGTH.size
+    table = marshal.loads(data[start : start + length])
+    if not isinstance(table, dict):
+        raise ValueError("not a snapshot's file table")
+    return table, data[start + length :]
+
+
+# ---------------------------------------------------------------------------------------------
+# Moved lines
+# ---------------------------------------------------------------------------------------------
+def reposition(model: Model, name: str, summary: dict[str, Any]) -> None:
+    """Lines moved in module ``name`` and nothing else changed there (``summary`` has the shape of the
+    summary the model was built from; ``restore`` checks): give the model's objects from that
+    module their new positions, and redo the build's findings located in it."""
+    model._bindings[name], model._stars[name] = _binding_index(summary)
+    records: dict[str, dict[str, Any]] = {}
+    for record in summary.get("classes", []):
+        class_id = f"{name}.{record['qualname']}"
+        first = class_id not in records
+        records.setdefault(class_id, record)  # the build keeps the first class of a name ...
+        methods = record.get("methods", {})
+        for method, (line, column) in methods.items():
+            function = model.functions.get(f"{class_id}.{method}")  # ... and the last method
+            if function is not None:
+                function.line, function.column = line, column
+        if first:
+            cls = model.classes[class_id]
+            cls.line, cls.column = record["line"], record["column"]
+            cls.aliases = dict(record.get("aliases", {}))
+            for method, (line, column) in methods.items():
+                own = cls.methods.get(method)
+                if own is not None and own.id == f"{class_id}.{method}":
+                    own.line, own.column = line, column
+    seen: set[str] = set()
+    for binding in summary.get("bindings", []):
+        function = model.functions.get(f"{name}.{binding[1]}") if binding[0] == "def" else None
+        if function is not None and function.class_id is None and function.id not in seen:
+            seen.add(function.id)
+            function.line, function.column = binding[2], binding[3] if len(binding) > 3 else 1
+    for table in model.tables.values():
+        table_class = model.classes.get(table.id)
+        if table_class is not None and table_class.inherited_from in records:  # a Part of a template here
+            source = model.classes[table_class.inherited_from]
+            table_class.line, table_class.column = source.line, source.column
+        if table_class is not None and (table_class.module == name or table_class.inherited_from in records):
+            table.line, table.column = table_class.line, table_class.column
+        owner = records.get(table.definition_owner or "")
+        if owner is not None and table.definition is not None:
+            _move_definition(table.definition, _definition_from_record(owner.get("definition")))
+    display = model.modules[name].display_path
+    model.diagnostics = [d for d in model.diagnostics if not (d.path == display and d.code == "DJ001")]
+    model.unknown_names = {n: place for n, place in model._built_unknown_names.items() if place[0] != display}
+    for table in model.tables.values():
+        if (table.definition_path or table.path) == display:
+            _note_definition_problems(model, table)
+    model.diagnostics.sort()
+    model._built_unknown_names = dict(model.unknown_names)
+
+
+def _move_definition(definition: Definition, moved: Definition | None) -> None:
+    if moved is None:
+        return
+    definition.line, definition.problems = moved.line, moved.problems
+    for old, new in zip(definition.attributes, moved.attributes):
+        old.line, old.column = new.line, new.column
+    for old_fk, new_fk in zip(definition.foreign_keys, moved.foreign_keys):
+        old_fk.line, old_fk.column = new_fk.line, new_fk.column

@@ -15,16 +15,15 @@ import ast
 import hashlib
 import io
 import marshal
-import sys
 import tokenize
 from pathlib import Path
 from typing import Any
 
-from djlint import __version__, cachefiles
+from djlint.cachestore import Store
 from djlint.definition import Definition, parse_definition
 from djlint.linking import activation_callee, linking_argument
 
-SUMMARY_FORMAT = 8
+KEEP_PACKS = 8  # summary packs per cache directory (one per repository root)
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
 _COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
@@ -484,29 +483,23 @@ def shape(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_PACK_KIND = "summaries"
-
-
 class SummaryCache:
-    """The summaries of one repository, in one ``marshal`` file per root:
-    ``<dir>/summaries-<format>-<version>-py<X.Y>-<root hash>.pack``, a dict content-hash -> summary.
+    """The summaries of one repository, in one ``marshal`` pack per root (a file of the cache layer,
+    ``djlint.cachestore``: ``<dir>/summaries-<key>.pack``), a dict content-hash -> summary.
 
     One file (not one per module) because opening and creating hundreds of small files costs more
-    than the whole warm analysis; ``marshal`` because it loads several times faster than JSON (it is
-    Python-version specific, hence the name). The pack is written only when something was added,
-    to a temporary file renamed into place (``os.replace`` is atomic), so parallel processes never
-    read a half-written pack (the last writer wins; every pack is complete and valid). The pack is
-    signed with the user's key (``djlint.cachefiles``): an unreadable, corrupt or unsigned pack (e.g.
-    one a repository ships) is ignored and rebuilt. Entries not used by the current run are kept up to a
-    bound, so alternating runs over parts of the repository stay warm.
+    than the whole warm analysis; ``marshal`` because it loads several times faster than JSON. The pack
+    is written only when something was added; its signature is verified before it is unmarshalled (an
+    unsigned pack, e.g. one a repository ships, is ignored and rebuilt). Entries not used by the
+    current run are kept up to a bound, so alternating runs over parts of the repository stay warm.
     """
 
     def __init__(self, directory: Path | None, root: Path | None = None) -> None:
-        self.base = directory
-        self.root = root
-        tag = f"summaries-{SUMMARY_FORMAT}-{__version__}-py{sys.version_info[0]}.{sys.version_info[1]}"
-        root_tag = digest(str(root).encode())[:12] if root is not None else "any"
-        self.path = directory / f"{tag}-{root_tag}.pack" if directory else None
+        self.cache_files = (
+            Store(directory, "summaries", "summaries-{}.pack", keep=KEEP_PACKS, repository=root)
+            if directory is not None else None
+        )
+        self.key = self.cache_files.key(str(root)) if self.cache_files is not None else ""
         self._entries: dict[str, dict[str, Any]] | None = None
         self._used: dict[str, dict[str, Any]] = {}
         self._dirty = False
@@ -514,13 +507,13 @@ class SummaryCache:
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._entries is None:
             self._entries = {}
-            data = cachefiles.read_sealed(self.path, _PACK_KIND) if self.path is not None else None
-            if data is not None:  # signed with the user's key: written by djlint, so well-formed
+            data = self.cache_files.load(self.key) if self.cache_files is not None else None
+            if data is not None:  # signed with the user's key: written by this djlint, so well-formed
                 try:
                     value = marshal.loads(data)
                     if isinstance(value, dict):
                         self._entries = value
-                except Exception:  # noqa: BLE001 - a pack of another Python: rebuild
+                except Exception:  # noqa: BLE001 - damaged on the way: rebuild
                     self._entries = {}
         return self._entries
 
@@ -537,13 +530,13 @@ class SummaryCache:
 
     def flush(self, keep: int = 2000) -> None:
         """Write the pack if this run added entries."""
-        if not self._dirty or self.path is None or self.base is None:
+        if not self._dirty or self.cache_files is None:
             return
         old = self._load()
         extra = [k for k in old if k not in self._used][-max(keep, len(self._used)) :]
         merged = {**{k: old[k] for k in extra}, **self._used}
         try:
-            cachefiles.write_sealed(self.base, self.path, _PACK_KIND, marshal.dumps(merged), self.root)
+            self.cache_files.store(self.key, marshal.dumps(merged))
         except ValueError:
             pass  # not storable: the next run summarises again
         self._dirty = False

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import re
 from pathlib import Path
 
 import pytest
 
-from djlint import cachefiles
+from djlint import cachestore
 from hostile import FINDINGS, findings, make_pipeline, run
 
 
@@ -57,7 +58,21 @@ def user_env(tmp_path: Path, name: str) -> dict[str, str]:
 
 
 def user_key(env: dict[str, str]) -> bytes:
-    return (Path(env["XDG_CACHE_HOME"]) / "djlint" / cachefiles.KEY_FILE).read_bytes()
+    return (Path(env["XDG_CACHE_HOME"]) / "djlint" / cachestore.KEY_FILE).read_bytes()
+
+
+def signed(path: Path, kind: str, data: bytes, key: bytes) -> bytes:
+    """``data`` signed with ``key`` exactly as djlint signs the cache file ``path`` of ``kind``."""
+    (entry_key,) = re.findall(r"[0-9a-f]{32}", path.name)
+    store = cachestore.Store(path.parent, kind, path.name.replace(entry_key, "{}"), keep=1)
+    sealed = store.seal(entry_key, data, key)
+    assert sealed is not None
+    return sealed
+
+
+def body_of(entry: Path) -> dict:
+    """The JSON document a result entry signs (its tag follows it)."""
+    return json.loads(entry.read_bytes()[: -cachestore.TAG_SIZE])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -67,14 +82,11 @@ def user_key(env: dict[str, str]) -> bytes:
 def test_an_edited_result_entry_does_not_hide_findings(repo: Path) -> None:
     assert findings(run("djlint", cwd=repo)) == FINDINGS
     (entry,) = (cache_dir(repo) / "results").glob("*.json")
-    document = json.loads(entry.read_text())
-    if "body" in document:  # keep the tag, edit what it signs
-        body = json.loads(document["body"])
-        body["diagnostics"] = []
-        document["body"] = json.dumps(body)
-    else:
-        document["diagnostics"] = []
-    entry.write_text(json.dumps(document))
+    blob = entry.read_bytes()
+    body = body_of(entry)
+    assert body["diagnostics"]
+    body["diagnostics"] = []  # keep the tag, edit what it signs
+    entry.write_bytes(json.dumps(body).encode() + blob[-cachestore.TAG_SIZE :])
     result = run("djlint", cwd=repo)
     assert result.returncode == 1 and findings(result) == FINDINGS
 
@@ -83,12 +95,15 @@ def test_a_plain_result_entry_does_not_hide_findings(repo: Path) -> None:
     run("djlint", cwd=repo)
     (entry,) = (cache_dir(repo) / "results").glob("*.json")
     key = entry.stem
+    plain = json.dumps({"format": 3, "key": key, "files": {}, "diagnostics": []}).encode()
     for document in (
-        {"format": 3, "key": key, "files": {}, "diagnostics": []},
-        {"tag": "00" * 32, "body": json.dumps({"format": 3, "key": key, "files": {}, "diagnostics": []})},
-        {"tag": 5, "body": None},
+        plain,
+        plain + b"\0" * cachestore.TAG_SIZE,
+        json.dumps({"tag": "00" * 32, "body": plain.decode()}).encode(),
+        json.dumps({"tag": 5, "body": None}).encode(),
+        b"",
     ):
-        entry.write_text(json.dumps(document))
+        entry.write_bytes(document)
         result = run("djlint", cwd=repo)
         assert result.returncode == 1 and findings(result) == FINDINGS and "Traceback" not in result.stderr
 
@@ -110,11 +125,11 @@ def test_a_pack_signed_with_another_users_key_does_not_hide_findings(repo: Path,
     fresh_clone(repo)
     target = pack(repo, kind)
     forged = hide_everything(kind, target.read_bytes())
-    target.write_bytes(forged + cachefiles.tag(kind, forged, user_key(attacker)))
+    target.write_bytes(signed(target, kind, forged, user_key(attacker)))
     # the packs are really read: under the key that signed them, the forgery hides everything ...
     assert run("djlint", cwd=repo, env=attacker).stdout == ""
     fresh_clone(repo)
-    target.write_bytes(forged + cachefiles.tag(kind, forged, user_key(attacker)))
+    target.write_bytes(signed(target, kind, forged, user_key(attacker)))
     # ... but no other user trusts them
     result = run("djlint", cwd=repo, env=victim)
     assert result.returncode == 1 and findings(result) == FINDINGS, result.stderr
@@ -124,11 +139,9 @@ def test_a_result_entry_signed_with_another_users_key_is_absent(repo: Path, tmp_
     attacker, victim = user_env(tmp_path, "attacker"), user_env(tmp_path, "victim")
     run("djlint", cwd=repo, env=attacker)
     (entry,) = (cache_dir(repo) / "results").glob("*.json")
-    body = json.loads(json.loads(entry.read_text())["body"])
+    body = body_of(entry)
     body["diagnostics"] = []
-    text = json.dumps(body)
-    signed = cachefiles.tag("results", text.encode(), user_key(attacker))
-    entry.write_text(json.dumps({"tag": signed.hex(), "body": text}))
+    entry.write_bytes(signed(entry, "results", json.dumps(body).encode(), user_key(attacker)))
     assert run("djlint", cwd=repo, env=attacker).stdout == ""  # the entry is really read
     result = run("djlint", cwd=repo, env=victim)
     assert result.returncode == 1 and findings(result) == FINDINGS

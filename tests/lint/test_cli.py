@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from djlint import cache, cli
+from djlint import cache, cachestore, cli
 from djlint.diagnostics import Diagnostic
 
 REPO = Path(__file__).resolve().parents[2]
@@ -323,7 +323,9 @@ def test_corrupt_cache_entry_is_ignored(repo, capsys):
     entry.write_text('{"format": 1, "key": "')
     status, out, _ = run_main(capsys)
     assert status == 1 and len(out.splitlines()) == 3 and len(repo.calls) == 2
-    json.loads(entry.read_text())  # rewritten whole
+    json.loads(entry.read_bytes()[: -cachestore.TAG_SIZE])  # rewritten whole: the document, then its tag
+    run_main(capsys)
+    assert len(repo.calls) == 2  # and valid: it answers the next run
 
 
 def test_cached_paths_follow_the_current_directory(repo, capsys, monkeypatch):

@@ -8,9 +8,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from djlint.build import build_model
 from djlint.config import Config
 from djlint.definition import parse_definition
-from djlint.model import build_model
 from djlint.summaries import summarize
 
 

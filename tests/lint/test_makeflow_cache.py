@@ -9,11 +9,11 @@ import pytest
 from makeflow_harness import write_repo
 from test_makeflow_reads import LAB
 
+from djlint.build import build_model
 from djlint.config import load_config
 from djlint.makeflow import analyze_makes, interpreter
 from djlint.makeflow.cache import decode_fact, encode_fact
 from djlint.makeflow.facts import FACT_KINDS, Fact, Location, MakeFacts
-from djlint.model import build_model
 
 HELPERS = '''
 from lab import Weather, Rig

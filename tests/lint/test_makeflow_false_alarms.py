@@ -16,11 +16,11 @@ from pathlib import Path
 from makeflow_harness import check, line_of, write_repo
 from test_makeflow_reads import LAB
 
+from djlint.build import build_model
 from djlint.config import load_config
 from djlint.makeflow import analyze_makes
 from djlint.makeflow.cache import decode_fact, encode_fact
 from djlint.makeflow.facts import Location, Read
-from djlint.model import build_model
 
 HEAD = '''
 import itertools

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from djlint import cachefiles
 from djlint.analysis import analyze, noqa_codes
+from djlint.build import build_model
 from djlint.config import Config, load_config
-from djlint.model import Model, build_model, module_name
+from djlint.model import Model
+from djlint.summaries import SummaryCache
+from djlint.walk import module_name
 
 
 def make_repo(root: Path, files: dict[str, str]) -> Path:
@@ -652,7 +654,9 @@ def test_summary_cache_is_used_and_corruption_ignored(tmp_path: Path) -> None:
     planted = {key: {**value, "classes": []} for key, value in entries.items()}
     pack.write_bytes(marshal.dumps(planted))
     assert set(_analyze_without_snapshot(repo).model.tables) == set(first.model.tables)
-    pack.write_bytes(cachefiles.seal("summaries", marshal.dumps(planted)))
+    summaries = SummaryCache(repo / ".djlint_cache", repo.resolve())
+    assert summaries.cache_files.path(summaries.key) == pack
+    pack.write_bytes(summaries.cache_files.seal(summaries.key, marshal.dumps(planted)))
     assert _analyze_without_snapshot(repo).model.tables == {}
     assert set(analyze([repo], cwd=repo, use_cache=False).model.tables) == {
         "lab.Subject",

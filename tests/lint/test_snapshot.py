@@ -1,6 +1,7 @@
 """The model snapshot (djlint.snapshot): reused only when every file's summary is unchanged, never
 unpickled unless signed with the user's key, and never changing what a run finds."""
 
+import marshal
 import pickle
 import textwrap
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 
 from djlint import snapshot as snapshot_module
 from djlint.analysis import analyze
+from djlint.cachestore import TAG_SIZE, Store
 
 LAB = '''
 import datajoint as dj
@@ -147,19 +149,67 @@ class _Planted:
         return (Path.write_text, (self.marker, "code ran"))
 
 
+def sealed(target: Path, data: bytes, key: bytes) -> bytes:
+    """``data`` signed with ``key`` as djlint signs the snapshot file ``target``."""
+    entry_key = target.name.removeprefix("model-").removesuffix(".snapshot")
+    store = Store(target.parent, "snapshot", "model-{}.snapshot", keep=snapshot_module.KEEP)
+    blob = store.seal(entry_key, data, key)
+    assert blob is not None
+    return blob
+
+
 def test_a_snapshot_not_signed_with_the_users_key_is_never_unpickled(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo")
     expected = codes(analyze([repo], cwd=repo))
     (target,) = snapshots(repo)
-    blob = target.read_bytes()
-    _, stored_body = snapshot_module.ModelSnapshot._open(blob)
+    data = target.read_bytes()[:-TAG_SIZE]
+    _, stored_body = snapshot_module.split(data)
     marker = tmp_path / "pwned"
-    forged = blob[: len(blob) - len(stored_body) - 32] + pickle.dumps(_Planted(marker))
-    target.write_bytes(forged + snapshot_module._mac(b"\0" * 32, forged))  # signed with another key
+    forged = data[: len(data) - len(stored_body)] + pickle.dumps(_Planted(marker))
+    target.write_bytes(sealed(target, forged, b"\0" * 32))  # signed with another key
     (repo / "analysis.py").write_text((repo / "analysis.py").read_text() + "\n# a comment\n")
     result = analyze([repo], cwd=repo)
     assert not marker.exists()
     assert not result.model.restored and codes(result) == expected
+
+
+class _RecordingMarshal:
+    """Stands in for ``marshal`` in djlint.snapshot: records what it is asked to decode."""
+
+    def __init__(self) -> None:
+        self.decoded: list[bytes] = []
+
+    def loads(self, data: bytes):
+        self.decoded.append(bytes(data))
+        return marshal.loads(data)
+
+    def dumps(self, value) -> bytes:
+        return marshal.dumps(value)
+
+
+@pytest.mark.parametrize("signer", ["none", "another user"])
+def test_a_tampered_snapshot_header_is_never_unmarshalled(tmp_path: Path, monkeypatch, signer: str) -> None:
+    """The signature is checked first: a file table that does not verify never reaches ``marshal``."""
+    repo = make_repo(tmp_path / "repo")
+    expected = codes(analyze([repo], cwd=repo))
+    (target,) = snapshots(repo)
+    blob = target.read_bytes()
+    data, tag = blob[:-TAG_SIZE], blob[-TAG_SIZE:]
+    table, _ = snapshot_module.split(data)
+    header = marshal.dumps({display: ("0" * 32, *hashes[1:]) for display, hashes in table.items()})
+    start = len(snapshot_module._MAGIC) + snapshot_module._LENGTH.size
+    length = len(marshal.dumps(table))
+    forged = data[: start - snapshot_module._LENGTH.size] + snapshot_module._LENGTH.pack(len(header)) + header
+    forged += data[start + length :]
+    target.write_bytes(forged + tag if signer == "none" else sealed(target, forged, b"\1" * 32))
+    recording = _RecordingMarshal()
+    monkeypatch.setattr(snapshot_module, "marshal", recording)
+    result = analyze([repo], cwd=repo)
+    assert recording.decoded == []
+    assert not result.model.restored and codes(result) == expected
+    # the look-alike: the snapshot the rebuild wrote is genuine, and its table is decoded
+    again = analyze([repo], cwd=repo)
+    assert again.model.restored and len(recording.decoded) == 1 and codes(again) == expected
 
 
 def test_a_corrupt_snapshot_is_rebuilt(tmp_path: Path) -> None:
@@ -170,7 +220,7 @@ def test_a_corrupt_snapshot_is_rebuilt(tmp_path: Path) -> None:
     (repo / "analysis.py").write_text((repo / "analysis.py").read_text() + "\n# a comment\n")
     result = analyze([repo], cwd=repo)
     assert not result.model.restored and codes(result) == expected
-    assert snapshot_module.ModelSnapshot._open(target.read_bytes())[0]["files"]  # rewritten, valid
+    assert snapshot_module.split(target.read_bytes()[:-TAG_SIZE])[0]  # rewritten, valid
     assert analyze([repo], cwd=repo).model.restored
 
 

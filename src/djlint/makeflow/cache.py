@@ -8,29 +8,27 @@ An entry (one make() of one table) is reused when all its inputs are unchanged:
     classes and their bases/methods/attributes, functions, modules (with ``__all__``) and the
     ``linking`` setting - what the interpretation reads from the model besides names (not line numbers).
 So adding an import or a module-level name to one module re-analyses only the make() bodies whose
-names now mean something else. One ``marshal`` pack per repository root, written atomically and signed
-with the user's key (``djlint.cachefiles``): a pack that does not verify is ignored.
+names now mean something else. One ``marshal`` pack per repository root, a file of the cache layer
+(``djlint.cachestore``): signed with the user's key, verified before it is read, keyed by djlint's own
+sources and the Python version.
 """
-
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import marshal
-import sys
 from collections.abc import Callable, Sequence
 from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_args, get_type_hints
 
-from djlint import __version__, cachefiles
+from djlint.cachestore import Store
 from djlint.makeflow.facts import FACT_KINDS, Fact, Location
 
 if TYPE_CHECKING:
     from djlint.model import Model, Symbol
 
-FORMAT = 5
-_PACK_KIND = "makeflow"
+KEEP_PACKS = 8  # facts packs per cache directory (one per repository root)
 
 
 def _plain(value: object) -> object:
@@ -115,24 +113,13 @@ def decode_fact(record: tuple[object, ...]) -> Fact:
     return _CODECS_BY_NAME[str(record[0])].decode(record[1:])
 
 
-def _code_tag() -> str:
-    """The analysis code itself is an input: a changed tracker must not reuse old facts."""
-    h = hashlib.blake2b(digest_size=6)
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        try:
-            h.update(path.read_bytes())
-        except OSError:
-            pass
-    return h.hexdigest()
-
-
 class FactsCache:
+    """The facts of every make() of one repository root, in one ``marshal`` pack (a file of the cache
+    layer, ``djlint.cachestore``: verified before it is unmarshalled, keyed by djlint's own sources)."""
+
     def __init__(self, directory: Path, root: Path) -> None:
-        self.base = directory
-        self.root = root
-        tag = f"makeflow-{FORMAT}-{__version__}-{_code_tag()}-py{sys.version_info[0]}.{sys.version_info[1]}"
-        self.root_tag = hashlib.blake2b(str(root).encode(), digest_size=6).hexdigest()
-        self.path = directory / f"{tag}-{self.root_tag}.pack"
+        self.cache_files = Store(directory, "makeflow", "makeflow-{}.pack", keep=KEEP_PACKS, repository=root)
+        self.key = self.cache_files.key(str(root))
         self._entries: dict[str, Any] | None = None
         self._fresh: dict[str, Any] = {}
         self._dirty = False
@@ -140,12 +127,12 @@ class FactsCache:
     def _load(self) -> dict[str, Any]:
         if self._entries is None:
             self._entries = {}
-            data = cachefiles.read_sealed(self.path, _PACK_KIND)  # unsigned (e.g. shipped): absent
+            data = self.cache_files.load(self.key)  # unsigned (e.g. shipped): absent
             try:
                 value = marshal.loads(data) if data is not None else None
                 if isinstance(value, dict):
                     self._entries = value
-            except Exception:  # noqa: BLE001 - a pack of another Python: start again
+            except Exception:  # noqa: BLE001 - damaged on the way: start again
                 self._entries = {}
         return self._entries
 
@@ -186,11 +173,6 @@ class FactsCache:
         if not self._dirty:
             return
         try:
-            data = marshal.dumps(self._fresh)
-            if not cachefiles.write_sealed(self.base, self.path, _PACK_KIND, data, self.root):
-                return  # a read-only checkout, or no private key: run without the cache
-            for stale in self.base.glob(f"makeflow-*-{self.root_tag}.pack"):
-                if stale != self.path:   # packs of other djlint versions for this root
-                    stale.unlink(missing_ok=True)
-        except (OSError, ValueError):
+            self.cache_files.store(self.key, marshal.dumps(self._fresh))  # False: read-only, or no key
+        except ValueError:
             pass
