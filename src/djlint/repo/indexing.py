@@ -1,0 +1,143 @@
+"""The summaries as the model's indexes: each module's global bindings and star imports, its classes
+(with their methods and nested classes) and functions; then what other modules change about them at
+run time: ``element.activate(linking_module=...)``, ``schema.activate("name")`` and method aliases
+(``make = helper``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from djlint.repo.records import Binding, ClassInfo, FunctionInfo
+
+if TYPE_CHECKING:
+    from djlint.model import Model
+
+
+def index_modules(model: Model) -> None:
+    for name, info in model.modules.items():
+        model._bindings[name], model._stars[name] = binding_index(info.summary)
+        for record in info.summary.get("classes", []):
+            class_id = f"{name}.{record['qualname']}"
+            parent = f"{name}.{record['parent']}" if record.get("parent") else None
+            methods = {
+                method: FunctionInfo(
+                    f"{class_id}.{method}",
+                    name,
+                    f"{record['qualname']}.{method}",
+                    method,
+                    where[0],
+                    where[1],
+                    class_id,
+                )
+                for method, where in record.get("methods", {}).items()
+            }
+            cls = ClassInfo(
+                class_id,
+                name,
+                record["qualname"],
+                record["name"],
+                record["line"],
+                record["column"],
+                record.get("bases", []),
+                record.get("decorators", []),
+                methods,
+                record.get("attributes", []),
+                parent,
+                definition_record=record.get("definition"),
+                aliases=dict(record.get("aliases", {})),
+                inline_schema=record.get("inline_schema"),
+            )
+            model.classes.setdefault(class_id, cls)
+            if parent and parent in model.classes:
+                model.classes[parent].nested.append(class_id)
+            for function in methods.values():
+                model.functions[function.id] = function
+        for binding in info.summary.get("bindings", []):
+            if binding[0] == "def":
+                function_id = f"{name}.{binding[1]}"
+                model.functions.setdefault(
+                    function_id,
+                    FunctionInfo(
+                        function_id,
+                        name,
+                        binding[1],
+                        binding[1],
+                        binding[2],
+                        binding[3] if len(binding) > 3 else 1,
+                        None,
+                    ),
+                )
+
+
+def binding_index(summary: dict[str, Any]) -> tuple[dict[str, list[Binding]], list[Binding]]:
+    """A module's global bindings by name, and its star imports."""
+    bindings: dict[str, list[Binding]] = {}
+    stars: list[Binding] = []
+    for binding in summary.get("bindings", []):
+        if binding[0] == "star":
+            stars.append(binding)
+        else:
+            bindings.setdefault(binding[1], []).append(binding)
+    return bindings, stars
+
+
+def bind_method_aliases(model: Model) -> None:
+    """``make = _make_summary`` / ``_make_tuples = make`` in a class body: the function becomes a
+    method of the class under that name (make() code written outside the class)."""
+    for cls in model.classes.values():
+        for name, (target, _line) in cls.aliases.items():
+            if name in cls.methods:
+                continue
+            if target in cls.methods:  # an earlier method of the same class body
+                cls.methods[name] = cls.methods[target]
+                continue
+            symbol = model.resolve(cls.module, target)
+            if symbol is not None and symbol.kind == "function" and symbol.target in model.functions:
+                cls.methods[name] = model.functions[symbol.target]
+
+
+def link_activations(model: Model) -> None:
+    """``ephys.activate(..., linking_module=__name__)`` in the repo: unresolved names of ``ephys`` are
+    looked up in the linking module, as DataJoint Elements do at run time."""
+    for name, info in model.modules.items():
+        for receiver, kind, value, _line in info.summary.get("activations", []):
+            element = model.resolve(name, receiver)
+            if element is not None and element.kind == "external":
+                model._linked_externals.add(element.target)
+            if element is None or element.kind != "module" or element.target not in model.modules:
+                continue
+            if kind == "self":
+                linking: str | None = name
+            elif kind == "module":
+                linking = model._module_named(value, near=name)
+            else:
+                symbol = model.resolve(name, value)
+                linking = symbol.target if symbol is not None and symbol.kind == "module" else None
+            if linking and linking in model.modules and linking != element.target:
+                targets = model._linking_modules.setdefault(element.target, [])
+                if linking not in targets:
+                    targets.append(linking)
+
+
+def activate_schemas(model: Model) -> None:
+    """``schema = dj.schema()`` named later: ``schema.activate("lab_ephys")`` in the module or elsewhere,
+    or the Element's ``ephys.activate("lab_ephys", linking_module=...)`` (its main schema)."""
+    for name, info in model.modules.items():
+        for receiver, schema_name, _line in info.summary.get("schema_activations", []):
+            symbol = model.resolve(name, receiver)
+            if symbol is None:
+                continue
+            if symbol.kind == "schema" and not symbol.target and symbol.module in model.modules:
+                owner, preferred = symbol.module, receiver.rpartition(".")[2]
+            elif symbol.kind == "module" and symbol.target in model.modules:
+                owner, preferred = symbol.target, "schema"
+            else:
+                continue
+            unnamed = [b[1] for b in model._bindings[owner].get(preferred, []) if b[0] == "schema" and not b[2]]
+            if not unnamed:
+                unnamed = [n for n, group in model._bindings[owner].items()
+                           if any(b[0] == "schema" and not b[2] for b in group)]
+                if len(unnamed) != 1:
+                    continue  # which schema of the module is meant is not clear
+            model._activated_schemas.setdefault((owner, unnamed[0]), schema_name)
