@@ -26,7 +26,9 @@ from djlint.definition import Definition, parse_definition
 SUMMARY_FORMAT = 7
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
-_COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
+_COMPOUND: tuple[type[ast.stmt], ...] = (
+    ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor
+)
 if hasattr(ast, "TryStar"):
     _COMPOUND = (*_COMPOUND, ast.TryStar)
 

@@ -83,12 +83,12 @@ Three records, none a make() fact of its own:
 
 def check(model: Model, facts: MakeFacts | None = None) -> Iterable[Diagnostic]:
     found: list[Diagnostic] = []
-    for info in model.tables.values():
-        definition = info.definition
+    for table_info in model.tables.values():
+        definition = table_info.definition
         if definition is not None and not definition.literal:
             found.append(Diagnostic(
-                info.definition_path or info.path, definition.line, 1, CODE,
-                f"definition of {info.qualname} is not a literal; skipped (its ancestry is unknown)"))
+                table_info.definition_path or table_info.path, definition.line, 1, CODE,
+                f"definition of {table_info.qualname} is not a literal; skipped (its ancestry is unknown)"))
     # a part of the repository analysed alone (--isolated): the name may well be defined in the rest
     hint = ("map it with [tool.djlint] linking" if model.covers_root else
             "analyse the whole repository, without --isolated, or map it with [tool.djlint] linking")
