@@ -24,6 +24,7 @@ from djlint.cache import config_material, relative_path, tool_fingerprint
 from djlint.config import Config, Policy
 from djlint.config import path_matches as _excluded
 from djlint.definition import Definition
+from djlint.definition import definition_from_record as _definition_from_record
 from djlint.diagnostics import Diagnostic
 from djlint.fileio import NotAnalysable, read_source, resolved
 from djlint.provenance import AllowedSets
@@ -40,7 +41,6 @@ from djlint.repo.records import Binding, ClassInfo, FunctionInfo, ModuleInfo, Po
 from djlint.repo.resolution import NameResolution
 from djlint.repo.tables import build_tables as _build_tables
 from djlint.repo.tables import classify_classes as _classify_classes
-from djlint.repo.tables import definition_from_record as _definition_from_record
 from djlint.repo.unknown_origins import UnknownOrigins
 from djlint.snapshot import ModelSnapshot, summary_digests
 from djlint.summaries import SummaryCache, decode_source, load_summary

@@ -21,9 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from djlint import __version__, cachefiles
-from djlint.definition import Definition, parse_definition
+from djlint.definition import definition_record, definition_record_shape, parse_definition
 
 SUMMARY_FORMAT = 7
+# A summary's "bindings" are lists, first item the kind, last the line (a def: line, column):
+#   ["import", name, module, line]              import module / import module as name
+#   ["from", name, level, module, imported, line]   from .module import imported as name
+#   ["star", "*", level, module, line]          from module import *
+#   ["class", name, line]  ["def", name, line, column]  ["value", name, line]
+#   ["virtual", name, schema, line]             name = dj.create_virtual_module(..., "schema")
+#   ["schema", name, schema, line]              name = dj.schema("schema") (schema None: named later)
+#   ["alias", name, dotted, line]               name = other.name
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
 _COMPOUND: tuple[type[ast.stmt], ...] = (
@@ -197,23 +205,6 @@ class _Lines:
             if line == 0:
                 lines[index] = lines[index - 1] if index else start
         return "".join(value_parts), lines, columns
-
-
-def definition_to_json(definition: Definition) -> dict[str, Any]:
-    return {
-        "attributes": [
-            [a.name, a.type, a.default, a.comment, a.line, a.in_key, a.column] for a in definition.attributes
-        ],
-        "foreign_keys": [
-            [f.text, f.ref, f.primary, sorted(f.options), f.renames, f.line, f.column]
-            for f in definition.foreign_keys
-        ],
-        "indexes": definition.indexes,
-        "line": definition.line,
-        "literal": definition.literal,
-        "comment": definition.comment,
-        "problems": [list(p) for p in definition.problems],
-    }
 
 
 class _Summarizer:
@@ -421,7 +412,7 @@ class _Summarizer:
             text, lines, columns = layout
         parsed = parse_definition(text, lines, columns, start_line=value.lineno)
         parsed.line = value.lineno
-        return {**definition_to_json(parsed), "column": value.col_offset + 1}
+        return {**definition_record(parsed), "column": value.col_offset + 1}
 
 
 def summarize(data: bytes) -> dict[str, Any]:
@@ -459,20 +450,8 @@ def parse_and_summarize(data: bytes) -> tuple[dict[str, Any], ast.Module | None,
 
 def shape(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without its lines and columns: what the repository model's structure depends on
-    (two summaries of the same shape differ only in where things are)."""
-
-    def definition(record: dict[str, Any] | None) -> Any:
-        if record is None:
-            return None
-        return {
-            **record,
-            "line": None,
-            "column": None,
-            "problems": [problem[1:] for problem in record.get("problems", [])],
-            "attributes": [a[:4] + a[5:6] for a in record.get("attributes", [])],
-            "foreign_keys": [f[:5] for f in record.get("foreign_keys", [])],
-        }
-
+    (two summaries of the same shape differ only in where things are). Every binding, activation and
+    alias ends with its line (see the bindings' layout above); a ``def`` with its line and column."""
     return {
         **summary,
         "bindings": [b[:2] if b[0] == "def" else b[:-1] for b in summary.get("bindings", [])],
@@ -485,7 +464,9 @@ def shape(summary: dict[str, Any]) -> dict[str, Any]:
                 "column": None,
                 "methods": list(record.get("methods", {})),
                 "aliases": {name: target[:1] for name, target in record.get("aliases", {}).items()},
-                "definition": definition(record.get("definition")),
+                "definition": (
+                    None if record.get("definition") is None else definition_record_shape(record["definition"])
+                ),
             }
             for record in summary.get("classes", [])
         ],

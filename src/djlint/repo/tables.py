@@ -5,9 +5,9 @@ declares become Parts of every table inheriting them).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from djlint.definition import Attribute, Definition, ForeignKey
+from djlint.definition import definition_from_record
 from djlint.repo.records import ClassInfo, Symbol, TableInfo
 
 if TYPE_CHECKING:
@@ -71,27 +71,6 @@ def _classify_class(model: Model, state: dict[str, int], class_id: str) -> None:
     cls.bases = order
     cls.tier = tier
     state[class_id] = 2
-
-
-def definition_from_record(record: dict[str, Any] | None) -> Definition | None:
-    if record is None:
-        return None
-    if not record.get("literal", True):
-        return Definition(line=record.get("line", 1), literal=False)
-    definition = Definition(line=record.get("line", 1), literal=True, comment=record.get("comment", ""))
-    definition.attributes = [
-        Attribute(name=a[0], type=a[1], default=a[2], comment=a[3], line=a[4], in_key=a[5], column=a[6])
-        for a in record.get("attributes", [])
-    ]
-    definition.foreign_keys = [
-        ForeignKey(
-            text=f[0], ref=f[1], primary=f[2], options=set(f[3]), renames=dict(f[4]), line=f[5], column=f[6]
-        )
-        for f in record.get("foreign_keys", [])
-    ]
-    definition.indexes = list(record.get("indexes", []))
-    definition.problems = [(p[0], p[1]) for p in record.get("problems", [])]
-    return definition
 
 
 def build_tables(model: Model) -> None:
