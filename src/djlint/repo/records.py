@@ -10,13 +10,14 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from djlint.definition import Definition
 
 # A global binding of a module, as the summary records it (``djlint.summaries``): a list whose first
 # item is its kind ("import", "from", "star", "class", "def", "value", "virtual", "schema", "alias").
 Binding = list[Any]
+SymbolKind = Literal["table", "class", "function", "module", "unknown", "external", "schema", "value"]
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Symbol:
     schema: for a virtual module (``dj.create_virtual_module``): its database name.
     """
 
-    kind: str
+    kind: SymbolKind
     target: str
     module: str | None = None
     schema: str | None = None
