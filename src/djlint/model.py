@@ -28,7 +28,7 @@ from djlint.definition import definition_from_record as _definition_from_record
 from djlint.diagnostics import Diagnostic
 from djlint.fileio import NotAnalysable, read_source, resolved
 from djlint.provenance import AllowedSets
-# The build and ``reposition`` (below) call each step under its former private name.
+# The steps of the build, under the names ``_build_model`` and ``reposition`` (below) call them by.
 from djlint.repo.fkgraph import build_graph as _build_graph
 from djlint.repo.fkgraph import note_unknown_parents as _note_definition_problems
 from djlint.repo.indexing import activate_schemas as _activate_schemas

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 
 def index_modules(model: Model) -> None:
+    """Every module's bindings and star imports, classes (``model.classes``, nested ones listed under
+    their parent) and functions and methods (``model.functions``); the first class of a name is kept."""
     for name, info in model.modules.items():
         model._bindings[name], model._stars[name] = binding_index(info.summary)
         for record in info.summary.get("classes", []):
@@ -22,28 +24,28 @@ def index_modules(model: Model) -> None:
             parent = f"{name}.{record['parent']}" if record.get("parent") else None
             methods = {
                 method: FunctionInfo(
-                    f"{class_id}.{method}",
-                    name,
-                    f"{record['qualname']}.{method}",
-                    method,
-                    where[0],
-                    where[1],
-                    class_id,
+                    id=f"{class_id}.{method}",
+                    module=name,
+                    qualname=f"{record['qualname']}.{method}",
+                    name=method,
+                    line=line,
+                    column=column,
+                    class_id=class_id,
                 )
-                for method, where in record.get("methods", {}).items()
+                for method, (line, column) in record.get("methods", {}).items()
             }
             cls = ClassInfo(
-                class_id,
-                name,
-                record["qualname"],
-                record["name"],
-                record["line"],
-                record["column"],
-                record.get("bases", []),
-                record.get("decorators", []),
-                methods,
-                record.get("attributes", []),
-                parent,
+                id=class_id,
+                module=name,
+                qualname=record["qualname"],
+                name=record["name"],
+                line=record["line"],
+                column=record["column"],
+                base_texts=record.get("bases", []),
+                decorators=record.get("decorators", []),
+                methods=methods,
+                attributes=record.get("attributes", []),
+                parent=parent,
                 definition_record=record.get("definition"),
                 aliases=dict(record.get("aliases", {})),
                 inline_schema=record.get("inline_schema"),
@@ -55,17 +57,18 @@ def index_modules(model: Model) -> None:
                 model.functions[function.id] = function
         for binding in info.summary.get("bindings", []):
             if binding[0] == "def":
-                function_id = f"{name}.{binding[1]}"
+                _, function_name, line, *column = binding  # ["def", name, line, column]
+                function_id = f"{name}.{function_name}"
                 model.functions.setdefault(
                     function_id,
                     FunctionInfo(
-                        function_id,
-                        name,
-                        binding[1],
-                        binding[1],
-                        binding[2],
-                        binding[3] if len(binding) > 3 else 1,
-                        None,
+                        id=function_id,
+                        module=name,
+                        qualname=function_name,
+                        name=function_name,
+                        line=line,
+                        column=column[0] if column else 1,
+                        class_id=None,
                     ),
                 )
 
