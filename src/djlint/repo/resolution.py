@@ -263,6 +263,8 @@ class NameResolution:
         return binding[2] or self._activated_schemas.get((module, binding[1]), "")
 
     def _binding(self, module: str, binding: Binding) -> Symbol | None:
+        """What one of ``module``'s global bindings makes its name mean (the bindings' layouts:
+        ``djlint.summaries``)."""
         kind = binding[0]
         if kind == "class":
             class_id = f"{module}.{binding[1]}"
