@@ -9,24 +9,18 @@ import gc
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from djlint.cachestore import cache_directory, config_material
 from djlint.config import Config
-from djlint.diagnostics import Diagnostic
 from djlint.fileio import resolved, source_or_reason
 from djlint.linking import link_activations
-from djlint.model import (
-    Model,
-    ModuleInfo,
-    _activate_schemas,
-    _bind_method_aliases,
-    _build_graph,
-    _build_tables,
-    _check_policy,
-    _classify_classes,
-    _defines_make,
-    _index_modules,
-)
+from djlint.model import Model, ModuleInfo
+from djlint.repo.records import BrokenFile
+from djlint.repo.fkgraph import build_graph
+from djlint.repo.indexing import activate_schemas, bind_method_aliases, index_modules
+from djlint.repo.policy_names import resolve_policy
+from djlint.repo.tables import build_tables, classify_classes
 from djlint.snapshot import ModelSnapshot, summary_digests
 from djlint.summaries import SummaryCache, decode_source, load_summary
 from djlint.walk import discover, module_name, relative_path
@@ -80,7 +74,7 @@ def _build_model(
         model.files.append(display)
         data = sources[path] if path in sources else source_or_reason(path)
         if isinstance(data, str):
-            model.broken[display] = Diagnostic(display, 1, 1, "DJ000", data)
+            model.broken[display] = BrokenFile(display, 1, 1, "unreadable", data)
             continue
         digest, summary, tree, text = load_summary(data, cache)
         if snapshot is not None:
@@ -90,12 +84,8 @@ def _build_model(
             )
         if "error" in summary:
             error = summary["error"]
-            model.broken[display] = Diagnostic(
-                display,
-                int(error.get("line") or 1),
-                int(error.get("column") or 1),
-                "DJ000",
-                f"cannot parse the file: {error.get('message')}",
+            model.broken[display] = BrokenFile(
+                display, int(error.get("line") or 1), int(error.get("column") or 1), "syntax", str(error.get("message"))
             )
             continue
         name, is_package = module_name(path, root, inits)
@@ -109,7 +99,7 @@ def _build_model(
             text, _ = decode_source(data)
         source = text if text is not None else data.decode("utf-8", "replace")
         info = ModuleInfo(name, path, display, source, digest, is_package, summary)
-        if tree is not None and _defines_make(summary):
+        if tree is not None and defines_make(summary):
             info._ast = tree  # parsed by the cheap pass (cold run): make() analysis need not parse again
         model.modules[name] = info
         model.by_path[display] = info
@@ -120,18 +110,24 @@ def _build_model(
 
     if cache is not None:
         cache.flush()
-    model.diagnostics.extend(model.broken.values())
-    _index_modules(model)
+    index_modules(model)
     link_activations(model)
-    _activate_schemas(model)
-    _bind_method_aliases(model)
-    _classify_classes(model)
-    _build_tables(model)
+    activate_schemas(model)
+    bind_method_aliases(model)
+    classify_classes(model)
+    build_tables(model)
     # Every index name resolution reads is complete (tables, tiers, schemas, linking): from here on a
     # name always means the same, so resolutions are memoised (the foreign keys' are reused by make()).
     model._memo = {}
-    _build_graph(model)
-    _check_policy(model, cwd)
-    model.diagnostics.sort()
+    build_graph(model)
+    resolve_policy(model, cwd)
     model._built_unknown_names = dict(model.unknown_names)
     return model
+
+
+_MAKE_NAMES = frozenset({"make", "_make_tuples", "make_fetch", "make_compute", "make_insert"})
+
+
+def defines_make(summary: dict[str, Any]) -> bool:
+    """The module defines a make() method (its parse is kept for the make() analysis)."""
+    return any(_MAKE_NAMES.intersection(record.get("methods", ())) for record in summary.get("classes", ()))

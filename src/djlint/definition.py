@@ -12,7 +12,9 @@ A definition is the ``definition`` string of a table class::
     index(quality)
 
 Lines are given back with their absolute line in the ``.py`` file through ``line_of`` (the caller
-knows where each line of the string value physically sits).
+knows where each line of the string value physically sits). A parsed definition is kept in the per-file
+summary as plain data (``definition_record``; ``AttributeRecord`` and ``ForeignKeyRecord`` name the
+items of its lists) and made a ``Definition`` again by ``definition_from_record``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import ast
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 DIVIDER = re.compile(r"^(-{3,}|_{3,})\s*(#.*)?$")  # the primary key ends here (a stripped line)
 _INDEX = re.compile(r"^(unique\s+)?index\s*\(", re.IGNORECASE)
@@ -262,3 +265,82 @@ def parse_definition(
         if problem:
             definition.problems.append((line, problem))
     return definition
+
+
+# -- the definition as plain data: the summary's record (lists and dicts, cached with marshal) -----------
+class AttributeRecord(NamedTuple):
+    """What the items of one attribute's list in a definition record are."""
+
+    name: str
+    type: str
+    default: str | None
+    comment: str
+    line: int
+    in_key: bool
+    column: int
+
+
+class ForeignKeyRecord(NamedTuple):
+    """What the items of one foreign key's list in a definition record are."""
+
+    text: str
+    ref: str | None
+    primary: bool
+    options: list[str]
+    renames: dict[str, str | None]
+    line: int
+    column: int
+
+
+def definition_record(definition: Definition) -> dict[str, Any]:
+    """``definition`` as plain data (what ``marshal`` can store); problems as ``[line, message]``."""
+    return {
+        "attributes": [
+            list(AttributeRecord(a.name, a.type, a.default, a.comment, a.line, a.in_key, a.column))
+            for a in definition.attributes
+        ],
+        "foreign_keys": [
+            list(ForeignKeyRecord(f.text, f.ref, f.primary, sorted(f.options), f.renames, f.line, f.column))
+            for f in definition.foreign_keys
+        ],
+        "indexes": definition.indexes,
+        "line": definition.line,
+        "literal": definition.literal,
+        "comment": definition.comment,
+        "problems": [list(p) for p in definition.problems],
+    }
+
+
+def definition_from_record(record: dict[str, Any] | None) -> Definition | None:
+    """The ``Definition`` a record holds (``definition_record``, or ``{"literal": False, "line": ...}``
+    for a definition that is not a literal string)."""
+    if record is None:
+        return None
+    if not record.get("literal", True):
+        return Definition(line=record.get("line", 1), literal=False)
+    definition = Definition(line=record.get("line", 1), literal=True, comment=record.get("comment", ""))
+    for a in map(AttributeRecord._make, record.get("attributes", [])):
+        definition.attributes.append(Attribute(
+            name=a.name, type=a.type, default=a.default, comment=a.comment, line=a.line, in_key=a.in_key,
+            column=a.column))
+    for f in map(ForeignKeyRecord._make, record.get("foreign_keys", [])):
+        definition.foreign_keys.append(ForeignKey(
+            text=f.text, ref=f.ref, primary=f.primary, options=set(f.options), renames=dict(f.renames),
+            line=f.line, column=f.column))
+    definition.indexes = list(record.get("indexes", []))
+    definition.problems = [(line, message) for line, message in record.get("problems", [])]
+    return definition
+
+
+def definition_record_shape(record: dict[str, Any]) -> dict[str, Any]:
+    """A definition record without its lines and columns (djlint.summaries.shape)."""
+    attributes = map(AttributeRecord._make, record.get("attributes", []))
+    foreign_keys = map(ForeignKeyRecord._make, record.get("foreign_keys", []))
+    return {
+        **record,
+        "line": None,
+        "column": None,
+        "problems": [[message] for _line, message in record.get("problems", [])],
+        "attributes": [[a.name, a.type, a.default, a.comment, a.in_key] for a in attributes],
+        "foreign_keys": [[f.text, f.ref, f.primary, f.options, f.renames] for f in foreign_keys],
+    }

@@ -1,4 +1,4 @@
-"""SVG and a self-contained HTML page of a :class:`djlint.graph.PipelineGraph`, laid out here without
+"""SVG and a self-contained HTML page of a :class:`djlint.graph_model.PipelineGraph`, laid out here without
 Graphviz: a layered (Sugiyama-style) drawing, top to bottom like dj.Diagram.
 
 1. Layers: longest path from the roots along foreign keys; a root is then moved down next to its
@@ -16,9 +16,10 @@ import functools
 import html
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from djlint.graph import EDGE_COLOUR, FINDING_COLOUR, TIER_COLOURS, UNKNOWN_COLOURS, PipelineGraph
+from djlint.graph_model import EDGE_COLOUR, FINDING_COLOUR, TIER_COLOURS, UNKNOWN_COLOURS, PipelineGraph
 
 FONT = "DejaVu Sans, Verdana, Helvetica, Arial, sans-serif"
 FONT_SIZE = 12
@@ -118,7 +119,7 @@ def _barycentre(node: str, row: dict[str, int], at: dict[str, int], links: dict[
     return sum(near) / len(near) if near else float(row[node])
 
 
-def _isotonic(desired: list[float], weights: list[float]) -> list[float]:
+def _isotonic(desired: list[float], weights: Sequence[float]) -> list[float]:
     """The non-decreasing sequence nearest (weighted least squares) to ``desired``."""
     blocks: list[list[float]] = []  # [mean, weight, count]
     for value, weight in zip(desired, weights):

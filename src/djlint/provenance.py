@@ -17,18 +17,20 @@ Nothing here knows about either; it only needs the foreign-key graph and who is 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from graphlib import CycleError, TopologicalSorter
-from typing import Any, TypeVar
+from typing import Any
 
-Node = TypeVar("Node", bound=Hashable)
-MasterOf = Callable[[Hashable], "Hashable | None"]
+# A node of the graph: a table's id (djlint: "module.Class", a ``?name`` placeholder; datajoint: the
+# full table name, or the number of an alias node).
+Node = str
+MasterOf = Callable[[Node], "Node | None"]
 
 
 def entity_of(node: Node, master_of: MasterOf) -> Node:
     """The entity a table belongs to: its master if it is a Part, else itself."""
     master = master_of(node)
-    return node if master is None else master  # type: ignore[return-value]
+    return node if master is None else master
 
 
 class AllowedSets:
@@ -46,19 +48,19 @@ class AllowedSets:
 
     @classmethod
     def from_edges(
-        cls, nodes: Iterable[Hashable], edges: Iterable[tuple[Hashable, Hashable]], master_of: MasterOf
+        cls, nodes: Iterable[Node], edges: Iterable[tuple[Node, Node]], master_of: MasterOf
     ) -> AllowedSets:
         """The same, from the graph's nodes and ``(parent, child)`` edges."""
         sets = cls.__new__(cls)
         sets._read(nodes, edges, master_of)
         return sets
 
-    def _read(self, nodes: Iterable[Hashable], edges: Iterable[Any], master_of: MasterOf) -> None:
+    def _read(self, nodes: Iterable[Node], edges: Iterable[Any], master_of: MasterOf) -> None:
         self.master_of = master_of
-        self.nodes: frozenset[Hashable] = frozenset(nodes)
-        self.members: dict[Hashable, set[Hashable]] = {}
-        self.parents: dict[Hashable, set[Hashable]] = {}  # entity -> parent entities
-        self.table_parents: dict[Hashable, list[Hashable]] = {}  # table -> parent tables
+        self.nodes: frozenset[Node] = frozenset(nodes)
+        self.members: dict[Node, set[Node]] = {}
+        self.parents: dict[Node, set[Node]] = {}  # entity -> parent entities
+        self.table_parents: dict[Node, list[Node]] = {}  # table -> parent tables
         for node in self.nodes:
             entity = entity_of(node, master_of)
             self.members.setdefault(entity, set()).add(node)
@@ -69,13 +71,13 @@ class AllowedSets:
             if a != b:
                 self.parents[b].add(a)
         self._ancestors = _all_ancestors(self.parents)
-        self._reads: dict[Hashable, frozenset[Hashable]] = {}
+        self._reads: dict[Node, frozenset[Node]] = {}
 
-    def own_entity(self, table: Hashable) -> set[Hashable]:
+    def own_entity(self, table: Node) -> set[Node]:
         """T and its Parts (or, for a Part, its master and siblings)."""
         return set(self.members.get(entity_of(table, self.master_of), {table}))
 
-    def ancestor_entities(self, table: Hashable) -> frozenset[Hashable]:
+    def ancestor_entities(self, table: Node) -> frozenset[Node]:
         entity = entity_of(table, self.master_of)
         if entity not in self.parents:
             return frozenset()
@@ -83,14 +85,14 @@ class AllowedSets:
             self._ancestors[entity] = frozenset(_search(self.parents, entity))
         return self._ancestors[entity]
 
-    def is_table_ancestor(self, table: Hashable, candidate: Hashable) -> bool:
+    def is_table_ancestor(self, table: Node, candidate: Node) -> bool:
         """Is ``candidate`` upstream of ``table`` itself through foreign keys, masters and Parts not
         collapsed (what datajoint's ``self.upstream`` holds besides the table)? The search climbs from
         ``table`` and stops at ``candidate``, usually a parent or a grandparent."""
         entity = entity_of(candidate, self.master_of)
         if entity != entity_of(table, self.master_of) and entity not in self.ancestor_entities(table):
             return False  # not even its entity is upstream
-        seen: set[Hashable] = set()
+        seen: set[Node] = set()
         frontier = list(self.table_parents.get(table, ()))
         while frontier:
             node = frontier.pop()
@@ -101,7 +103,7 @@ class AllowedSets:
                 frontier.extend(self.table_parents.get(node, ()))
         return False
 
-    def reads(self, table: Hashable, extra: Iterable[Hashable] = ()) -> frozenset[Hashable]:
+    def reads(self, table: Node, extra: Iterable[Node] = ()) -> frozenset[Node]:
         """Every table a make() of ``table`` may read."""
         if table not in self._reads:
             allowed = self.own_entity(table)
@@ -111,7 +113,7 @@ class AllowedSets:
         extra = frozenset(extra)
         return self._reads[table] | extra if extra else self._reads[table]
 
-    def may_read(self, table: Hashable, target: Hashable, extra: Iterable[Hashable] = ()) -> bool:
+    def may_read(self, table: Node, target: Node, extra: Iterable[Node] = ()) -> bool:
         """``target in self.reads(table, extra)``, without building the set (rules ask once per read)."""
         if target in extra:
             return True
@@ -120,24 +122,24 @@ class AllowedSets:
             return target in self.own_entity(table)
         return entity in self.ancestor_entities(table) and target in self.members.get(entity, {entity})
 
-    def writes(self, table: Hashable, extra: Iterable[Hashable] = ()) -> frozenset[Hashable]:
+    def writes(self, table: Node, extra: Iterable[Node] = ()) -> frozenset[Node]:
         """Every table a make() of ``table`` may write: T and its Parts, plus the policy's."""
         allowed = self.own_entity(table)
         allowed.update(extra)
         return frozenset(allowed)
 
-    def downstream_of(self, sources: Iterable[Hashable]) -> set[Hashable]:
+    def downstream_of(self, sources: Iterable[Node]) -> set[Node]:
         """Every entity below any of ``sources`` (entities), the sources excluded unless on a cycle."""
-        children: dict[Hashable, list[Hashable]] = {}
+        children: dict[Node, list[Node]] = {}
         for child, parents in self.parents.items():
             for parent in parents:
                 children.setdefault(parent, []).append(child)
         return _search(children, *sources)
 
 
-def _search(neighbours: dict[Hashable, Any], *starts: Hashable) -> set[Hashable]:
+def _search(neighbours: dict[Node, Any], *starts: Node) -> set[Node]:
     """Every node reachable from ``starts`` along ``neighbours`` (depth first)."""
-    found: set[Hashable] = set()
+    found: set[Node] = set()
     frontier = [n for start in starts for n in neighbours.get(start, ())]
     while frontier:
         node = frontier.pop()
@@ -147,16 +149,16 @@ def _search(neighbours: dict[Hashable, Any], *starts: Hashable) -> set[Hashable]
     return found
 
 
-def _all_ancestors(parents: dict[Hashable, set[Hashable]]) -> dict[Hashable, frozenset[Hashable]]:
+def _all_ancestors(parents: dict[Node, set[Node]]) -> dict[Node, frozenset[Node]]:
     """Ancestors of every node in one pass in topological order (a search per node costs ~20x more on a
     2,000-table pipeline); empty for a graph with a cycle, which is then searched node by node."""
     try:
         order = list(TopologicalSorter(parents).static_order())
     except CycleError:
         return {}
-    ancestors: dict[Hashable, frozenset[Hashable]] = {}
+    ancestors: dict[Node, frozenset[Node]] = {}
     for node in order:
-        found: set[Hashable] = set()
+        found: set[Node] = set()
         for parent in parents.get(node, ()):
             found.add(parent)
             found |= ancestors[parent]
@@ -165,14 +167,14 @@ def _all_ancestors(parents: dict[Hashable, set[Hashable]]) -> dict[Hashable, fro
 
 
 def allowed_reads(
-    graph: Any, table: Hashable, master_of: MasterOf, extra: Iterable[Hashable] = ()
-) -> frozenset[Hashable]:
+    graph: Any, table: Node, master_of: MasterOf, extra: Iterable[Node] = ()
+) -> frozenset[Node]:
     """Every table a make() of ``table`` may read (one-shot form of :class:`AllowedSets`)."""
     return AllowedSets(graph, master_of).reads(table, extra)
 
 
 def allowed_writes(
-    graph: Any, table: Hashable, master_of: MasterOf, extra: Iterable[Hashable] = ()
-) -> frozenset[Hashable]:
+    graph: Any, table: Node, master_of: MasterOf, extra: Iterable[Node] = ()
+) -> frozenset[Node]:
     """Every table a make() of ``table`` may write (one-shot form of :class:`AllowedSets`)."""
     return AllowedSets(graph, master_of).writes(table, extra)

@@ -6,7 +6,8 @@ attributes ``--explain`` prints), built by mkdocs (``mkdocs.yml`` at the reposit
     mkdocs build --strict               # the site, into site/
 
 A page has ruff's parts: what it does, why it matters, an example, what to write instead, and, when the
-rule module has them, the fix (``FIX``) and its known limits (``KNOWN_LIMITS``).
+rule module has them, the fix (``FIX``), its known limits (``KNOWN_LIMITS``) and how it is found
+(``HOW_FOUND``: the facts or model records it reads, and what records them).
 """
 
 from __future__ import annotations
@@ -85,6 +86,8 @@ def rule_page(rule: ModuleType) -> str:
         parts += ["## Fix", _prose(_text(rule, "FIX"))]
     if _text(rule, "KNOWN_LIMITS"):
         parts += ["## Known limits", _prose(_text(rule, "KNOWN_LIMITS"))]
+    if _text(rule, "HOW_FOUND"):
+        parts += ["## How it is found", _prose(_text(rule, "HOW_FOUND"))]
     parts += [
         "## Options",
         (f"- Print this page in a terminal: `djlint --explain {code}`.\n"

@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from djlint.cachestore import Store, user_key
-from djlint.definition import Definition
+from djlint.definition import Definition, definition_from_record
 from djlint.fileio import read_source
-from djlint.model import Model, _binding_index, _definition_from_record, _note_definition_problems
+from djlint.model import Model
+from djlint.repo.fkgraph import note_unknown_parents
+from djlint.repo.indexing import binding_index
 from djlint.summaries import digest, parse_and_summarize, shape
 
 if TYPE_CHECKING:
@@ -134,7 +136,7 @@ def reposition(model: Model, name: str, summary: dict[str, Any]) -> None:
     """Lines moved in module ``name`` and nothing else changed there (``summary`` has the shape of the
     summary the model was built from; ``restore`` checks): give the model's objects from that
     module their new positions, and redo the build's findings located in it."""
-    model._bindings[name], model._stars[name] = _binding_index(summary)
+    model._bindings[name], model._stars[name] = binding_index(summary)
     records: dict[str, dict[str, Any]] = {}
     for record in summary.get("classes", []):
         class_id = f"{name}.{record['qualname']}"
@@ -168,14 +170,12 @@ def reposition(model: Model, name: str, summary: dict[str, Any]) -> None:
             table.line, table.column = table_class.line, table_class.column
         owner = records.get(table.definition_owner or "")
         if owner is not None and table.definition is not None:
-            _move_definition(table.definition, _definition_from_record(owner.get("definition")))
+            _move_definition(table.definition, definition_from_record(owner.get("definition")))
     display = model.modules[name].display_path
-    model.diagnostics = [d for d in model.diagnostics if not (d.path == display and d.code == "DJ001")]
     model.unknown_names = {n: place for n, place in model._built_unknown_names.items() if place[0] != display}
     for table in model.tables.values():
         if (table.definition_path or table.path) == display:
-            _note_definition_problems(model, table)
-    model.diagnostics.sort()
+            note_unknown_parents(model, table)
     model._built_unknown_names = dict(model.unknown_names)
 
 

@@ -20,13 +20,24 @@ from pathlib import Path
 from typing import Any
 
 from djlint.cachestore import Store
-from djlint.definition import Definition, parse_definition
+from djlint.definition import definition_record, definition_record_shape, parse_definition
 from djlint.linking import activation_callee, linking_argument
+from djlint.string_layout import StringLayout
 
 KEEP_PACKS = 8  # summary packs per cache directory (one per repository root)
+# A summary's "bindings" are lists, first item the kind, last the line (a def: line, column):
+#   ["import", name, module, line]              import module / import module as name
+#   ["from", name, level, module, imported, line]   from .module import imported as name
+#   ["star", "*", level, module, line]          from module import *
+#   ["class", name, line]  ["def", name, line, column]  ["value", name, line]
+#   ["virtual", name, schema, line]             name = dj.create_virtual_module(..., "schema")
+#   ["schema", name, schema, line]              name = dj.schema("schema") (schema None: named later)
+#   ["alias", name, dotted, line]               name = other.name
 _SCHEMA_FACTORIES = {"schema", "Schema", "create_schema"}
 _VIRTUAL_FACTORIES = {"create_virtual_module", "VirtualModule"}
-_COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor)
+_COMPOUND: tuple[type[ast.stmt], ...] = (
+    ast.If, ast.Try, ast.With, ast.For, ast.While, ast.AsyncWith, ast.AsyncFor
+)
 if hasattr(ast, "TryStar"):
     _COMPOUND = (*_COMPOUND, ast.TryStar)
 
@@ -90,133 +101,9 @@ def _argument(call: ast.Call, position: int, keyword: str) -> ast.AST | None:
     return node
 
 
-class _Token:
-    """The two fields of a tokenize token that the layout needs."""
-
-    __slots__ = ("string", "start")
-
-    def __init__(self, string: str, start: tuple[int, int]) -> None:
-        self.string = string
-        self.start = start
-
-
-def _string_tokens(fragment: str) -> list[Any]:
-    """The STRING tokens of ``fragment`` (the source of one string expression). The common case — one
-    literal, no implicit concatenation — is recognised without running the (slow, pure-Python) tokenizer."""
-    body = fragment.lstrip("rRuU")
-    prefix = len(fragment) - len(body)
-    for quote in ('"""', "'''", '"', "'"):
-        if body.startswith(quote):
-            inner = body[len(quote) : -len(quote)] if len(body) >= 2 * len(quote) else None
-            if (
-                inner is not None
-                and body.endswith(quote)
-                and quote not in inner
-                and "\\" not in inner
-                and (len(quote) == 3 or "\n" not in inner)
-                and prefix <= 1
-            ):
-                return [_Token(fragment, (1, 1))]
-            break
-    return [
-        t
-        for t in tokenize.generate_tokens(io.StringIO("(" + fragment + ")").readline)
-        if t.type == tokenize.STRING
-    ]
-
-
-def _string_value(token: str) -> Any:
-    body = token.lstrip("rRuU")
-    if len(token) - len(body) <= 1 and "\\" not in body:
-        for quote in ('"""', "'''", '"', "'"):
-            if body.startswith(quote) and body.endswith(quote) and len(body) >= 2 * len(quote):
-                return body[len(quote) : -len(quote)]
-    return ast.literal_eval(token)
-
-
-class _Lines:
-    """Physical positions of the characters of a string literal (possibly concatenated)."""
-
-    def __init__(self, source_lines: list[str]) -> None:
-        self.source_lines = source_lines
-
-    def layout(self, node: ast.expr) -> tuple[str, list[int], list[int]] | None:
-        """(value, line of each value line, column of each value line), or None when unreadable."""
-        start, end = node.lineno, node.end_lineno or node.lineno
-        try:
-            first = self.source_lines[start - 1]
-            start_col = len(first.encode("utf-8")[: node.col_offset].decode("utf-8", "replace"))
-            last = self.source_lines[end - 1]
-            end_col = len(last.encode("utf-8")[: node.end_col_offset or 0].decode("utf-8", "replace"))
-            if start == end:
-                fragment = first[start_col:end_col]
-            else:
-                middle = self.source_lines[start : end - 1]
-                fragment = first[start_col:] + "".join(middle) + last[:end_col]
-            tokens = _string_tokens(fragment)
-        except (tokenize.TokenError, SyntaxError, IndexError, ValueError):
-            return None
-        value_parts: list[str] = []
-        lines: list[int] = []
-        columns: list[int] = []
-        started = False
-        for token in tokens:
-            try:
-                value = _string_value(token.string)
-            except (SyntaxError, ValueError, MemoryError, RecursionError):
-                return None
-            if not isinstance(value, str):
-                return None
-            row = start + token.start[0] - 1
-            col = token.start[1] + (start_col - 1 if token.start[0] == 1 else 0)
-            prefix = len(token.string) - len(token.string.lstrip("rRbBuUfF"))
-            quote = 3 if token.string[prefix : prefix + 3] in ('"""', "'''") else 1
-            raw_newlines = token.string.count("\n")
-            segments = value.split("\n")
-            one_to_one = raw_newlines == len(segments) - 1
-            for j, segment in enumerate(segments):
-                if j > 0:
-                    value_parts.append("\n")
-                    started = False
-                    lines.append(0)
-                    columns.append(1)
-                elif not lines:
-                    lines.append(0)
-                    columns.append(1)
-                value_parts.append(segment)
-                if not started and segment.strip():
-                    started = True
-                    physical = row + j if one_to_one else row
-                    column = col + 1 + prefix + quote if j == 0 else 1
-                    column += len(segment) - len(segment.lstrip())
-                    lines[-1] = physical
-                    columns[-1] = column
-        for index, line in enumerate(lines):
-            if line == 0:
-                lines[index] = lines[index - 1] if index else start
-        return "".join(value_parts), lines, columns
-
-
-def definition_to_json(definition: Definition) -> dict[str, Any]:
-    return {
-        "attributes": [
-            [a.name, a.type, a.default, a.comment, a.line, a.in_key, a.column] for a in definition.attributes
-        ],
-        "foreign_keys": [
-            [f.text, f.ref, f.primary, sorted(f.options), f.renames, f.line, f.column]
-            for f in definition.foreign_keys
-        ],
-        "indexes": definition.indexes,
-        "line": definition.line,
-        "literal": definition.literal,
-        "comment": definition.comment,
-        "problems": [list(p) for p in definition.problems],
-    }
-
-
 class _Summarizer:
     def __init__(self, source: str) -> None:
-        self.lines = _Lines(source.splitlines(keepends=True))
+        self.lines = StringLayout(source.splitlines(keepends=True))
         self.bindings: list[list[Any]] = []
         self.classes: list[dict[str, Any]] = []
         self.all: list[str] | None = None
@@ -412,7 +299,7 @@ class _Summarizer:
             text, lines, columns = layout
         parsed = parse_definition(text, lines, columns, start_line=value.lineno)
         parsed.line = value.lineno
-        return {**definition_to_json(parsed), "column": value.col_offset + 1}
+        return {**definition_record(parsed), "column": value.col_offset + 1}
 
 
 def summarize(data: bytes) -> dict[str, Any]:
@@ -450,20 +337,8 @@ def parse_and_summarize(data: bytes) -> tuple[dict[str, Any], ast.Module | None,
 
 def shape(summary: dict[str, Any]) -> dict[str, Any]:
     """The summary without its lines and columns: what the repository model's structure depends on
-    (two summaries of the same shape differ only in where things are)."""
-
-    def definition(record: dict[str, Any] | None) -> Any:
-        if record is None:
-            return None
-        return {
-            **record,
-            "line": None,
-            "column": None,
-            "problems": [problem[1:] for problem in record.get("problems", [])],
-            "attributes": [a[:4] + a[5:6] for a in record.get("attributes", [])],
-            "foreign_keys": [f[:5] for f in record.get("foreign_keys", [])],
-        }
-
+    (two summaries of the same shape differ only in where things are). Every binding, activation and
+    alias ends with its line (see the bindings' layout above); a ``def`` with its line and column."""
     return {
         **summary,
         "bindings": [b[:2] if b[0] == "def" else b[:-1] for b in summary.get("bindings", [])],
@@ -476,7 +351,9 @@ def shape(summary: dict[str, Any]) -> dict[str, Any]:
                 "column": None,
                 "methods": list(record.get("methods", {})),
                 "aliases": {name: target[:1] for name, target in record.get("aliases", {}).items()},
-                "definition": definition(record.get("definition")),
+                "definition": (
+                    None if record.get("definition") is None else definition_record_shape(record["definition"])
+                ),
             }
             for record in summary.get("classes", [])
         ],

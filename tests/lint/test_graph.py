@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from djlint.graph import FINDING_COLOUR, TIER_COLOURS, UNKNOWN_COLOURS, Edge, Node, PipelineGraph
+from djlint.graph_model import FINDING_COLOUR, TIER_COLOURS, UNKNOWN_COLOURS, Edge, Node, PipelineGraph
 from djlint.graph_render import layout
 
 REPO = Path(__file__).resolve().parents[2]

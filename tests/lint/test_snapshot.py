@@ -11,6 +11,7 @@ import pytest
 from djlint import snapshot as snapshot_module
 from djlint.analysis import analyze
 from djlint.cachestore import TAG_SIZE, Store
+from djlint.rules import REGISTRY
 
 LAB = '''
 import datajoint as dj
@@ -263,7 +264,9 @@ def positions(model) -> dict[str, object]:
         "functions": {f.id: (f.line, f.column) for f in model.functions.values()},
         "methods": {(c.id, m): (f.id, f.line, f.column) for c in model.classes.values() for m, f in c.methods.items()},
         "bindings": {m: sorted(map(repr, b.items())) for m, b in model._bindings.items()},
-        "diagnostics": list(model.diagnostics),
+        "broken": dict(model.broken),
+        "findings": [d for code in ("DJ000", "DJ001", "DJ003") for d in REGISTRY[code].check(model, None)],
+        "policy_names": list(model.policy_names),
         "unknown_names": dict(model._built_unknown_names),
     }
 

@@ -2,8 +2,11 @@
 
 Each rule module defines ``CODE``, ``NAME``, ``SUMMARY``, ``WHY``, ``BAD``, ``GOOD`` (single-module
 pipeline sources: BAD triggers CODE, GOOD triggers nothing; both run as tests) and
-``check(model, facts) -> Iterable[Diagnostic]``. Optional ``PYPROJECT_BAD`` / ``PYPROJECT_GOOD`` hold
-a ``pyproject.toml`` the example needs (e.g. a policy).
+``check(model: Model, facts: MakeFacts | None) -> Iterable[Diagnostic]``: the rule decides from the
+model's records (``djlint.model``) and the make() facts (``djlint.makeflow.facts``; None when the
+make() analysis did not run) and words every message itself. Optional: ``FIX``, ``KNOWN_LIMITS``,
+``HOW_FOUND`` (the facts or records it reads and what records them), and ``PYPROJECT_BAD`` /
+``PYPROJECT_GOOD``, a ``pyproject.toml`` the example needs (e.g. a policy).
 """
 
 from __future__ import annotations

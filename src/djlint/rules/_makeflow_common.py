@@ -5,40 +5,35 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint.diagnostics import Diagnostic, Fix, Related
 
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import Fact
+    from djlint.model import Model
 
-def table_label(model: Any, table_id: str) -> str:
+
+def table_label(model: Model, table_id: str) -> str:
     """How a message names a table: class name, then the database when known (module-qualified when
     another table has the same class name)."""
-    namer = getattr(model, "table_name", None)
-    if namer is not None:
-        return namer(table_id)
-    info = model.tables.get(table_id)
-    return info.qualname if info is not None else table_id
+    return model.table_name(table_id)
 
 
-def make_label(model: Any, table_id: str) -> str:
+def make_label(model: Model, table_id: str) -> str:
     """``Clustering.make()``, or ``Clustering._make_tuples()`` for pre-0.12 code."""
-    info = model.tables.get(table_id)
-    name = info.qualname if info is not None else table_id
-    if info is not None and getattr(model, "table_name", None) is not None:
-        name = model.table_name(table_id, schema=False)
-    method_info = getattr(model, "method_info", None)
-    legacy = (method_info is not None and method_info(table_id, "make") is None
-              and method_info(table_id, "_make_tuples") is not None)
+    name = model.table_name(table_id, schema=False) if table_id in model.tables else table_id
+    legacy = model.method_info(table_id, "make") is None and model.method_info(table_id, "_make_tuples") is not None
     return f"{name}._make_tuples()" if legacy else f"{name}.make()"
 
 
-def where(model: Any, fact: Any) -> str:
+def where(model: Model, fact: Fact) -> str:
     """' (in helper x.y, called from T.make())' when the reported line lies in a function make() calls."""
     via = getattr(fact, "via", ())
     return f" (in {via[-1]}, called from {make_label(model, fact.table)})" if via else ""
 
 
-def finding(model: Any, fact: Any, code: str, message: str, fix: Fix | None = None) -> Diagnostic:
+def finding(model: Model, fact: Fact, code: str, message: str, fix: Fix | None = None) -> Diagnostic:
     """The diagnostic of one fact, with its structured fields: the make() table, the target, the call
     chain and the other places of the finding (where a read in a helper runs, the make() call reaching it)."""
     related: list[Related] = []

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ000"
 NAME = "unparsable-file"
@@ -48,5 +52,22 @@ class Subject(dj.Manual):
 '''
 
 
-def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
-    return [d for d in model.diagnostics if d.code == CODE]
+FIX = "Fix the syntax error or the encoding at the reported line; the file is analysed again on the next run."
+KNOWN_LIMITS = """
+A file that is not a regular file (a FIFO, a device) or is too large is reported the same way, with the
+reason, and never read.
+"""
+HOW_FOUND = """
+Needs no fact: while the build reads the files (``djlint.build``), a file that cannot be read, decoded
+or parsed is recorded in ``Model.broken`` (display path -> a ``BrokenFile``: unreadable, and why, or a
+syntax error at its line).
+"""
+
+
+def check(model: Model, facts: MakeFacts | None = None) -> Iterable[Diagnostic]:
+    """One finding per file the model could not read as Python."""
+    return [
+        Diagnostic(broken.path, broken.line, broken.column, CODE,
+                   broken.detail if broken.problem == "unreadable" else f"cannot parse the file: {broken.detail}")
+        for broken in model.broken.values()
+    ]

@@ -4,9 +4,13 @@ reported), or a make() whose analysis stopped early."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ001"
 NAME = "unknown-name"
@@ -60,10 +64,33 @@ class Recording(dj.Imported):
 '''
 
 
-def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
-    found = [d for d in model.diagnostics if d.code == CODE]
+KNOWN_LIMITS = """
+The note names the first place a name is met (its earliest file and line); other places using the same
+name are not listed.
+"""
+HOW_FOUND = """
+Three records, none a make() fact of its own:
+
+- ``Model.tables``: a table whose ``definition`` is not a literal string (``TableInfo.definition`` with
+  ``literal`` false; ``djlint.repo.tables`` reads it from the summary).
+- ``Model.unknown_names``: each name that resolves to no table, at its earliest place; the model notes
+  the foreign keys of definitions (``djlint.repo.fkgraph``), the make() interpreter
+  (``djlint.makeflow``) the names its reads and writes use (``Model.note_unknown``).
+- ``MakeFacts.failures``: (table, function id, error) for a make() whose analysis stopped on an error of
+  djlint's own (``djlint.makeflow.driver``).
+"""
+
+
+def check(model: Model, facts: MakeFacts | None = None) -> Iterable[Diagnostic]:
+    found: list[Diagnostic] = []
+    for table_info in model.tables.values():
+        definition = table_info.definition
+        if definition is not None and not definition.literal:
+            found.append(Diagnostic(
+                table_info.definition_path or table_info.path, definition.line, 1, CODE,
+                f"definition of {table_info.qualname} is not a literal; skipped (its ancestry is unknown)"))
     # a part of the repository analysed alone (--isolated): the name may well be defined in the rest
-    hint = ("map it with [tool.djlint] linking" if getattr(model, "covers_root", True) else
+    hint = ("map it with [tool.djlint] linking" if model.covers_root else
             "analyse the whole repository, without --isolated, or map it with [tool.djlint] linking")
     for name, (path, line, column) in sorted(
         model.unknown_names.items(), key=lambda item: (item[1], item[0])

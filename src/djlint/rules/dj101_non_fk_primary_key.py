@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint import fixes
 from djlint.diagnostics import Diagnostic
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
+    from djlint.repo.records import TableInfo
 
 CODE = "DJ101"
 NAME = "non-fk-primary-key"
@@ -84,11 +89,18 @@ class Spikes(dj.Computed):
         self.Unit.insert1(dict(key, unit_id=0, spike_count=0))
 '''
 
+HOW_FOUND = """
+Needs no make() fact: it reads the model's table records (``Model.tables``: ``TableInfo.tier``,
+``master`` and the parsed ``definition``, whose ``Attribute.in_key`` marks the primary key). The
+definition is parsed from the class's ``definition`` string by ``djlint.definition`` while the file is
+summarised (``djlint.summaries``); ``djlint.repo.tables`` builds the table records.
+"""
 
-def check(model: Any, facts: Any = None) -> Iterable[Diagnostic]:
+
+def check(model: Model, facts: MakeFacts | None = None) -> Iterable[Diagnostic]:
     # one diagnostic per attribute line: a definition inherited from a base class is reported
     # once, there, naming every table that uses it
-    found: dict[tuple[str, int, int, str], list[Any]] = {}
+    found: dict[tuple[str, int, int, str], list[TableInfo]] = {}
     for table in model.tables.values():
         if table.tier not in ("Computed", "Imported") or table.master is not None:
             continue

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint import fixes
 from djlint.makeflow.keys import KeyAttributes
-from djlint.diagnostics import Diagnostic
+from djlint.diagnostics import Diagnostic, Fix
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique, where
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ201"
 NAME = "sideways-read"
@@ -122,8 +126,17 @@ class ChannelCount(dj.Computed):
         self.insert1(dict(key, channels=channels))
 '''
 
+HOW_FOUND = """
+Reads ``MakeFacts.reads`` (``Read`` facts of ``djlint.makeflow.facts``: every fetch, join operand,
+restriction and raw-SQL ``SELECT`` of a make() and the helpers it calls, with ``alternatives`` when the
+table is chosen at run time), recorded by the make() interpreter (``djlint.makeflow``, today
+``makeflow/tracker.py``). It asks ``Model.allowed`` (``djlint.provenance.AllowedSets``) with the
+policy's reads, then ``Model.unknowns`` (``djlint.unknowns``) whether an unresolved ancestor could make
+the read legal; reads also reported as ``UpstreamIndex`` facts are left to DJ202.
+"""
 
-def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+
+def check(model: Model, facts: MakeFacts | None) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     policy = model.policy
@@ -134,7 +147,7 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
         upstream_reported = {(i.path, i.line, i.column, i.table, i.target) for i in facts.upstream_indexes}
     found = []
     keys = KeyAttributes(model)  # primary keys, computed once for every finding's fix
-    advice: dict[tuple[str, str], Any] = {}  # one fix per (table, target): many reads share it
+    advice: dict[tuple[str, str], Fix] = {}  # one fix per (table, target): many reads share it
     for read in facts.reads:
         if read.target not in model.tables:
             continue
@@ -156,7 +169,7 @@ def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
     return unique(found)
 
 
-def _may_read(model: Any, table: str, target: str) -> bool:
+def _may_read(model: Model, table: str, target: str) -> bool:
     """Could a make() of ``table`` read ``target`` legally (or is ``target`` nothing we can judge)?"""
     if target not in model.tables:
         return True

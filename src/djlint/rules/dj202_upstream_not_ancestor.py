@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ202"
 NAME = "upstream-not-ancestor"
@@ -90,8 +94,16 @@ class Response(dj.Computed):
         self.insert1(dict(key, stimulus_count=len(stimuli)))
 '''
 
+HOW_FOUND = """
+Reads ``MakeFacts.upstream_indexes`` (``UpstreamIndex`` facts of ``djlint.makeflow.facts``: each
+``self.upstream[X]`` in a make()), recorded by the make() interpreter (``djlint.makeflow``, today
+``makeflow/tracker.py``). It asks ``Model.allowed.is_table_ancestor`` (the real foreign-key ancestors,
+as datajoint's ``Diagram.trace``), then ``Model.unknowns`` whether an unresolved ancestor could make X
+one.
+"""
 
-def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+
+def check(model: Model, facts: MakeFacts | None) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     found = []

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique, where
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ301"
 NAME = "cross-table-write"
@@ -93,8 +97,15 @@ class TrialCount(dj.Computed):
         self.Note.insert1(dict(key, text="no trials"))
 '''
 
+HOW_FOUND = """
+Reads ``MakeFacts.writes`` (``Write`` facts of ``djlint.makeflow.facts``: inserts, updates, deletes and
+raw-SQL writes of a make() and the helpers it calls), recorded by the make()
+interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``). It asks ``Model.allowed.writes``
+(the table and its Parts) with the policy's writes.
+"""
 
-def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+
+def check(model: Model, facts: MakeFacts | None) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     policy = model.policy

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, table_label, unique
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ302"
 NAME = "key-mismatch"
@@ -71,8 +75,15 @@ class Summary(dj.Computed):
         self.insert1({**key, "total": 1})
 '''
 
+HOW_FOUND = """
+Reads ``MakeFacts.key_mismatches`` (``KeyMismatch`` facts of ``djlint.makeflow.facts``: a row written
+by make() whose key attribute is set to a value other than the make key's), recorded by the make()
+interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``, where rows built from ``key`` are
+followed). The rule only words them.
+"""
 
-def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+
+def check(model: Model, facts: MakeFacts | None) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     found = []

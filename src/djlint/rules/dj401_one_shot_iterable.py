@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, unique
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ401"
 NAME = "one-shot-iterable"
@@ -88,8 +92,15 @@ class Units(dj.Computed):
         self.Unit.insert(rows)
 '''
 
+HOW_FOUND = """
+Reads ``MakeFacts.one_shot_reuses`` (``OneShotReuse`` facts of ``djlint.makeflow.facts``: a one-shot iterable (a
+generator, ``map()``, ``zip()``, ``iter()``...) consumed a second time, with where it was first
+consumed), recorded by the make() interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``,
+which follows the one-shot values through local names). The rule only words them.
+"""
 
-def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+
+def check(model: Model, facts: MakeFacts | None) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     found = []

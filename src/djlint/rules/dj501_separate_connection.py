@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from djlint import fixes
 from djlint.diagnostics import Diagnostic
 from djlint.rules._makeflow_common import finding, make_label, unique
+
+if TYPE_CHECKING:
+    from djlint.makeflow.facts import MakeFacts
+    from djlint.model import Model
 
 CODE = "DJ501"
 NAME = "separate-connection"
@@ -77,8 +81,15 @@ class Checked(dj.Imported):
         self.insert1(dict(key, ok=ok))
 '''
 
+HOW_FOUND = """
+Reads ``MakeFacts.connections`` (``Connect`` facts of ``djlint.makeflow.facts``: a call inside make()
+that opens its own database connection, such as ``dj.conn(..., reset=True)`` or ``pymysql.connect``),
+recorded by the make() interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``). The rule only
+words them.
+"""
 
-def check(model: Any, facts: Any) -> Iterable[Diagnostic]:
+
+def check(model: Model, facts: MakeFacts | None) -> Iterable[Diagnostic]:
     if facts is None:
         return []
     found = []
