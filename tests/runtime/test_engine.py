@@ -13,7 +13,8 @@ from datajoint.autopopulate import AutoPopulate
 
 import djruntime
 from djruntime import context, engine
-from djruntime.queue import worker_identity
+from djruntime.engine.populate import install_engine, uninstall_engine
+from djruntime.engine.sessions import worker_identity
 
 
 @pytest.fixture(params=["mysql", "postgres"])
@@ -24,9 +25,9 @@ def server(request):
 
 @pytest.fixture
 def installed():
-    engine.install_engine()
+    install_engine()
     yield
-    engine.uninstall_engine()
+    uninstall_engine()
 
 
 @pytest.fixture
@@ -417,13 +418,13 @@ def test_on_interrupt_error_reproduces_datajoint_exactly(server, schema_factory,
         schema, _ = schema_factory(server)
         p = pipeline(schema, subjects=3, params=(1,), on_make=interrupt)
         if engine_name == "djruntime":
-            engine.install_engine()
+            install_engine()
             engine.configure(on_interrupt="error")
         try:
             runs[engine_name] = _interrupt_run(p, exception, suppress_errors)
         finally:
             engine.configure(on_interrupt="pending")
-            engine.uninstall_engine()
+            uninstall_engine()
     assert runs["djruntime"] == runs["datajoint"]
     outcome, jobs, _ = runs["djruntime"]
     assert jobs[(0, 1)][0] == "error" and type(exception()).__name__ in jobs[(0, 1)][1]

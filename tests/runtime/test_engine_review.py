@@ -3,13 +3,14 @@ and a make() that swallows a refused statement still fails its job. Both backend
 
 from __future__ import annotations
 
+import datajoint as dj
 import pytest
 import test_strict_pipeline as pipeline
 from test_strict import KEY, _build
 
 import djruntime
 from djruntime import ProvenanceError, context, strict
-from djruntime.queue import JobQueueInMakeError
+from djruntime.engine.queue import JobQueueInMakeError
 
 
 @pytest.fixture(params=["mysql", "postgres"])
@@ -107,7 +108,7 @@ def test_the_queue_never_commits_a_transaction_it_did_not_open(any_pipe, install
     try:
         p.Analysis.insert1(dict(KEY, result=1.0), allow_direct_insert=True)
         for call in (queue.rescue, queue.refresh, lambda: queue.claim(1)):
-            with pytest.raises(djruntime.engine.DataJointError, match="transaction"):
+            with pytest.raises(dj.DataJointError, match="transaction"):
                 call()
         assert connection.in_transaction
     finally:
