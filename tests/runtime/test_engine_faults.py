@@ -10,8 +10,7 @@ import time
 
 import datajoint as dj
 import pytest
-from test_engine import jobs_config, keys_of, pipeline, server  # noqa: F401  (fixtures)
-from test_queue import on, wait_until_gone
+from engine_helpers import keys_of, on, pipeline, wait_until_gone
 
 from djruntime import engine
 from djruntime.engine.populate import install_engine, uninstall_engine

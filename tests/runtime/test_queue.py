@@ -8,17 +8,12 @@ import time
 from types import SimpleNamespace
 
 import datajoint as dj
-import pytest
 from datajoint.jobs import Job
+from engine_helpers import on, wait_until_gone
 
 from djruntime.engine import queue as queue_module
 from djruntime.engine.populate import populate
 from djruntime.engine.queue import HOST_MARK, JobQueue
-
-
-@pytest.fixture(params=["mysql", "postgres"])
-def server(request):
-    return request.getfixturevalue(f"{request.param}_server")
 
 
 def pipeline(schema, subjects=6):
@@ -48,16 +43,6 @@ def pipeline(schema, subjects=6):
     return SimpleNamespace(Subject=Subject, Result=Result, calls=calls)
 
 
-def on(connection, table_class):
-    """An instance of ``table_class`` whose statements go through ``connection`` (another worker, which
-    has activated the schema on its own connection)."""
-    instance = table_class()
-    if instance.database not in connection.schemas:
-        connection.register(SimpleNamespace(database=instance.database))
-    instance._connection = connection
-    return instance
-
-
 def count_statements(connection):
     """Wrap ``connection.query``; returns the list each statement is appended to."""
     sent: list[str] = []
@@ -69,19 +54,6 @@ def count_statements(connection):
 
     connection.query = query
     return sent
-
-
-def wait_until_gone(observer, connection_id: int, backend: str, timeout: float = 10.0) -> None:
-    """A closed connection leaves the server asynchronously: wait until it has."""
-    sql = (
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s"
-        if backend == "mysql"
-        else "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = %s"
-    )
-    deadline = time.monotonic() + timeout
-    while observer.query(sql, args=(connection_id,)).fetchone()[0]:
-        assert time.monotonic() < deadline, "the closed connection is still on the server"
-        time.sleep(0.05)
 
 
 def ids(rows) -> set:
