@@ -28,7 +28,7 @@ def missing_runtime() -> ModuleNotFoundError | None:
 
 _MISSING = missing_runtime()
 if _MISSING is None:
-    from . import engine, strict
+    from . import strict
     from .engine.populate import install_engine, populate, uninstall_engine
     from .errors import ProvenanceError
 else:  # importable (the console script can say what to install), unusable until the extra is installed
