@@ -13,7 +13,8 @@ from engine_helpers import on, wait_until_gone
 
 from djruntime.engine import queue as queue_module
 from djruntime.engine.populate import populate
-from djruntime.engine.queue import HOST_MARK, JobQueue
+from djruntime.engine.queue import JobQueue
+from djruntime.engine.sessions import HOST_MARK
 
 
 def pipeline(schema, subjects=6):

@@ -44,7 +44,8 @@ from typing import Any
 
 from .. import context
 from .options import PopulateOptions
-from .queue import JobQueue, marked_host
+from .queue import JobQueue
+from .sessions import marked_host
 from .table_queue import refresh_or_rescue
 
 logger = logging.getLogger("djruntime.pool")

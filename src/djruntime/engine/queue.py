@@ -36,10 +36,8 @@ Every statement text is in ``engine/queue_sql.py``; the worker lock and abandone
   ``completed_time`` is the clock time, ``reserved_time`` the job's own start (claims come in batches).
 - *housekeeping* (refresh, rescue, claim) retries deadlocks and lock-wait timeouts; on MySQL its
   clean-up reads the rows lock-free, then changes them by primary key (the lock order of finish).
-- *rescue*: every djruntime worker connection holds a per-connection advisory lock for its lifetime
-  (MySQL ``GET_LOCK('djruntime.<connection_id>')``, PostgreSQL ``pg_advisory_lock(K, pg_backend_pid())``)
-  and marks its reservations with ``host = '<node> (djruntime)'``. A marked reservation whose lock is
-  free belongs to a dead worker. On PostgreSQL a reservation whose ``connection_id`` is not a live
+- *rescue*: a reservation marked ``host = '<node> (djruntime)'`` whose worker lock is free belongs to a
+  dead worker (``engine/sessions.py``). On PostgreSQL a reservation whose ``connection_id`` is not a live
   backend in ``pg_stat_activity`` (visible without privileges) is rescued whoever made it. A plain
   datajoint reservation on MySQL is only rescued by datajoint's age-based ``orphan_timeout``.
 """
@@ -49,7 +47,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import platform
 import random
 import re
 import time
@@ -65,19 +62,9 @@ from datajoint.jobs import ERROR_MESSAGE_LENGTH, TRUNCATION_APPENDIX, Job, _get_
 from .. import context
 from . import faults, queue_sql
 from .queue_sql import QueueSql
-from .sessions import abandon_session, abandoned_sessions, worker_identity
+from .sessions import HOST_MARK, Worker, abandon_session, abandoned_sessions, marked_host, worker_identity
 
 logger = logging.getLogger("datajoint")
-HOST_MARK = " (djruntime)"
-"""Suffix of ``host`` on reservations made by djruntime: such a reservation is rescued as soon as its
-worker's lock is free."""
-
-
-def marked_host() -> str:
-    """The ``host`` column djruntime writes: this machine's name, marked as a djruntime reservation."""
-    return platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
-
-
 REFRESH_LOCK_TIMEOUT = 300  # seconds a refresh waits for a concurrent one
 HOUSEKEEPING_ATTEMPTS = 5  # a refresh / rescue / claim that meets a deadlock or lock-wait timeout is retried
 RETRY_MARK = "djruntime retry "
@@ -171,6 +158,10 @@ class JobQueue(Job):
 
     def _query(self, sql: str, args: Sequence = ()) -> Any:
         return self.connection.query(sql, args=list(args))
+
+    def _reservation(self, worker: Worker) -> list:
+        """The arguments of ``QueueSql.reservation()``: host, pid, user, version."""
+        return [marked_host(), os.getpid(), worker.user, self.job_version()[:64]]
 
     def job_version(self) -> str:
         if self._version is None:
@@ -400,7 +391,7 @@ class JobQueue(Job):
         def body() -> list[tuple]:
             """(done, error_message, raw key) of each claimed job, most urgent first."""
             worker = worker_identity(self.connection)
-            reservation = [marked_host(), os.getpid(), worker.user, self.job_version()[:64]]
+            reservation = self._reservation(worker)
             if self._mysql:
 
                 def pick_and_reserve() -> list[tuple]:
@@ -421,15 +412,15 @@ class JobQueue(Job):
 
         with context.bookkeeping():
             raws = self._housekeeping("claim", body)
-        heading = self.heading
-        claims = []
-        for is_done, error_message, raw in raws:
-            key = {
-                name: decode_attribute(heading[name], value, connection=self.connection)
-                for name, value in zip(self.primary_key, raw)
-            }
-            claims.append(Claim(key=key, done=is_done, raw=raw[: len(self.primary_key)], retries=retries_of(error_message)))
-        return claims
+        heading, primary_key = self.heading, self.primary_key
+        return [
+            Claim(
+                key={name: decode_attribute(heading[name], value, connection=self.connection)
+                     for name, value in zip(primary_key, raw)},
+                done=is_done, raw=raw[: len(primary_key)], retries=retries_of(error_message),
+            )
+            for is_done, error_message, raw in raws
+        ]
 
     # ------------------------------------------------------------------ finish / fail / release
     def finish(self, key: dict, duration: float | None = None) -> bool:
@@ -491,13 +482,9 @@ class JobQueue(Job):
         """datajoint's ``reserve(key)``, as a djruntime reservation (marked, held by this connection's
         worker lock, so it is rescued if this connection dies)."""
         refuse_inside_make(self.connection, "reserve")
-        worker = worker_identity(self.connection)
+        reservation = self._reservation(worker_identity(self.connection))
         with context.bookkeeping():
-            cursor = self._query(
-                self.sql.reserve(self._key_condition(key)),
-                [marked_host(), os.getpid(), worker.user, self.job_version()[:64]],
-            )
-        return cursor.rowcount == 1
+            return self._query(self.sql.reserve(self._key_condition(key)), reservation).rowcount == 1
 
     def complete(self, key: dict, duration: float | None = None) -> None:
         refuse_inside_make(self.connection, "complete")

@@ -1,22 +1,32 @@
 """Which server session a worker runs on: its worker lock and identity, and the sessions it abandoned.
 
 Every djruntime worker connection holds a per-connection advisory lock for its lifetime (MySQL
-``GET_LOCK('djruntime.<connection_id>')``, PostgreSQL ``pg_advisory_lock(K, pg_backend_pid())``): a
-reservation marked as djruntime's whose lock is free belongs to a dead worker (see ``JobQueue.rescue``).
+``GET_LOCK('djruntime.<connection_id>')``, PostgreSQL ``pg_advisory_lock(K, pg_backend_pid())``) and
+marks its reservations with ``host = '<node> (djruntime)'`` (``marked_host``): a marked reservation
+whose lock is free belongs to a dead worker (see ``JobQueue.rescue``).
 A session that was lost, or that an interrupt broke mid-query, is abandoned: a fresh one is opened and
 the old id remembered, so the worker can still return or record the jobs it held there.
 """
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from typing import Any
 
 from .. import context
 from . import queue_sql
 
+HOST_MARK = " (djruntime)"
+"""Suffix of ``host`` on reservations made by djruntime: such a reservation is rescued as soon as its
+worker's lock is free."""
 _WORKER_ATTRIBUTE = "_djruntime_worker"
 _ABANDONED_ATTRIBUTE = "_djruntime_abandoned"
+
+
+def marked_host() -> str:
+    """The ``host`` column djruntime writes: this machine's name, marked as a djruntime reservation."""
+    return platform.node()[: 255 - len(HOST_MARK)] + HOST_MARK
 
 
 @dataclass
