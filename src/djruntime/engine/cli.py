@@ -269,24 +269,18 @@ def _declared_queue(table: type, jobs_of: Any, attempts: int = 4) -> Any:
     raise AssertionError("unreachable")
 
 
-def _rescue_own(tables: list[type], jobs_of: Any, patience: float = 3.0) -> None:
+def _rescue_own(tables: list[type], patience: float = 3.0) -> None:
     """After a stop signal: if the signal cut a query short, the engine could not return the job to
     the queue on the broken session; once that session is closed its reservation is rescuable."""
     import gc
 
-    from .pool import own_reservations
+    from .table_queue import jobs_of, rescue_reservations_of
 
     gc.collect()  # the interrupted session lives only in the exception's frames: close it now
     deadline = time.monotonic() + patience
     for table in tables:
         try:
-            queue = jobs_of(table)
-            while True:
-                queue.rescue()
-                mine = own_reservations(queue, os.getpid())
-                if not len(mine) or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+            rescue_reservations_of(jobs_of(table), os.getpid(), deadline)
         except Exception as error:  # the next worker's claim rescues them anyway
             print(f"djruntime: could not check {table.__name__}'s queue after the stop: {error}", file=sys.stderr)
 
@@ -393,7 +387,7 @@ def _run_worker(options: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if stopped:
-        _rescue_own(tables, jobs_of)
+        _rescue_own(tables)
     print(summary(tally, time.monotonic() - began, stopped), file=sys.stderr)
     print(queue_totals(tables), file=sys.stderr)
     if code == 0 and tally.errors and not options.suppress_errors:

@@ -26,7 +26,7 @@ from datajoint.errors import DataJointError, DuplicateError
 
 from .. import context
 from ..errors import ProvenanceError
-from . import faults
+from . import faults, queue_sql
 from .options import PopulateOptions
 from .queue import JobQueue, JobQueueInMakeError
 from .sessions import abandon_session
@@ -83,8 +83,8 @@ def _savepoint_done(connection: Any, name: str, *, rollback: bool) -> None:
     """Release (or roll back to, then release) a nested job's savepoint."""
     connection._djruntime_savepoints = max(0, getattr(connection, "_djruntime_savepoints", 1) - 1)
     if rollback:
-        connection.query(f"ROLLBACK TO SAVEPOINT {name}")
-    connection.query(f"RELEASE SAVEPOINT {name}")
+        connection.query(queue_sql.rollback_to_savepoint(name))
+    connection.query(queue_sql.release_savepoint(name))
 
 
 def _fail_if_blocked(window: context.MakeContext) -> None:
@@ -196,7 +196,7 @@ def run_job(
         with context.bookkeeping():
             savepoint = _savepoint_name(connection)
             try:
-                connection.query(f"SAVEPOINT {savepoint}")
+                connection.query(queue_sql.savepoint(savepoint))
             except BaseException:
                 connection._djruntime_savepoints -= 1
                 raise

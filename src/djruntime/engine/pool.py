@@ -23,7 +23,7 @@ its own and exits with ``os._exit``.
 
 Contract with the rest of the engine: ``run(table, restrictions, options)`` (``populate_with``, passed
 in by ``engine/populate.py``) is the single-process populate returning datajoint's ``{"success_count",
-"error_list"}``; ``refresh_or_rescue`` and ``JobQueue.rescue`` do the queue's housekeeping; make()
+"error_list"}``; ``refresh_or_rescue`` and ``rescue_reservations_of`` do the queue's housekeeping; make()
 windows are announced through ``djruntime.context.on_enter``/``on_exit``.
 """
 
@@ -45,8 +45,7 @@ from typing import Any
 from .. import context
 from .options import PopulateOptions
 from .queue import JobQueue
-from .sessions import marked_host
-from .table_queue import refresh_or_rescue
+from .table_queue import refresh_or_rescue, rescue_reservations_of
 
 logger = logging.getLogger("djruntime.pool")
 
@@ -182,25 +181,6 @@ def _child_main(table: Any, restrictions: tuple, options: PopulateOptions, share
             pipe.close()
         finally:
             os._exit(code)  # no atexit/finalizers: they could close the parent's inherited sockets
-
-
-def own_reservations(queue: JobQueue, pid: int) -> Any:
-    """Reservations made by djruntime process ``pid`` of this machine (the ``host`` column is marked)."""
-    return queue.reserved & {"pid": pid, "host": marked_host()}
-
-
-def _rescue(table: Any, pid: int, patience: float = 5.0) -> int:
-    """Return the jobs a dead child held to pending, from the parent's own connection.
-
-    The server releases a dead session's worker lock only once it has noticed the closed socket, so
-    retry briefly while the child's reservations (``pid`` column) are still there."""
-    queue = JobQueue(table)
-    rescued, deadline = 0, time.monotonic() + patience
-    while True:
-        rescued += queue.rescue()
-        if not len(own_reservations(queue, pid)) or time.monotonic() > deadline:
-            return rescued
-        time.sleep(0.1)
 
 
 def _pending_count(table: Any) -> int:
@@ -394,7 +374,7 @@ class _Pool:
             return
         # its reservations' holder is gone: back to pending now, and a fresh child takes them
         try:
-            rescued = _rescue(self.table, child.pid)
+            rescued = rescue_reservations_of(JobQueue(self.table), child.pid, time.monotonic() + 5.0)
             logger.warning("%d job(s) of the dead worker returned to pending", rescued)
         except Exception as error:  # the engine's next claim or refresh rescues them anyway
             logger.warning("could not rescue the dead worker's jobs now: %s", error)
@@ -446,6 +426,6 @@ class _Pool:
             # return those to pending before the populate call ends.
             for child in self.children:
                 try:
-                    _rescue(self.table, child.pid, patience=2.0)
+                    rescue_reservations_of(JobQueue(self.table), child.pid, time.monotonic() + 2.0)
                 except Exception as error:
                     logger.warning("could not rescue the jobs of worker %d: %s", child.pid, error)

@@ -312,11 +312,11 @@ class JobQueue(Job):
         # vanished keys: success/error records also gone from the target, and stale records
         vanished = self.restrict(Not(target.key_source.proj()), semantic_check=False)
         finished = (vanished & "status in ('success', 'error')").restrict(Not(target.proj()), semantic_check=False)
-        removable = f"({_condition(finished)})"
+        stale = None
         if stale_timeout and stale_timeout > 0:
             # a live reservation is never deleted
             stale = vanished & sql.stale_since(stale_timeout) & "status != 'ignore'" & "status != 'reserved'"
-            removable += f" OR ({_condition(stale)})"
+        removable = sql.removable(_condition(finished), None if stale is None else _condition(stale))
 
         def body() -> dict:
             result = {"added": 0, "removed": 0, "orphaned": 0, "re_pended": 0}
@@ -325,7 +325,7 @@ class JobQueue(Job):
             result["added"] = self._query(insert, [priority]).rowcount
             if repend is not None:
                 result["re_pended"] = self._query(repend, [priority]).rowcount
-            result["removed"] = self._by_key(sql.delete(), sql.not_reserved_and(removable))
+            result["removed"] = self._by_key(sql.delete(), removable)
             result["orphaned"] = self._rescue_statement(orphan_timeout)
             return result
 
@@ -427,10 +427,10 @@ class JobQueue(Job):
         """Mark the job done (success, or deleted unless ``keep_completed``) if this session still
         holds it. Call inside make()'s transaction; False means another worker owns the job now."""
         refuse_inside_make(self.connection, "finish")
-        where = f"{self._key_condition(key)} AND {self._owned(abandoned=False)}"
         keep = self.connection._config.jobs.keep_completed
+        statement = self.sql.finish(self._key_condition(key), self._owned(abandoned=False), keep, True, duration)
         with context.bookkeeping():
-            cursor = self._query(self.sql.finish(where, keep, True, duration), [duration] if keep else [])
+            cursor = self._query(statement, [duration] if keep else [])
         return cursor.rowcount == 1
 
     def finish_many(self, claims: Sequence[Claim]) -> int:
@@ -439,10 +439,9 @@ class JobQueue(Job):
         if not claims:
             return 0
         clause, key_args = self.sql.keys_in([c.raw for c in claims])
-        where = f"{clause} AND {self._owned(abandoned=False)}"
         keep = self.connection._config.jobs.keep_completed
         with context.bookkeeping():
-            return self._query(self.sql.finish(where, keep, False, None), key_args).rowcount
+            return self._query(self.sql.finish(clause, self._owned(abandoned=False), keep, False, None), key_args).rowcount
 
     def fail(self, key: dict, message: str, stack: str | None = None, duration: float | None = None) -> bool:
         """Record the job's error (message truncated as datajoint does, stack as datajoint's blob)
@@ -455,9 +454,9 @@ class JobQueue(Job):
             _, placeholder, value = self._Table__make_placeholder("error_stack", stack)
             if value is not None:
                 args.append(value)
-        where = f"{self._key_condition(key)} AND {self._owned()}"
+        statement = self.sql.fail(self._key_condition(key), self._owned(), duration, placeholder)
         with context.bookkeeping():
-            return self._query(self.sql.fail(where, duration, placeholder), args).rowcount == 1
+            return self._query(statement, args).rowcount == 1
 
     def release(self, claims: Iterable[Claim | dict]) -> int:
         """Return jobs this connection holds to pending, in place (interrupted or never started)."""

@@ -1,4 +1,6 @@
-"""Every statement the job queue sends, per backend, in one place.
+"""Every statement the engine sends itself, per backend, in one place: the job queue's, and the
+savepoints of a job nested in another make()'s transaction (the job's own transaction is datajoint's
+``adapter.start_transaction_sql()``, its commit and rollback datajoint's).
 
 ``QueueSql`` is built once per job table from its name, primary key and backend; each method returns
 the text of one statement (with ``%s`` placeholders for its arguments) or of one reusable clause. The
@@ -25,6 +27,18 @@ ROLLBACK = "ROLLBACK"
 REFRESH_LOCK = "SELECT GET_LOCK(%s, %s)"  # MySQL: (lock name, timeout); PostgreSQL: refresh_lock()
 RELEASE_REFRESH_LOCK = "SELECT RELEASE_LOCK(%s)"  # MySQL only: PostgreSQL's lock ends with the transaction
 PG_INDEX_DEFINITIONS = "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = %s"
+
+
+def savepoint(name: str) -> str:
+    return f"SAVEPOINT {name}"
+
+
+def rollback_to_savepoint(name: str) -> str:
+    return f"ROLLBACK TO SAVEPOINT {name}"
+
+
+def release_savepoint(name: str) -> str:
+    return f"RELEASE SAVEPOINT {name}"
 
 
 def worker_lock(mysql: bool) -> str:
@@ -170,8 +184,13 @@ class QueueSql:
         """A change for ``by_key``: remove the rows."""
         return f"DELETE FROM {self.table}"
 
-    def not_reserved_and(self, condition: str) -> str:
-        return f"{self.quote('status')} != 'reserved' AND ({condition})"
+    def removable(self, finished_condition: str, stale_condition: str | None) -> str:
+        """Records to delete: finished ones whose key left key_source and target, and stale ones; never a
+        reservation."""
+        removable = f"({finished_condition})"
+        if stale_condition is not None:
+            removable += f" OR ({stale_condition})"
+        return f"{self.quote('status')} != 'reserved' AND ({removable})"
 
     # ------------------------------------------------------------------ changes by key
     def where(self, change: str, condition: str) -> str:
@@ -254,8 +273,11 @@ class QueueSql:
         )
 
     # ------------------------------------------------------------------ finish / fail / release / requeue
-    def finish(self, where: str, keep_completed: bool, with_duration: bool, duration: float | None) -> str:
-        """The job done: a success record (argument when ``with_duration``: the duration) or deleted."""
+    def finish(
+        self, keys_condition: str, owned: str, keep_completed: bool, with_duration: bool, duration: float | None
+    ) -> str:
+        """The jobs done: success records (argument when ``with_duration``: the duration) or deleted."""
+        where = f"{keys_condition} AND {owned}"
         if not keep_completed:
             return f"DELETE FROM {self.table} WHERE {where}"
         q = self.quote
@@ -265,13 +287,13 @@ class QueueSql:
             f"{measured}{q('error_message')}='' WHERE {where}"
         )
 
-    def fail(self, where: str, duration: float | None, stack_placeholder: str | None) -> str:
+    def fail(self, key_condition: str, owned: str, duration: float | None, stack_placeholder: str | None) -> str:
         """The job's error; arguments: the message[, the stack blob]."""
         q = self.quote
         assignments = [f"{q('status')}='error'", self.timing(duration), f"{q('error_message')}=%s"]
         if stack_placeholder is not None:
             assignments.append(f"{q('error_stack')}={stack_placeholder}")
-        return f"UPDATE {self.table} SET {', '.join(assignments)} WHERE {where}"
+        return f"UPDATE {self.table} SET {', '.join(assignments)} WHERE {key_condition} AND {owned}"
 
     def release(self, key_conditions: Sequence[str], owned: str) -> str:
         either = " OR ".join(f"({condition})" for condition in key_conditions)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import Any
 
 from .. import context
 from . import faults
 from .queue import JobQueue
+from .sessions import marked_host
 
 logger = logging.getLogger("datajoint")
 _SHARED_QUEUE = "_djruntime_shared_queue"
@@ -59,3 +61,17 @@ def refresh_or_rescue(queue: JobQueue, restrictions: tuple, *, priority: int | N
         if not faults.lock_contention(error):
             raise
         logger.warning(f"{'refresh' if refresh else 'rescue'} of {queue.full_table_name} skipped: {error}")
+
+
+def rescue_reservations_of(queue: JobQueue, pid: int, deadline: float) -> int:
+    """Return the jobs djruntime process ``pid`` of this machine held to pending (a dead pool child, or
+    this worker after a stop signal cut a query short); the number rescued.
+
+    The server releases a dead session's worker lock only once it has noticed the closed socket, so
+    retry briefly, until ``deadline`` (``time.monotonic()``), while ``pid``'s reservations are there."""
+    rescued = 0
+    while True:
+        rescued += queue.rescue()
+        if not len(queue.reserved & {"pid": pid, "host": marked_host()}) or time.monotonic() > deadline:
+            return rescued
+        time.sleep(0.1)
