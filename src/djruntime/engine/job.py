@@ -37,7 +37,8 @@ logger = logging.getLogger("datajoint")
 _MISSING = object()
 
 
-def _log_jobs(message: str) -> None:
+def log_jobs(message: str) -> None:
+    """A job's progress, on datajoint's ``jobs`` log level when it has one."""
     getattr(logger, "jobs", logger.debug)(message)
 
 
@@ -188,7 +189,7 @@ def run_job(
     make = table._make_tuples if hasattr(table, "_make_tuples") else table.make
     stop = stop or StopSignals()
     start_time = time.time()
-    _log_jobs(f"Making {key} -> {table.full_table_name}")
+    log_jobs(f"Making {key} -> {table.full_table_name}")
     savepoint = None
     if connection._in_transaction and context.window_on(connection) is not None:
         if queue is not None:  # the queue's finish belongs to a transaction of the job's own
@@ -269,7 +270,7 @@ def run_job(
             if interrupted and settings.on_interrupt == "error" and options.suppress_errors:
                 stop.forget(signal.SIGINT)  # datajoint's behaviour: a swallowed Ctrl-C goes on
             return _after_failure(table, key, error, stack, queue, options, duration)
-        _log_jobs(f"Success making {key} -> {table.full_table_name}")
+        log_jobs(f"Success making {key} -> {table.full_table_name}")
         return True
     finally:
         if sealing is not None:
@@ -325,7 +326,7 @@ def _after_failure(
                 queue.finish(key)
             return False
     message = _error_message(error)
-    _log_jobs(f"Error making {key} -> {table.full_table_name} - {message}")
+    log_jobs(f"Error making {key} -> {table.full_table_name} - {message}")
     if queue is not None:
         try:
             queue.fail(key, message, stack, duration)

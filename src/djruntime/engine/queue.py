@@ -321,7 +321,8 @@ class JobQueue(Job):
         def body() -> dict:
             result = {"added": 0, "removed": 0, "orphaned": 0, "re_pended": 0}
             if not self._mysql:
-                self._query(sql.refresh_lock(int(hashlib.sha1(self.full_table_name.encode()).hexdigest()[:7], 16)))
+                digest = int(hashlib.sha1(self.full_table_name.encode()).hexdigest()[:7], 16)
+                self._query(sql.refresh_lock(digest))
             result["added"] = self._query(insert, [priority]).rowcount
             if repend is not None:
                 result["re_pended"] = self._query(repend, [priority]).rowcount
@@ -441,7 +442,8 @@ class JobQueue(Job):
         clause, key_args = self.sql.keys_in([c.raw for c in claims])
         keep = self.connection._config.jobs.keep_completed
         with context.bookkeeping():
-            return self._query(self.sql.finish(clause, self._owned(abandoned=False), keep, False, None), key_args).rowcount
+            statement = self.sql.finish(clause, self._owned(abandoned=False), keep, False, None)
+            return self._query(statement, key_args).rowcount
 
     def fail(self, key: dict, message: str, stack: str | None = None, duration: float | None = None) -> bool:
         """Record the job's error (message truncated as datajoint does, stack as datajoint's blob)
@@ -465,7 +467,8 @@ class JobQueue(Job):
         if not keys:
             return 0
         with context.bookkeeping():
-            return self._query(self.sql.release([self._key_condition(k) for k in keys], self._owned())).rowcount
+            statement = self.sql.release([self._key_condition(k) for k in keys], self._owned())
+            return self._query(statement).rowcount
 
     def requeue(self, key: dict, retries: int, reason: str, delay: float = 0) -> bool:
         """Return a job this worker holds to pending after a lost session or lock contention, noting

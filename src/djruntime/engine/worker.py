@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from .. import context
 from . import faults
-from .job import run_job
+from .job import log_jobs, run_job
 from .options import PopulateOptions
 from .queue import Claim, JobQueue
 from .sessions import abandon_session
@@ -86,7 +86,7 @@ def _drop_batch(queue: JobQueue, held: list[Claim], connection: Any, session: An
     except Exception as bookkeeping_error:  # a rescue returns them to pending anyway
         logger.error(f"Could not release {len(held)} claimed jobs: {bookkeeping_error}")
         return
-    getattr(logger, "jobs", logger.debug)(f"{released} of {len(held)} claimed jobs of {queue.full_table_name} returned to pending")
+    log_jobs(f"{released} of {len(held)} claimed jobs of {queue.full_table_name} returned to pending")
 
 
 def run_worker(
