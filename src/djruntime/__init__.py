@@ -28,14 +28,15 @@ def missing_runtime() -> ModuleNotFoundError | None:
 
 _MISSING = missing_runtime()
 if _MISSING is None:
-    from . import engine, strict
-    from .engine import populate
+    from . import strict
+    from .engine.populate import install_engine, populate, uninstall_engine
     from .errors import ProvenanceError
 else:  # importable (the console script can say what to install), unusable until the extra is installed
+    _NOT_INSTALLED: ModuleNotFoundError = _MISSING
 
     def __getattr__(name: str) -> object:
         if name in ("engine", "strict", "populate", "ProvenanceError"):
-            raise _MISSING
+            raise _NOT_INSTALLED
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -52,7 +53,7 @@ def install(*, strict_provenance: bool | str | None = None, policy: str | Path |
     """
     if _MISSING is not None:
         raise _MISSING
-    engine.install_engine()
+    install_engine()
     strict.configure(strict_provenance=strict_provenance, policy=policy)
 
 
@@ -61,4 +62,4 @@ def uninstall() -> None:
     if _MISSING is not None:
         return
     strict.configure(strict_provenance=False)
-    engine.uninstall_engine()
+    uninstall_engine()

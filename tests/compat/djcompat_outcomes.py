@@ -6,7 +6,7 @@ It writes one JSON file at the end of the session:
 - ``outcomes``: test id -> ``{"outcome", "message"}``; the outcome is ``passed``, ``failed``, ``error``
   (setup or teardown failed), ``skipped``, ``xfailed`` or ``xpassed``, the message the first lines of
   the failure's exception (or the skip reason);
-- ``engine``: which populate() was in place (``djruntime.engine`` or ``datajoint.autopopulate``) and
+- ``engine``: which populate() was in place (``djruntime.engine.populate`` or ``datajoint.autopopulate``) and
   djruntime's ``on_interrupt`` setting, so the harness can check that the pass ran what it claims;
 - ``schemas``: every schema a ``dj.Schema`` was activated on, so the harness can drop the ones the
   suite leaves behind (datajoint's own teardown misses some on PostgreSQL) and only those.

@@ -25,7 +25,7 @@ from deviations import DEVIATIONS  # noqa: E402
 
 SIGINT = "tests/integration/test_jobs.py::test_sigint"
 SIGTERM = "tests/integration/test_jobs.py::test_sigterm"
-PENDING = {"populate": "djruntime.engine", "on_interrupt": "pending"}
+PENDING = {"populate": "djruntime.engine.populate", "on_interrupt": "pending"}
 
 
 def outcomes(**by_id: str) -> dict[str, dict[str, str]]:
@@ -129,7 +129,7 @@ def test_report_only_from_the_environment(value, report_only):
 
 
 # ------------------------------------------------------------------------------------ a pass's checks
-def result(test_outcomes, populate="djruntime.engine") -> harness.PassResult:
+def result(test_outcomes, populate="djruntime.engine.populate") -> harness.PassResult:
     return harness.PassResult("djruntime", test_outcomes, {"populate": populate}, 0, 1.0, Path("log"))
 
 
@@ -303,7 +303,7 @@ def test_the_plugin_tells_which_engine_ran(tmp_path):
     under_djruntime = run_plugin(
         tmp_path, source, "djcompat_install", env={"DJRUNTIME_ON_INTERRUPT": "error"}
     )
-    assert under_djruntime["engine"] == {"populate": "djruntime.engine", "on_interrupt": "error"}
+    assert under_djruntime["engine"] == {"populate": "djruntime.engine.populate", "on_interrupt": "error"}
 
 
 # --------------------------------------------------------------------------------- clean-up, real servers

@@ -166,6 +166,17 @@ def server(request) -> Server:
     return request.getfixturevalue(fixture)
 
 
+@pytest.fixture
+def jobs_config():
+    """Restore dj.config.jobs after a test changes it."""
+    import datajoint as dj
+
+    saved = dict(dj.config.jobs.model_dump())
+    yield dj.config.jobs
+    for name, value in saved.items():
+        setattr(dj.config.jobs, name, value)
+
+
 def _throwaway_schema_name() -> str:
     return f"djtest_{uuid.uuid4().hex[:10]}"
 

@@ -5,100 +5,29 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from types import SimpleNamespace
 
 import datajoint as dj
 import pytest
 from datajoint.autopopulate import AutoPopulate
+from engine_helpers import keys_of, pipeline
 
 import djruntime
 from djruntime import context, engine
-from djruntime.queue import worker_identity
-
-
-@pytest.fixture(params=["mysql", "postgres"])
-def server(request):
-    """Both backends (conftest's own ``server`` asks for a ``postgresql_server`` fixture that does not exist)."""
-    return request.getfixturevalue(f"{request.param}_server")
+from djruntime.engine.populate import install_engine, uninstall_engine
+from djruntime.engine.sessions import worker_identity
 
 
 @pytest.fixture
 def installed():
-    engine.install_engine()
+    install_engine()
     yield
-    engine.uninstall_engine()
-
-
-@pytest.fixture
-def jobs_config():
-    """Restore dj.config.jobs after a test changes it."""
-    saved = dict(dj.config.jobs.model_dump())
-    yield dj.config.jobs
-    for name, value in saved.items():
-        setattr(dj.config.jobs, name, value)
-
-
-def pipeline(schema, *, subjects=4, params=(1, 2), fail_on=(), interrupt_on=(), on_make=None):
-    """Subject × Param -> Result (with a Part), declared fresh in ``schema``; make() sends 3 statements.
-
-    ``calls`` records every make() key in order; ``fail_on``/``interrupt_on`` hold subject_ids whose make()
-    raises ValueError / KeyboardInterrupt after inserting the master row.
-    """
-    calls: list[dict] = []
-
-    class Subject(dj.Manual):
-        definition = """
-        subject_id : int32
-        ---
-        weight : float64
-        """
-
-    class Param(dj.Lookup):
-        definition = """
-        param_id : int32
-        """
-        contents = [(p,) for p in params]
-
-    class Result(dj.Computed):
-        definition = """
-        -> Subject
-        -> Param
-        ---
-        value : float64
-        """
-
-        class Item(dj.Part):
-            definition = """
-            -> master
-            ---
-            note : varchar(32)
-            """
-
-        def make(self, key):
-            calls.append(dict(key))
-            weight = (Subject & key).fetch1("weight")
-            self.insert1({**key, "value": weight * key["param_id"]})
-            if on_make is not None:
-                on_make(self, key)
-            if key["subject_id"] in fail_on:
-                raise ValueError(f"boom {key['subject_id']}")
-            if key["subject_id"] in interrupt_on:
-                raise KeyboardInterrupt
-            self.Item.insert1({**key, "note": "ok"})
-
-    namespace = {"Subject": Subject, "Param": Param, "Result": Result}
-    for cls in (Subject, Param, Result):
-        schema(cls, context=namespace)
-    Subject.insert([(s, 10.0 + s) for s in range(subjects)])
-    return SimpleNamespace(Subject=Subject, Param=Param, Result=Result, calls=calls)
+    uninstall_engine()
 
 
 def statuses(p) -> dict:
     return {(row["subject_id"], row["param_id"]): row["status"] for row in p.Result.jobs.to_dicts()}
 
 
-def keys_of(rows) -> set:
-    return {(r["subject_id"], r["param_id"]) for r in rows}
 
 
 # ------------------------------------------------------------------------------------------------ install
@@ -417,13 +346,13 @@ def test_on_interrupt_error_reproduces_datajoint_exactly(server, schema_factory,
         schema, _ = schema_factory(server)
         p = pipeline(schema, subjects=3, params=(1,), on_make=interrupt)
         if engine_name == "djruntime":
-            engine.install_engine()
+            install_engine()
             engine.configure(on_interrupt="error")
         try:
             runs[engine_name] = _interrupt_run(p, exception, suppress_errors)
         finally:
             engine.configure(on_interrupt="pending")
-            engine.uninstall_engine()
+            uninstall_engine()
     assert runs["djruntime"] == runs["datajoint"]
     outcome, jobs, _ = runs["djruntime"]
     assert jobs[(0, 1)][0] == "error" and type(exception()).__name__ in jobs[(0, 1)][1]

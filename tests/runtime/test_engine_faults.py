@@ -10,21 +10,20 @@ import time
 
 import datajoint as dj
 import pytest
-from test_engine import jobs_config, keys_of, pipeline, server  # noqa: F401  (fixtures)
-from test_queue import on, wait_until_gone
+from engine_helpers import keys_of, on, pipeline, wait_until_gone
 
 from djruntime import engine
-from djruntime import queue as queue_module
-from djruntime.queue import RETRY_MARK, JobQueue
+from djruntime.engine.populate import install_engine, uninstall_engine
+from djruntime.engine.queue import RETRY_MARK, JobQueue, retries_of
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def installed():
-    engine.install_engine()
+    install_engine()
     yield
-    engine.uninstall_engine()
+    uninstall_engine()
     engine.configure(claim_seconds=0.5, max_batch=32, hold_seconds=5, max_retries=3)
 
 
@@ -69,7 +68,7 @@ def test_lock_wait_timeout_in_make_requeues_the_job_not_an_error(server, schema_
         job = (p.Result.jobs & {"subject_id": 1}).fetch1()
         assert job["status"] == "pending", job
         assert job["error_message"].startswith(RETRY_MARK + "1: ")
-        assert queue_module.retries_of(job["error_message"]) >= 1
+        assert retries_of(job["error_message"]) >= 1
     finally:
         release()
     time.sleep(1.1)  # a lock-wait retry is scheduled 1 s later
@@ -227,7 +226,7 @@ def _refresh_cleanup_statements(server, schema_factory, use_djruntime: bool) -> 
     saved = dj.config.jobs.keep_completed
     dj.config.jobs.keep_completed = True
     if use_djruntime:
-        engine.install_engine()
+        install_engine()
     try:
         Raw.insert([dict(raw_id=i, v=float(i)) for i in range(n)])
         Proc.populate(reserve_jobs=True)
@@ -240,7 +239,7 @@ def _refresh_cleanup_statements(server, schema_factory, use_djruntime: bool) -> 
         assert result["removed"] == n and len(Proc.jobs) == 0
     finally:
         dj.config.jobs.keep_completed = saved
-        engine.uninstall_engine()
+        uninstall_engine()
     return sent, result
 
 

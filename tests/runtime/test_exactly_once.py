@@ -14,7 +14,7 @@ import pytest
 from pipelines import harness
 
 import djruntime
-from djruntime import cli
+from djruntime.engine import cli
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(240)]
 

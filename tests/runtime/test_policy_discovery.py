@@ -38,7 +38,7 @@ def lab(mysql_server, schema_factory, tmp_path):
 
 def worker(lab, *args: str, **env: str) -> tuple[int, str]:
     process = subprocess.run(
-        [sys.executable, "-m", "djruntime.cli", "worker", "pipelines.counting:Made", "--strict", "raise", *args],
+        [sys.executable, "-m", "djruntime.engine.cli", "worker", "pipelines.counting:Made", "--strict", "raise", *args],
         cwd=lab.elsewhere, env={**lab.env, **env}, capture_output=True, text=True, timeout=150,
     )
     return process.returncode, process.stderr

@@ -1,4 +1,4 @@
-"""populate(processes=N) on one machine (djruntime.pool): forked workers, each on its own connection,
+"""populate(processes=N) on one machine (djruntime.engine.pool): forked workers, each on its own connection,
 against the real server. Every wait is bounded; a hung pool fails the test instead of hanging CI."""
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import time
 import pytest
 from pipelines import harness
 
-from djruntime import pool
+from djruntime.engine import pool
+from djruntime.engine.options import PopulateOptions
+from djruntime.engine.populate import populate_with
 
 pytestmark = [pytest.mark.db, pytest.mark.timeout(180)]
 
@@ -24,6 +26,11 @@ def pipeline(mysql_server, schema_factory, tmp_path, monkeypatch):
     return made
 
 
+def populate_parallel(table, **options):
+    """The pool as populate(processes=N) starts it: each child runs the single-process populate."""
+    return pool.populate_parallel(table, (), PopulateOptions(**options), run=populate_with)
+
+
 def assert_complete(pipeline, items=None):
     items = pipeline.items if items is None else items
     assert len(pipeline.Made()) == items
@@ -33,7 +40,7 @@ def assert_complete(pipeline, items=None):
 
 def test_two_processes_make_every_key_once(pipeline, monkeypatch):
     monkeypatch.setenv("DJRT_MAKE_SLEEP", "0.05")
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True)
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True)
     assert result == {"success_count": 12, "error_list": []}
     assert_complete(pipeline)
     counts = harness.call_counts(pipeline)
@@ -43,26 +50,26 @@ def test_two_processes_make_every_key_once(pipeline, monkeypatch):
     # the parent's own session survived the children (they never touch the socket they inherit)
     assert pipeline.connection.query("SELECT 1").fetchone()[0] == 1
     # nothing left to do: no worker is started at all
-    assert pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True) == {
+    assert populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True) == {
         "success_count": 0, "error_list": []}
     assert len(harness.calls(pipeline)) == 12
 
 
 def test_direct_mode_without_queue(pipeline):
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=False)
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=False)
     assert result["success_count"] == 12
     assert_complete(pipeline)
     assert set(harness.call_counts(pipeline).values()) == {1}
 
 
 def test_max_calls_is_a_total_across_processes(pipeline):
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, max_calls=5)
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, max_calls=5)
     assert result["success_count"] == 5
     assert len(pipeline.Made()) == 5
     assert len(harness.calls(pipeline)) == 5
     assert harness.statuses(pipeline.Made)["pending"] == 7
     # and the rest is still there to make
-    result = pool.populate_parallel(pipeline.Made(), processes=3, reserve_jobs=True, max_calls=100)
+    result = populate_parallel(pipeline.Made(), processes=3, reserve_jobs=True, max_calls=100)
     assert result["success_count"] == 7
     assert_complete(pipeline)
 
@@ -81,7 +88,7 @@ def test_child_killed_by_sigkill_is_replaced_and_its_job_made(pipeline, monkeypa
     killer = threading.Thread(target=kill_the_hanging_child, daemon=True)
     killer.start()
     began = time.monotonic()
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True)
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True)
     killer.join(timeout=5)
     assert killed, "the hanging make() never started"
     assert time.monotonic() - began < 120
@@ -95,25 +102,25 @@ def test_child_killed_by_sigkill_is_replaced_and_its_job_made(pipeline, monkeypa
 
 def test_errors_are_collected_or_raised_as_datajoint_does(pipeline, monkeypatch):
     monkeypatch.setenv("DJRT_FAIL_ITEM", "5")
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, suppress_errors=True)
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, suppress_errors=True)
     assert result["success_count"] == 11
     assert [key for key, _ in result["error_list"]] == [{"item": 5}]
     assert "item 5 is configured to fail" in str(result["error_list"][0][1])
     assert harness.statuses(pipeline.Made)["error"] == 1
 
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, suppress_errors=True,
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, suppress_errors=True,
                                     return_exception_objects=True)
     assert result["success_count"] == 0  # the error job is not retried
 
     (pipeline.Made.jobs & {"item": 5}).delete_quick()
     with pytest.raises(ValueError, match="configured to fail"):
-        pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True)
+        populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True)
     assert harness.statuses(pipeline.Made)["reserved"] == 0
 
 
 def test_return_exception_objects(pipeline, monkeypatch):
     monkeypatch.setenv("DJRT_FAIL_ITEM", "2")
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, suppress_errors=True,
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, suppress_errors=True,
                                     return_exception_objects=True)
     (key, error), = result["error_list"]
     assert key == {"item": 2} and isinstance(error, ValueError)
@@ -122,10 +129,13 @@ def test_return_exception_objects(pipeline, monkeypatch):
 SIGNALLED_POOL = """
 import os, sys, json
 import djruntime
-from djruntime import pool
+from djruntime.engine import pool
+from djruntime.engine.options import PopulateOptions
+from djruntime.engine.populate import populate_with
 from pipelines import counting
 try:
-    result = pool.populate_parallel(counting.Made(), processes=2, reserve_jobs=True)
+    options = PopulateOptions(processes=2, reserve_jobs=True)
+    result = pool.populate_parallel(counting.Made(), (), options, run=populate_with)
     print(json.dumps(result))
 except BaseException as error:
     print("raised", type(error).__name__, flush=True)
@@ -171,7 +181,7 @@ def test_children_stop_cleanly_when_the_parent_is_killed(pipeline):
 
 
 def test_progress_bar_in_the_parent(pipeline, capsys):
-    result = pool.populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, display_progress=True)
+    result = populate_parallel(pipeline.Made(), processes=2, reserve_jobs=True, display_progress=True)
     assert result["success_count"] == 12
     assert "12/12" in capsys.readouterr().err
 

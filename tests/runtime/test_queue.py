@@ -8,17 +8,13 @@ import time
 from types import SimpleNamespace
 
 import datajoint as dj
-import pytest
 from datajoint.jobs import Job
+from engine_helpers import on, wait_until_gone
 
-from djruntime import engine
-from djruntime import queue as queue_module
-from djruntime.queue import HOST_MARK, JobQueue
-
-
-@pytest.fixture(params=["mysql", "postgres"])
-def server(request):
-    return request.getfixturevalue(f"{request.param}_server")
+from djruntime.engine import queue as queue_module
+from djruntime.engine.populate import populate
+from djruntime.engine.queue import JobQueue
+from djruntime.engine.sessions import HOST_MARK
 
 
 def pipeline(schema, subjects=6):
@@ -48,16 +44,6 @@ def pipeline(schema, subjects=6):
     return SimpleNamespace(Subject=Subject, Result=Result, calls=calls)
 
 
-def on(connection, table_class):
-    """An instance of ``table_class`` whose statements go through ``connection`` (another worker, which
-    has activated the schema on its own connection)."""
-    instance = table_class()
-    if instance.database not in connection.schemas:
-        connection.register(SimpleNamespace(database=instance.database))
-    instance._connection = connection
-    return instance
-
-
 def count_statements(connection):
     """Wrap ``connection.query``; returns the list each statement is appended to."""
     sent: list[str] = []
@@ -69,19 +55,6 @@ def count_statements(connection):
 
     connection.query = query
     return sent
-
-
-def wait_until_gone(observer, connection_id: int, backend: str, timeout: float = 10.0) -> None:
-    """A closed connection leaves the server asynchronously: wait until it has."""
-    sql = (
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %s"
-        if backend == "mysql"
-        else "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = %s"
-    )
-    deadline = time.monotonic() + timeout
-    while observer.query(sql, args=(connection_id,)).fetchone()[0]:
-        assert time.monotonic() < deadline, "the closed connection is still on the server"
-        time.sleep(0.05)
 
 
 def ids(rows) -> set:
@@ -190,14 +163,14 @@ def test_reservation_of_a_dead_djruntime_worker_is_rescued(server, schema_factor
     held = JobQueue(on(other, p.Result)).claim(1)
     assert len(held) == 1
     # while its holder lives, the reservation is respected
-    result = engine.populate(p.Result, reserve_jobs=True)
+    result = populate(p.Result, reserve_jobs=True)
     assert result["success_count"] == 3
     assert ids(JobQueue(p.Result()).reserved.to_dicts()) == {held[0].key["subject_id"]}
     # the holder dies (SIGKILL, OOM, lost node): its lock goes with its connection
     other_id = other.connection_id
     other.close()
     wait_until_gone(connection, other_id, server.backend)
-    assert engine.populate(p.Result, reserve_jobs=True, refresh=False)["success_count"] == 1
+    assert populate(p.Result, reserve_jobs=True, refresh=False)["success_count"] == 1
     assert sorted(c["subject_id"] for c in p.calls) == [0, 1, 2, 3]
     assert len(JobQueue(p.Result())) == 0
 
@@ -209,7 +182,7 @@ def test_plain_datajoint_reservation_is_respected_while_its_holder_lives(server,
     other = server.connect()
     plain = Job(on(other, p.Result))
     assert plain.reserve({"subject_id": 1})
-    assert engine.populate(p.Result, reserve_jobs=True)["success_count"] == 2
+    assert populate(p.Result, reserve_jobs=True)["success_count"] == 2
     assert ids(JobQueue(p.Result()).reserved.to_dicts()) == {1}
     other_id = other.connection_id
     other.close()
@@ -224,7 +197,7 @@ def test_plain_datajoint_reservation_is_respected_while_its_holder_lives(server,
         assert queue.refresh()["orphaned"] == 0
         time.sleep(2.1)  # datajoint compares with CURRENT_TIMESTAMP, whole seconds
         assert queue.refresh(orphan_timeout=1)["orphaned"] == 1
-    assert engine.populate(p.Result, reserve_jobs=True)["success_count"] == 1
+    assert populate(p.Result, reserve_jobs=True)["success_count"] == 1
     assert sorted(c["subject_id"] for c in p.calls) == [0, 1, 2]
 
 
@@ -241,7 +214,7 @@ def test_datajoint_and_djruntime_workers_share_one_queue(server, schema_factory)
         assert plain["success_count"] == 5
         assert not ids(djruntime_batch_key.key for djruntime_batch_key in djruntime_batch) & ids(p.calls)
         # djruntime: makes the remaining 3, leaves the live batch alone
-        assert engine.populate(p.Result, reserve_jobs=True)["success_count"] == 3
+        assert populate(p.Result, reserve_jobs=True)["success_count"] == 3
         assert len(p.Result.jobs.reserved) == 4
     finally:
         other_id = other.connection_id
@@ -250,7 +223,7 @@ def test_datajoint_and_djruntime_workers_share_one_queue(server, schema_factory)
     # the other worker died without making its batch: datajoint's populate cannot see it ...
     assert p.Result.populate(reserve_jobs=True, refresh=False)["success_count"] == 0
     # ... djruntime rescues it
-    assert engine.populate(p.Result, reserve_jobs=True)["success_count"] == 4
+    assert populate(p.Result, reserve_jobs=True)["success_count"] == 4
     made = [c["subject_id"] for c in p.calls]
     assert sorted(made) == list(range(12))  # every key made exactly once
     assert len(p.Result.jobs) == 0
@@ -273,7 +246,7 @@ def test_statements_per_job_at_most_datajoints(server, schema_factory):
         if engine_name == "datajoint":
             result = p.Result.populate(reserve_jobs=True, refresh=False)
         else:
-            result = engine.populate(p.Result, reserve_jobs=True, refresh=False)
+            result = populate(p.Result, reserve_jobs=True, refresh=False)
         del connection.query
         assert result["success_count"] == 60
         server_count = int(connection.query(questions).fetchone()[1]) - before - 1 if mysql else None
@@ -310,4 +283,4 @@ def test_claim_index_is_added_to_a_job_table_that_lacks_it(server, schema_factor
     assert sorted(connection.query(columns, args=(database, table)).fetchall()) == before_columns
     JobQueue(p.Result()).ensure()  # idempotent
     assert {row[0] for row in connection.query(indexes, args=(database, table)).fetchall()} == after
-    assert engine.populate(p.Result, reserve_jobs=True)["success_count"] == 2
+    assert populate(p.Result, reserve_jobs=True)["success_count"] == 2

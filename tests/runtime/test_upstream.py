@@ -6,7 +6,7 @@ import datajoint as dj
 import pytest
 from datajoint.autopopulate import AutoPopulate
 
-from djruntime import engine
+from djruntime.engine.populate import install_engine, uninstall_engine
 
 
 @pytest.fixture(params=["mysql", "postgres"])
@@ -16,9 +16,9 @@ def server(request):
 
 @pytest.fixture
 def installed():
-    engine.install_engine()
+    install_engine()
     yield
-    engine.uninstall_engine()
+    uninstall_engine()
 
 
 def declare(schema, seen: dict):

@@ -13,7 +13,8 @@ import sys
 import pytest
 from pipelines import harness
 
-from djruntime import cli
+from djruntime import engine
+from djruntime.engine import cli
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -51,10 +52,28 @@ def test_usage_errors_exit_2(tmp_path, capsys):
 
 def test_summary_text():
     tally = cli.Tally()
-    tally.add("Made", 3, 1, 2)
+    tally.add("Made", 3, 1)
     text = cli.summary(tally, 3725, stopped="SIGTERM")
-    assert text.splitlines()[0].startswith("djruntime worker: made 3, errors 1, skipped 2, elapsed 1:02:05")
-    assert "stopped by SIGTERM" in text and "  Made: made 3, errors 1, skipped 2" in text
+    assert text.splitlines()[0].startswith("djruntime worker: made 3, errors 1, elapsed 1:02:05")
+    assert "stopped by SIGTERM" in text and "  Made: made 3, errors 1" in text
+
+
+@pytest.fixture
+def interrupt_setting():
+    saved = engine.settings.on_interrupt
+    yield
+    engine.configure(on_interrupt=saved)
+
+
+@pytest.mark.parametrize(("setting", "fate"), [("pending", "returned to the queue"),
+                                                ("error", "recorded as an error")])
+def test_summary_names_the_interrupted_job_s_fate(interrupt_setting, setting: str, fate: str) -> None:
+    """The worker's exit summary says what became of the job an interrupt stopped, as configured."""
+    engine.configure(on_interrupt=setting)
+    text = cli.summary(cli.Tally(made=3), 61.0, stopped="SIGTERM")
+    assert text.startswith("djruntime worker: made 3, errors 0, elapsed 0:01:01")
+    assert f"stopped by SIGTERM; the running job was {fate}" in text
+    assert "stopped" not in cli.summary(cli.Tally(made=3), 61.0)
 
 
 # --------------------------------------------------------------------------------------------- worker
@@ -62,7 +81,7 @@ def test_summary_text():
 def test_worker_drains_the_queue_and_summarises(pipeline):
     code, _out, err = run_cli(["worker", "pipelines.counting:Made"], pipeline)
     assert code == 0, err
-    assert "djruntime worker: made 8, errors 0, skipped 0" in err
+    assert "djruntime worker: made 8, errors 0, elapsed" in err
     assert len(pipeline.Made()) == 8 and len(pipeline.Made.Detail()) == 24
     assert harness.statuses(pipeline.Made) == dict.fromkeys(harness.STATUSES, 0)
     assert "it/s" not in err and "job/s" not in err  # no progress bar when stderr is not a terminal
@@ -230,7 +249,7 @@ def test_status_json_parses_whatever_datajoint_logs(pipeline):
 
 
 def test_version():
-    process = subprocess.run([sys.executable, "-m", "djruntime.cli", "--version"], capture_output=True, text=True,
+    process = subprocess.run([sys.executable, "-m", "djruntime.engine.cli", "--version"], capture_output=True, text=True,
                              timeout=60)
     assert process.returncode == 0, process.stderr
     assert re.fullmatch(r"djruntime \S+ \(datajoint 2\.3\.\d+\)\n", process.stdout)
@@ -239,7 +258,7 @@ def test_version():
 def test_a_lint_only_install_says_how_to_install_the_runtime(tmp_path):
     """Without site-packages (no datajoint), as after `pip install datajoint-provenance` alone."""
     src = str(harness.RUNTIME_TESTS.parents[1] / "src")
-    code = (f"import sys; sys.path.insert(0, {src!r}); from djruntime import cli; "
+    code = (f"import sys; sys.path.insert(0, {src!r}); from djruntime.engine import cli; "
             "sys.exit(cli.main(['status', 'pipelines.counting']))")
     process = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60)
     assert process.returncode == cli.EXIT_USAGE, process.stderr

@@ -92,9 +92,9 @@ def python(code: str, pipeline: SimpleNamespace, extra_env: dict | None = None, 
 
 
 def cli(args: list[str], pipeline: SimpleNamespace, extra_env: dict | None = None, **popen) -> subprocess.Popen:
-    """``djruntime ARGS`` (as ``python -m djruntime.cli``) in a subprocess that reaches the pipeline."""
+    """``djruntime ARGS`` (as ``python -m djruntime.engine.cli``) in a subprocess that reaches the pipeline."""
     return subprocess.Popen(
-        [sys.executable, "-m", "djruntime.cli", *args], env={**pipeline.env, **(extra_env or {})},
+        [sys.executable, "-m", "djruntime.engine.cli", *args], env={**pipeline.env, **(extra_env or {})},
         cwd=str(RUNTIME_TESTS), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **popen,
     )
 

@@ -16,7 +16,7 @@ from datajoint.condition import AndList
 from datajoint.diagram import Diagram
 from datajoint.errors import DataJointError
 
-from . import context
+from .. import context
 
 
 def trace_from_key(table, key: dict) -> Diagram:

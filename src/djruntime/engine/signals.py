@@ -13,6 +13,7 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 
 class Terminated(SystemExit):
@@ -32,9 +33,9 @@ class StopSignals:
     def __init__(self) -> None:
         self.requested: int | None = None
         self._in_make = False
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}  # signal.signal()'s previous handlers
 
-    def _handler(self, signum, frame) -> None:
+    def _handler(self, signum: int, frame: Any) -> None:
         if self._in_make or self.requested is not None:
             self.requested = signum
             raise _exception_for(signum)
@@ -48,7 +49,7 @@ class StopSignals:
                 self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._handler)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         for signum, previous in self._previous.items():
             signal.signal(signum, previous)
         self._previous.clear()

@@ -3,33 +3,14 @@ and a make() that swallows a refused statement still fails its job. Both backend
 
 from __future__ import annotations
 
+import datajoint as dj
 import pytest
 import strict_pipeline as pipeline
-from strict_helpers import KEY, build
+from strict_helpers import KEY
 
-import djruntime
-from djruntime import ProvenanceError, context, strict
+from djruntime import ProvenanceError, context
+from djruntime.engine.queue import JobQueueInMakeError
 from djruntime.strict import gate
-from djruntime.queue import JobQueueInMakeError
-
-
-@pytest.fixture(params=["mysql", "postgres"])
-def any_pipe(request, schema_factory):
-    return build(request.getfixturevalue(f"{request.param}_server"), schema_factory)
-
-
-@pytest.fixture
-def installed(tmp_path):
-    policy = tmp_path / "pyproject.toml"
-    policy.write_text('[project]\nname = "pipeline"\n')
-
-    def install(mode):
-        djruntime.install(strict_provenance=mode, policy=policy)
-
-    strict.reset_warnings()
-    yield install
-    djruntime.uninstall()
-    strict.reset_warnings()
 
 
 def _job(table, key):
@@ -108,7 +89,7 @@ def test_the_queue_never_commits_a_transaction_it_did_not_open(any_pipe, install
     try:
         p.Analysis.insert1(dict(KEY, result=1.0), allow_direct_insert=True)
         for call in (queue.rescue, queue.refresh, lambda: queue.claim(1)):
-            with pytest.raises(djruntime.engine.DataJointError, match="transaction"):
+            with pytest.raises(dj.DataJointError, match="transaction"):
                 call()
         assert connection.in_transaction
     finally:

@@ -5,8 +5,8 @@ their schema, as any pipeline module does) and runs djruntime's engine on the ta
 queues until no job is left (``--wait``: forever, polling with capped exponential backoff and jitter).
 Start as many as you like, on as many machines: they share each table's ``~~`` queue safely (see
 docs/cluster.md for SLURM and Kubernetes recipes). It prints a progress bar of this worker's own jobs
-when stderr is a terminal, and a summary at exit (made / errors / skipped / elapsed, then each table's
-shared queue, all workers together). Exit status: 0; 1 when a job failed (unless
+when stderr is a terminal, and a summary at exit (made / errors / elapsed, then each table's shared
+queue, all workers together). Exit status: 0; 1 when a job failed (unless
 ``--suppress-errors``, which records the error in the queue and goes on); 2 for a usage error;
 130 / 143 when stopped by Ctrl-C / SIGTERM (the running job is rolled back and returned to the queue, or
 recorded as an error under ``on_interrupt="error"``).
@@ -17,9 +17,8 @@ ignore) and populate progress (remaining / total) for every Computed/Imported ta
 stdout carries only the report (``status --json`` parses whatever datajoint logs); logs, warnings and
 progress go to stderr. ``djruntime --version`` names this distribution's and datajoint's versions.
 
-Engine hook wanted (djruntime.engine is not this module's): ``populate()`` does not report claimed jobs
-it completed without make() (key already in the table); ``skipped`` reads ``result["skipped_count"]``
-and stays 0 until the engine returns it.
+The engine's modules that need datajoint are imported where the commands run, so that on a lint-only
+install (no datajoint) ``main()`` can still say what to install.
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import djruntime
+
+from .configuration import settings
 
 STATUSES = ("pending", "reserved", "success", "error", "ignore")
 EXIT_ERRORS, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 1, 2, 130, 143
@@ -65,7 +66,7 @@ def _import(module_name: str) -> Any:
         raise UsageError(f"cannot import module {module_name!r}: {error}") from error
 
 
-def resolve_table(spec: str) -> type:
+def resolve_table(spec: str) -> type[Any]:
     """``package.module:Table`` -> the table class (``Master.Part`` paths allowed for lookup)."""
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
@@ -82,7 +83,7 @@ def resolve_table(spec: str) -> type:
     return obj
 
 
-def module_tables(spec: str) -> list[type]:
+def module_tables(spec: str) -> list[type[Any]]:
     """``MODULE`` -> its Computed/Imported tables (declaration order); ``MODULE:Table`` -> that table."""
     if ":" in spec:
         return [resolve_table(spec)]
@@ -100,7 +101,7 @@ def module_tables(spec: str) -> list[type]:
 
 
 # ------------------------------------------------------------------------------------------ status
-def job_counts(table: type) -> dict[str, int]:
+def job_counts(table: Any) -> dict[str, int]:
     """Per-status job counts, without declaring a queue that does not exist yet."""
     from datajoint.jobs import Job
 
@@ -143,21 +144,28 @@ def run_status(options: argparse.Namespace) -> str:
 
 # ------------------------------------------------------------------------------------------ worker
 @dataclass
+class Counts:
+    """Jobs this worker made, and jobs whose make() failed (datajoint's populate() reports no others)."""
+
+    made: int = 0
+    errors: int = 0
+
+
+@dataclass
 class Tally:
     made: int = 0
     errors: int = 0
-    skipped: int = 0
-    per_table: dict[str, list[int]] = field(default_factory=dict)  # name -> [made, errors, skipped]
+    per_table: dict[str, Counts] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # distinct strict warn-mode violations
 
     @property
     def attempts(self) -> int:
-        return self.made + self.errors + self.skipped
+        return self.made + self.errors
 
-    def add(self, name: str, made: int, errors: int, skipped: int) -> None:
-        self.made, self.errors, self.skipped = self.made + made, self.errors + errors, self.skipped + skipped
-        counts = self.per_table.setdefault(name, [0, 0, 0])
-        counts[0], counts[1], counts[2] = counts[0] + made, counts[1] + errors, counts[2] + skipped
+    def add(self, name: str, made: int, errors: int) -> None:
+        self.made, self.errors = self.made + made, self.errors + errors
+        counts = self.per_table.setdefault(name, Counts())
+        counts.made, counts.errors = counts.made + made, counts.errors + errors
 
 
 def _elapsed(seconds: float) -> str:
@@ -167,18 +175,15 @@ def _elapsed(seconds: float) -> str:
 
 
 def summary(tally: Tally, seconds: float, stopped: str | None = None) -> str:
-    head = (f"djruntime worker: made {tally.made}, errors {tally.errors}, skipped {tally.skipped}, "
-            f"elapsed {_elapsed(seconds)}")
+    head = f"djruntime worker: made {tally.made}, errors {tally.errors}, elapsed {_elapsed(seconds)}"
     if stopped:
-        from djruntime.engine import settings
-
         fate = ("recorded as an error" if settings.on_interrupt == "error" else "returned to the queue")
         head += f" — stopped by {stopped}; the running job was {fate}"
     if tally.warnings:
         head += f", provenance warnings {len(tally.warnings)}"
     lines = [head]
-    for name, (made, errors, skipped) in tally.per_table.items():
-        lines.append(f"  {name}: made {made}, errors {errors}, skipped {skipped}")
+    for name, counts in tally.per_table.items():
+        lines.append(f"  {name}: made {counts.made}, errors {counts.errors}")
     return "\n".join(lines)
 
 
@@ -264,24 +269,18 @@ def _declared_queue(table: type, jobs_of: Any, attempts: int = 4) -> Any:
     raise AssertionError("unreachable")
 
 
-def _rescue_own(tables: list[type], jobs_of: Any, patience: float = 3.0) -> None:
+def _rescue_own(tables: list[type], patience: float = 3.0) -> None:
     """After a stop signal: if the signal cut a query short, the engine could not return the job to
     the queue on the broken session; once that session is closed its reservation is rescuable."""
     import gc
 
-    from djruntime.pool import own_reservations
+    from .table_queue import jobs_of, rescue_reservations_of
 
     gc.collect()  # the interrupted session lives only in the exception's frames: close it now
     deadline = time.monotonic() + patience
     for table in tables:
         try:
-            queue = jobs_of(table)
-            while True:
-                queue.rescue()
-                mine = own_reservations(queue, os.getpid())
-                if not len(mine) or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
+            rescue_reservations_of(jobs_of(table), os.getpid(), deadline)
         except Exception as error:  # the next worker's claim rescues them anyway
             print(f"djruntime: could not check {table.__name__}'s queue after the stop: {error}", file=sys.stderr)
 
@@ -312,11 +311,12 @@ def run_worker(options: argparse.Namespace) -> int:
 
 
 def _run_worker(options: argparse.Namespace) -> int:
-    from djruntime import context
-    from djruntime.engine import jobs_of, refresh_or_rescue
+    from .. import context
+    from .table_queue import jobs_of, refresh_or_rescue
 
     tables = [resolve_table(spec) for spec in options.tables]
-    strict = {"raise": "raise", "warn": "warn", "off": False}[options.strict] if options.strict else None
+    modes: dict[str, bool | str] = {"raise": "raise", "warn": "warn", "off": False}
+    strict = modes[options.strict] if options.strict else None
     try:
         djruntime.install(strict_provenance=strict, policy=options.policy)
         if djruntime.strict.mode() != "off":
@@ -348,22 +348,21 @@ def _run_worker(options: argparse.Namespace) -> int:
                     break
                 queue = _declared_queue(table, jobs_of)
                 if not options.no_refresh:  # lock contention outlasting the queue's retries: logged, not fatal
-                    refresh_or_rescue(queue, options.restrict, options.priority, refresh=True)
+                    refresh_or_rescue(queue, tuple(options.restrict), priority=options.priority, refresh=True)
                 result = djruntime.populate(
                     table(), *options.restrict, reserve_jobs=True, max_calls=budget, priority=options.priority,
                     suppress_errors=options.suppress_errors, refresh=False, processes=options.processes,
                     display_progress=show_bar and options.processes > 1,
                 )
                 made, errors = int(result["success_count"]), len(result["error_list"])
-                skipped = int(result.get("skipped_count", 0))
-                tally.add(table.__name__, made, errors, skipped)
-                for key, error in result["error_list"]:
-                    print(f"error: {table.__name__} {key}: {error}", file=sys.stderr)
+                tally.add(table.__name__, made, errors)
+                for key, failure in result["error_list"]:
+                    print(f"error: {table.__name__} {key}: {failure}", file=sys.stderr)
                 for warning in result.get("provenance_warnings", []):  # strict warn mode
                     if warning not in tally.warnings:
                         tally.warnings.append(warning)
                         print(f"provenance warning: {warning}", file=sys.stderr)
-                productive = productive or bool(made or errors or skipped)
+                productive = productive or bool(made or errors)
             if options.max_calls is not None and tally.attempts >= options.max_calls:
                 break
             if productive:
@@ -388,7 +387,7 @@ def _run_worker(options: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if stopped:
-        _rescue_own(tables, jobs_of)
+        _rescue_own(tables)
     print(summary(tally, time.monotonic() - began, stopped), file=sys.stderr)
     print(queue_totals(tables), file=sys.stderr)
     if code == 0 and tally.errors and not options.suppress_errors:

@@ -21,10 +21,10 @@ Children are forked (the table classes of a notebook or a test cannot be re-impo
 A child never touches the connection it inherits (closing it would end the parent's session); it opens
 its own and exits with ``os._exit``.
 
-Engine contract used here (djruntime.engine, owned by the engine's author): ``run(table, *restrictions,
-processes=1, **options)`` is the single-process populate returning datajoint's ``{"success_count",
-"error_list"}``; ``djruntime.queue.JobQueue`` refreshes and rescues; make() windows are announced
-through ``djruntime.context.on_enter``/``on_exit``.
+Contract with the rest of the engine: ``run(table, restrictions, options)`` (``populate_with``, passed
+in by ``engine/populate.py``) is the single-process populate returning datajoint's ``{"success_count",
+"error_list"}``; ``refresh_or_rescue`` and ``rescue_reservations_of`` do the queue's housekeeping; make()
+windows are announced through ``djruntime.context.on_enter``/``on_exit``.
 """
 
 from __future__ import annotations
@@ -39,10 +39,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from . import context
+from .. import context
+from .options import PopulateOptions
+from .queue import JobQueue
+from .table_queue import refresh_or_rescue, rescue_reservations_of
 
 logger = logging.getLogger("djruntime.pool")
 
@@ -65,6 +68,11 @@ class _Child:
     result: dict | None = None
     raised: BaseException | str | None = None
     ended: bool = False
+
+    @property
+    def pid(self) -> int:
+        assert self.process.pid is not None, "a started process has a pid"
+        return self.process.pid
 
 
 def _key_id(key: dict) -> tuple:
@@ -127,8 +135,11 @@ def _watch_parent(parent_pid: int) -> None:
             return
 
 
-def _child_main(table: Any, restrictions: tuple, options: dict, share: int | None, reserve_jobs: bool,
-                pipe: multiprocessing.connection.Connection, parent_pid: int, run: Callable) -> None:
+PopulateRun = Callable[[Any, tuple, PopulateOptions], dict]  # the single-process populate
+
+
+def _child_main(table: Any, restrictions: tuple, options: PopulateOptions, share: int | None,
+                pipe: multiprocessing.connection.Connection, parent_pid: int, run: PopulateRun) -> None:
     os.setpgrp()  # a terminal's Ctrl-C reaches the parent only; it forwards one signal to each child
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the engine installs its own while it runs
@@ -140,9 +151,9 @@ def _child_main(table: Any, restrictions: tuple, options: dict, share: int | Non
         context.on_enter(lambda window: _send(pipe, ("enter", dict(window.key), window.phase)))
         context.on_exit(lambda window: _send(pipe, ("exit", dict(window.key), window.phase)))
         success_count, error_list, warnings = 0, [], []
-        if reserve_jobs:
-            result = run(table, *restrictions, reserve_jobs=True, processes=1, refresh=False,
-                         max_calls=share, display_progress=False, **options)
+        one_process = replace(options, processes=1, refresh=False, display_progress=False)
+        if options.reserve_jobs:
+            result = run(table, restrictions, replace(one_process, max_calls=share))
             success_count, error_list = result["success_count"], list(result["error_list"])
             warnings = list(result.get("provenance_warnings", []))
         else:
@@ -151,8 +162,7 @@ def _child_main(table: Any, restrictions: tuple, options: dict, share: int | Non
                 key = pipe.recv()
                 if key is None:
                     break
-                result = run(table, key, *restrictions, reserve_jobs=False, processes=1, refresh=False,
-                             max_calls=1, display_progress=False, **options)
+                result = run(table, (key, *restrictions), replace(one_process, max_calls=1))
                 success_count += result["success_count"]
                 error_list.extend(result["error_list"])
                 warnings.extend(result.get("provenance_warnings", []))
@@ -173,35 +183,8 @@ def _child_main(table: Any, restrictions: tuple, options: dict, share: int | Non
             os._exit(code)  # no atexit/finalizers: they could close the parent's inherited sockets
 
 
-def _queue(table: Any) -> Any:
-    from .queue import JobQueue
-
-    return JobQueue(table)
-
-
-def own_reservations(queue: Any, pid: int) -> Any:
-    """Reservations made by djruntime process ``pid`` of this machine (the ``host`` column is marked)."""
-    from .queue import marked_host
-
-    return queue.reserved & {"pid": pid, "host": marked_host()}
-
-
-def _rescue(table: Any, pid: int, patience: float = 5.0) -> int:
-    """Return the jobs a dead child held to pending, from the parent's own connection.
-
-    The server releases a dead session's worker lock only once it has noticed the closed socket, so
-    retry briefly while the child's reservations (``pid`` column) are still there."""
-    queue = _queue(table)
-    rescued, deadline = 0, time.monotonic() + patience
-    while True:
-        rescued += queue.rescue()
-        if not len(own_reservations(queue, pid)) or time.monotonic() > deadline:
-            return rescued
-        time.sleep(0.1)
-
-
 def _pending_count(table: Any) -> int:
-    return int(_queue(table).progress()["pending"])
+    return int(JobQueue(table).progress()["pending"])
 
 
 class _Signals:
@@ -223,42 +206,28 @@ class _Signals:
 
 def populate_parallel(
     table: Any,
-    *restrictions: Any,
-    processes: int,
-    reserve_jobs: bool = False,
-    suppress_errors: bool = False,
-    return_exception_objects: bool = False,
-    max_calls: int | None = None,
-    display_progress: bool = False,
-    make_kwargs: dict | None = None,
-    priority: int | None = None,
-    refresh: bool | None = None,
-    run: Callable | None = None,
+    restrictions: tuple,
+    options: PopulateOptions,
+    *,
+    run: PopulateRun,
     max_restarts: int | None = None,
     stop_timeout: float = STOP_TIMEOUT,
 ) -> dict:
-    """Populate ``table`` with ``processes`` forked workers; datajoint's return value.
+    """Populate ``table`` with ``options.processes`` forked workers; datajoint's return value.
 
-    ``run`` is the single-process populate each child calls (default: ``djruntime.engine.populate``).
+    ``run`` is the single-process populate each child calls (``engine.populate.populate_with``).
     ``max_restarts`` bounds the replacements for children killed by a signal (default: ``processes``).
     """
-    if run is None:
-        from .engine import populate as run
     if isinstance(table, type):
         table = table()
     if "fork" not in multiprocessing.get_all_start_methods():
         raise RuntimeError("populate(processes>1) needs the 'fork' start method (POSIX)")
     if table.connection.in_transaction:
         raise RuntimeError("populate cannot be called during a transaction")
-    options = {"suppress_errors": suppress_errors, "return_exception_objects": return_exception_objects,
-               "make_kwargs": make_kwargs, "priority": priority}
+    max_calls = options.max_calls
     keys: list[dict] = []
-    if reserve_jobs:
-        if refresh is None:
-            refresh = table.connection._config.jobs.auto_refresh
-        from .engine import refresh_or_rescue
-
-        refresh_or_rescue(_queue(table), restrictions, priority, refresh)
+    if options.reserve_jobs:
+        refresh_or_rescue(JobQueue(table), restrictions, priority=options.priority, refresh=options.refresh)
         total = _pending_count(table)
         if max_calls is not None:
             total = min(total, max_calls)
@@ -270,17 +239,16 @@ def populate_parallel(
         max_calls = None  # the key list is already cut to max_calls
         if not keys:
             return {"success_count": 0, "error_list": []}
-    processes = max(1, min(processes, os.cpu_count() or processes, total))
-    return _Pool(table, restrictions, options, reserve_jobs, keys, run,
-                 processes if max_restarts is None else max_restarts, stop_timeout,
-                 total if display_progress else None).run(_shares(max_calls, processes))
+    processes = max(1, min(options.processes, os.cpu_count() or options.processes, total))
+    return _Pool(table, restrictions, options, keys, run, processes if max_restarts is None else max_restarts,
+                 stop_timeout, total if options.display_progress else None).run(_shares(max_calls, processes))
 
 
 class _Pool:
-    def __init__(self, table, restrictions, options, reserve_jobs, keys, run, max_restarts, stop_timeout,
-                 progress_total):
+    def __init__(self, table: Any, restrictions: tuple, options: PopulateOptions, keys: list[dict], run: PopulateRun,
+                 max_restarts: int, stop_timeout: float, progress_total: int | None) -> None:
         self.table, self.restrictions, self.options = table, restrictions, options
-        self.reserve_jobs, self.keys, self.run_one = reserve_jobs, list(keys), run
+        self.reserve_jobs, self.keys, self.run_one = options.reserve_jobs, list(keys), run
         self.restarts_left, self.stop_timeout = max_restarts, stop_timeout
         self.progress_total = progress_total
         self.children: list[_Child] = []
@@ -295,8 +263,7 @@ class _Pool:
         parent_end, child_end = self.context.Pipe(duplex=True)
         process = self.context.Process(
             target=_child_main,
-            args=(self.table, self.restrictions, self.options, share, self.reserve_jobs, child_end, os.getpid(),
-                  self.run_one),
+            args=(self.table, self.restrictions, self.options, share, child_end, os.getpid(), self.run_one),
             daemon=False,
         )
         process.start()
@@ -335,7 +302,7 @@ class _Pool:
 
     def supervise(self) -> None:
         while self.live():
-            waitables = {}
+            waitables: dict[Any, _Child] = {}  # pipes and process sentinels
             for child in self.live():
                 if not child.pipe.closed:
                     waitables[child.pipe] = child
@@ -399,7 +366,7 @@ class _Pool:
         self.success_count += self.made_by_dead(child)
         how = f"killed by {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
         doing = f" while making {child.current}" if child.current is not None else ""
-        logger.warning("populate worker %d (%s) ended: %s%s", child.process.pid, self.table.__class__.__name__,
+        logger.warning("populate worker %d (%s) ended: %s%s", child.pid, self.table.__class__.__name__,
                        how, doing)
         if not self.reserve_jobs:
             if child.current is not None:
@@ -407,7 +374,7 @@ class _Pool:
             return
         # its reservations' holder is gone: back to pending now, and a fresh child takes them
         try:
-            rescued = _rescue(self.table, child.process.pid)
+            rescued = rescue_reservations_of(JobQueue(self.table), child.pid, time.monotonic() + 5.0)
             logger.warning("%d job(s) of the dead worker returned to pending", rescued)
         except Exception as error:  # the engine's next claim or refresh rescues them anyway
             logger.warning("could not rescue the dead worker's jobs now: %s", error)
@@ -435,7 +402,7 @@ class _Pool:
             child.pipe.close()
             if child.process.is_alive():
                 try:
-                    os.kill(child.process.pid, signal.SIGTERM)
+                    os.kill(child.pid, signal.SIGTERM)
                 except ProcessLookupError:
                     pass
         deadline = time.monotonic() + self.stop_timeout
@@ -448,7 +415,7 @@ class _Pool:
         finally:
             stragglers = [child for child in self.live() if child.process.is_alive()]
             for child in stragglers:
-                logger.warning("populate worker %d did not stop in %.0f s: killed", child.process.pid,
+                logger.warning("populate worker %d did not stop in %.0f s: killed", child.pid,
                                self.stop_timeout)
                 child.process.kill()
             for child in self.live():
@@ -459,6 +426,6 @@ class _Pool:
             # return those to pending before the populate call ends.
             for child in self.children:
                 try:
-                    _rescue(self.table, child.process.pid, patience=2.0)
+                    rescue_reservations_of(JobQueue(self.table), child.pid, time.monotonic() + 2.0)
                 except Exception as error:
-                    logger.warning("could not rescue the jobs of worker %d: %s", child.process.pid, error)
+                    logger.warning("could not rescue the jobs of worker %d: %s", child.pid, error)
