@@ -40,11 +40,15 @@ class RuleDoc:
     good: str = ""
     module: str = ""  # file name of the rule module, e.g. dj201_sideways_read.py
     fix: str = ""
+    known_limits: str = ""
+    how_found: str = ""
 
     @classmethod
     def from_module(cls, code: str, module: object) -> RuleDoc:
         def text(attribute: str) -> str:
             value = getattr(module, attribute, "")
+            if isinstance(value, (list, tuple)):  # KNOWN_LIMITS may be a list of sentences
+                return "\n".join(f"- {item}" for item in value if isinstance(item, str))
             return value if isinstance(value, str) else ""
 
         return cls(
@@ -55,6 +59,8 @@ class RuleDoc:
             bad=text("BAD").strip("\n"),
             good=text("GOOD").strip("\n"),
             fix=text("FIX").strip("\n"),
+            known_limits=text("KNOWN_LIMITS").strip("\n"),
+            how_found=text("HOW_FOUND").strip("\n"),
             module=str(getattr(module, "__name__", "")).rpartition(".")[2] + ".py"
             if getattr(module, "__name__", "") else "",
         )
@@ -262,7 +268,8 @@ def format_explain(doc: RuleDoc) -> str:
     from djlint.sitegen import rule_url
 
     parts = [f"{doc.code} ({doc.name}): {doc.summary}\n"]
-    for title, body in (("Why", doc.why), ("Bad", doc.bad), ("Good", doc.good), ("Fix", doc.fix)):
+    for title, body in (("Why", doc.why), ("Bad", doc.bad), ("Good", doc.good), ("Fix", doc.fix),
+                        ("Known limits", doc.known_limits), ("How it is found", doc.how_found)):
         if body:
             parts.append(f"\n{title}\n{'-' * len(title)}\n{body.rstrip()}\n")
     parts.append(f"\nMore: {rule_url(doc.code)}\n")

@@ -13,6 +13,50 @@ EXPECT = re.compile(r"#\s*expect:\s*(DJ\d{3}(?:\s*,\s*DJ\d{3})*)")
 MAKE_CODES = {"DJ201", "DJ202", "DJ301", "DJ302", "DJ401", "DJ501"}
 
 HEADER = 'import datajoint as dj\n'
+# A small lab pipeline (lab.py) the make() tests read from and write to.
+LAB = '''
+import datajoint as dj
+
+schema = dj.schema("lab")
+
+
+@schema
+class Subject(dj.Manual):
+    definition = """
+    subject_id : int
+    """
+
+
+@schema
+class Session(dj.Manual):
+    definition = """
+    -> Subject
+    session : int
+    """
+
+    class Block(dj.Part):
+        definition = """
+        -> master
+        block : int
+        """
+
+
+@schema
+class Weather(dj.Manual):
+    definition = """
+    day : date
+    ---
+    temperature : float
+    """
+
+
+@schema
+class Rig(dj.Lookup):
+    definition = """
+    rig : varchar(8)
+    """
+    contents = [("A",), ("B",)]
+'''
 
 
 def write_repo(root: Path, files: dict[str, str], pyproject: str | None = None) -> None:

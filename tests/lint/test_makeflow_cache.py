@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from makeflow_harness import write_repo
-from test_makeflow_reads import LAB
+from makeflow_harness import LAB, write_repo
 
 from djlint.build import build_model
 from djlint.config import load_config

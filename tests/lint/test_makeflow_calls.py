@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from makeflow_harness import check
-from test_makeflow_reads import LAB
+from makeflow_harness import LAB, check
 
 
 def test_helpers_across_modules_several_calls_deep(tmp_path: Path) -> None:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from makeflow_harness import check, line_of, write_repo
-from test_makeflow_reads import LAB
+from makeflow_harness import LAB, check, line_of, write_repo
 
 from djlint.build import build_model
 from djlint.config import load_config

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from makeflow_harness import check
-from test_makeflow_reads import LAB
+from makeflow_harness import LAB, check
 
 HEAD = '''
 import itertools

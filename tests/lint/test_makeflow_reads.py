@@ -6,51 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from makeflow_harness import check
+from makeflow_harness import LAB, check
 
-LAB = '''
-import datajoint as dj
-
-schema = dj.schema("lab")
-
-
-@schema
-class Subject(dj.Manual):
-    definition = """
-    subject_id : int
-    """
-
-
-@schema
-class Session(dj.Manual):
-    definition = """
-    -> Subject
-    session : int
-    """
-
-    class Block(dj.Part):
-        definition = """
-        -> master
-        block : int
-        """
-
-
-@schema
-class Weather(dj.Manual):
-    definition = """
-    day : date
-    ---
-    temperature : float
-    """
-
-
-@schema
-class Rig(dj.Lookup):
-    definition = """
-    rig : varchar(8)
-    """
-    contents = [("A",), ("B",)]
-'''
 
 
 def test_every_read_idiom_on_a_non_ancestor_is_reported(tmp_path: Path) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from makeflow_harness import check
-from test_makeflow_reads import LAB
+from makeflow_harness import LAB, check
 
 from djlint.sqltables import classify
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from makeflow_harness import check, line_of
-from test_makeflow_reads import LAB
+from makeflow_harness import LAB, check, line_of
 
 TASKS = LAB + '''
 

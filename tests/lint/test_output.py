@@ -20,6 +20,7 @@ from djlint.output import (
     format_statistics,
     format_text,
     is_informational,
+    rule_docs,
 )
 
 DIAGNOSTICS = [
@@ -251,3 +252,15 @@ def test_explain_prints_code_summary_why_bad_and_good():
     text = format_explain(DOCS["DJ201"])
     assert text.startswith("DJ201 (sideways-read): make() reads a table outside its upstream\n")
     assert text.index("Why\n---\nWhy text.") < text.index("Bad\n---\nbad()") < text.index("Good\n----\ngood()")
+
+
+def test_explain_prints_every_documented_part_of_each_rule_module():
+    """What the rule module documents, --explain prints: its known limits and how it is found too."""
+    from djlint.rules import REGISTRY
+
+    for code, module in REGISTRY.items():
+        text = format_explain(rule_docs()[code])
+        assert "\nHow it is found\n" in text, code
+        assert module.HOW_FOUND.strip().splitlines()[0] in text, code
+        if getattr(module, "KNOWN_LIMITS", None):
+            assert "\nKnown limits\n" in text, code

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from makeflow_harness import run, write_repo
-from test_makeflow_reads import LAB
+from makeflow_harness import LAB, run, write_repo
 
 from djlint.analysis import analyze
 from djlint.rules import REGISTRY

@@ -1,4 +1,4 @@
-"""Names the tracker knows: datajoint's read/write/query methods, one-shot builders, connection
+"""Names the make() interpreter knows: datajoint's read/write/query methods, one-shot builders, connection
 openers, and datajoint's table-name convention (to map raw SQL back to table classes)."""
 
 from __future__ import annotations

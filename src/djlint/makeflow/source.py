@@ -1,6 +1,6 @@
 """Where make() code lives: Python ``ast`` nodes of the repository's functions and classes.
 
-The tracker walks Python's own ``ast`` (positions included, about ten times cheaper to parse than
+The interpreter walks Python's own ``ast`` (positions included, about ten times cheaper to parse than
 libcst, whose position metadata costs another full code generation per module): on a repository where
 most modules hold a make(), that is the difference between a lint run in seconds and in minutes.
 """

@@ -1,4 +1,4 @@
-"""The abstract values the make() tracker gives to local names and expressions.
+"""The abstract values the make() interpreter gives to local names and expressions.
 
 A value is a frozenset of atoms (one per thing the name may hold after branches merge); the empty
 set means "nothing we know about" (data, numbers, unknown names) and never leads to an alarm.
@@ -162,7 +162,7 @@ class Super:
 @dataclass(frozen=True)
 class Partial:
     """``functools.partial(func, *args, **keywords)``: calling it calls ``func`` with these first.
-    ``args``/``keywords`` hold (value, ast node) pairs, as the tracker passes arguments."""
+    ``args``/``keywords`` hold (value, ast node) pairs, as the interpreter passes arguments."""
 
     func: Value
     args: tuple[tuple[Value, ast.AST], ...]

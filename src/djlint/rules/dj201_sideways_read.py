@@ -129,8 +129,8 @@ class ChannelCount(dj.Computed):
 HOW_FOUND = """
 Reads ``MakeFacts.reads`` (``Read`` facts of ``djlint.makeflow.facts``: every fetch, join operand,
 restriction and raw-SQL ``SELECT`` of a make() and the helpers it calls, with ``alternatives`` when the
-table is chosen at run time), recorded by the make() interpreter (``djlint.makeflow``, today
-``makeflow/tracker.py``). It asks ``Model.allowed`` (``djlint.provenance.AllowedSets``) with the
+table is chosen at run time), recorded by the make() interpreter (``djlint.makeflow``: ``datajoint_api.py`` for
+table methods, operators and raw SQL, ``state.py`` where the fact is recorded). It asks ``Model.allowed`` (``djlint.provenance.AllowedSets``) with the
 policy's reads, then ``Model.unknowns`` (``djlint.unknowns``) whether an unresolved ancestor could make
 the read legal; reads also reported as ``UpstreamIndex`` facts are left to DJ202.
 """

@@ -96,8 +96,8 @@ class Response(dj.Computed):
 
 HOW_FOUND = """
 Reads ``MakeFacts.upstream_indexes`` (``UpstreamIndex`` facts of ``djlint.makeflow.facts``: each
-``self.upstream[X]`` in a make()), recorded by the make() interpreter (``djlint.makeflow``, today
-``makeflow/tracker.py``). It asks ``Model.allowed.is_table_ancestor`` (the real foreign-key ancestors,
+``self.upstream[X]`` in a make()), recorded by the make() interpreter (``makeflow/expressions.py``, at the
+subscript). It asks ``Model.allowed.is_table_ancestor`` (the real foreign-key ancestors,
 as datajoint's ``Diagram.trace``), then ``Model.unknowns`` whether an unresolved ancestor could make X
 one.
 """

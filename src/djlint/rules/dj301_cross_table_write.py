@@ -100,7 +100,8 @@ class TrialCount(dj.Computed):
 HOW_FOUND = """
 Reads ``MakeFacts.writes`` (``Write`` facts of ``djlint.makeflow.facts``: inserts, updates, deletes and
 raw-SQL writes of a make() and the helpers it calls), recorded by the make()
-interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``). It asks ``Model.allowed.writes``
+interpreter (``djlint.makeflow``: ``datajoint_api.py`` for table methods and raw SQL, ``state.py`` where
+the fact is recorded). It asks ``Model.allowed.writes``
 (the table and its Parts) with the policy's writes.
 """
 

@@ -78,8 +78,7 @@ class Summary(dj.Computed):
 HOW_FOUND = """
 Reads ``MakeFacts.key_mismatches`` (``KeyMismatch`` facts of ``djlint.makeflow.facts``: a row written
 by make() whose key attribute is set to a value other than the make key's), recorded by the make()
-interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``, where rows built from ``key`` are
-followed). The rule only words them.
+interpreter (``makeflow/key_consistency.py``, where rows built from ``key`` are followed). The rule only words them.
 """
 
 

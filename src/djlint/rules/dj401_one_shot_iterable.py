@@ -95,8 +95,8 @@ class Units(dj.Computed):
 HOW_FOUND = """
 Reads ``MakeFacts.one_shot_reuses`` (``OneShotReuse`` facts of ``djlint.makeflow.facts``: a one-shot iterable (a
 generator, ``map()``, ``zip()``, ``iter()``...) consumed a second time, with where it was first
-consumed), recorded by the make() interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``,
-which follows the one-shot values through local names). The rule only words them.
+consumed), recorded by the make() interpreter (``makeflow/consumption.py``, which follows one-shot values through local
+names). The rule only words them.
 """
 
 

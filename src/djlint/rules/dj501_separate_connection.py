@@ -84,7 +84,8 @@ class Checked(dj.Imported):
 HOW_FOUND = """
 Reads ``MakeFacts.connections`` (``Connect`` facts of ``djlint.makeflow.facts``: a call inside make()
 that opens its own database connection, such as ``dj.conn(..., reset=True)`` or ``pymysql.connect``),
-recorded by the make() interpreter (``djlint.makeflow``, today ``makeflow/tracker.py``). The rule only
+recorded by the make() interpreter (``makeflow/datajoint_api.py``, which knows the connection openers of
+``makeflow/names.py``). The rule only
 words them.
 """
 
