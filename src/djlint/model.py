@@ -14,7 +14,6 @@ names are parts of the ``Model`` class (``djlint.repo.resolution``, ``djlint.rep
 from __future__ import annotations
 
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +24,7 @@ from djlint.repo.records import Binding, BrokenFile, ClassInfo, FunctionInfo, Mo
 from djlint.repo.resolution import NameResolution
 from djlint.repo.unknown_origins import UnknownOrigins
 from djlint.unknowns import UNKNOWN_PREFIX, Unknowns
-from djlint.walk import discover
+from djlint.walk import python_files
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -119,7 +118,7 @@ class Model(UnknownOrigins, NameResolution):
             self._left_out = []
             if self.config.exclude or not self.covers_root:
                 analysed = {os.path.normpath(info.path) for info in self.modules.values()}
-                for path in discover([self.root], replace(self.config, exclude=())):
+                for path in python_files([self.root], self.root):
                     if os.path.normpath(path) in analysed:
                         continue
                     data = source_or_reason(path)

@@ -27,13 +27,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from djlint.cachestore import Store, user_key
+from djlint.cachestore import Store, content_digest, user_key
 from djlint.definition import Definition, definition_from_record
 from djlint.fileio import read_source
 from djlint.model import Model
 from djlint.repo.fkgraph import note_unknown_parents
 from djlint.repo.indexing import binding_index
-from djlint.summaries import digest, parse_and_summarize, shape
+from djlint.summaries import parse_and_summarize, shape
 
 if TYPE_CHECKING:
     from djlint.config import Config
@@ -45,7 +45,7 @@ _LENGTH = struct.Struct("<I")
 
 def summary_digests(summary: dict[str, Any]) -> tuple[str, str]:
     """(hash of the summary, hash of its shape)."""
-    return digest(marshal.dumps(summary)), digest(marshal.dumps(shape(summary)))
+    return content_digest(marshal.dumps(summary)), content_digest(marshal.dumps(shape(summary)))
 
 
 class ModelSnapshot:
@@ -78,7 +78,7 @@ class ModelSnapshot:
                 source = read_source(path)
             except OSError:
                 return None
-            content = digest(source)
+            content = content_digest(source)
             stored_content, stored_summary, stored_shape = table[display]
             if content == stored_content:
                 continue

@@ -12,14 +12,13 @@ It uses Python's ``ast`` (its C parser is ~17x faster than libcst's on the synth
 from __future__ import annotations
 
 import ast
-import hashlib
 import io
 import marshal
 import tokenize
 from pathlib import Path
 from typing import Any
 
-from djlint.cachestore import Store
+from djlint.cachestore import Store, content_digest
 from djlint.definition import definition_record, definition_record_shape, parse_definition
 from djlint.linking import activation_callee, linking_argument
 from djlint.string_layout import StringLayout
@@ -40,10 +39,6 @@ _COMPOUND: tuple[type[ast.stmt], ...] = (
 )
 if hasattr(ast, "TryStar"):
     _COMPOUND = (*_COMPOUND, ast.TryStar)
-
-
-def digest(data: bytes) -> str:
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def decode_source(data: bytes) -> tuple[str | None, dict[str, Any] | None]:
@@ -424,7 +419,7 @@ def load_summary(
 ) -> tuple[str, dict[str, Any], ast.Module | None, str | None]:
     """(content hash, summary, ast tree or None, decoded text or None): tree and text only when the
     summary was computed now (a cache hit parses nothing)."""
-    key = digest(data)
+    key = content_digest(data)
     if cache is not None:
         cached = cache.get(key)
         if cached is not None:

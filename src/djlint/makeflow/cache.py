@@ -3,7 +3,8 @@ entry points whose inputs changed.
 
 An entry (one make() of one table) is reused when all its inputs are unchanged:
   * the content digest of every module whose code it interpreted (make(), helpers, mixins, properties),
-  * what every name it resolved means now (each (module, name) the run asked the model, and the answer),
+  * what every name it resolved means now (each (module, schema, name) the run asked the model — the
+    schema when the name is an attribute of a virtual module — and the answer),
   * the model's declarations: tables, tiers, masters, Parts, schemas, definitions' keys and foreign keys,
     classes and their bases/methods/attributes, functions, modules (with ``__all__``) and the
     ``linking`` setting - what the interpretation reads from the model besides names (not line numbers).
@@ -136,9 +137,10 @@ class FactsCache:
                 self._entries = {}
         return self._entries
 
-    def lookup(self, key: str, structure: str, model: Any, resolve: Callable[[str, str], Any]) -> tuple | None:
+    def lookup(self, key: str, structure: str, model: Any,
+               resolve: Callable[[str, str, str | None], Any]) -> tuple | None:
         """The cached (facts, unknown notes, resolutions) of an entry whose inputs are all unchanged,
-        else None. ``resolve(module, dotted)`` answers what a name means in the current model."""
+        else None. ``resolve(module, dotted, schema)`` answers what a name means in the current model."""
         entry = self._load().get(key)
         try:
             stored_structure, modules, resolutions, facts, notes = entry  # type: ignore[misc]
@@ -148,8 +150,8 @@ class FactsCache:
                 info = model.modules.get(name)
                 if info is None or info.digest != digest:
                     return None
-            for module, dotted, answer in resolutions:
-                if meaning(resolve(module, dotted)) != (None if answer is None else tuple(answer)):
+            for module, schema, dotted, answer in resolutions:
+                if meaning(resolve(module, dotted, schema)) != (None if answer is None else tuple(answer)):
                     return None
             result = [decode_fact(tuple(f)) for f in facts], [tuple(n) for n in notes]
         except Exception:  # noqa: BLE001 - an entry of another shape: a miss
@@ -157,12 +159,13 @@ class FactsCache:
         self._fresh[key] = entry
         return result
 
-    def store(self, key: str, structure: str, modules: dict[str, str], resolved: dict[tuple[str, str], Any],
+    def store(self, key: str, structure: str, modules: dict[str, str],
+              resolved: dict[tuple[str, str | None, str], Any],
               facts: list[Fact], notes: list[tuple]) -> None:
         self._fresh[key] = (
             structure,
             tuple(sorted(modules.items())),
-            tuple((module, dotted, meaning(symbol)) for (module, dotted), symbol in resolved.items()),
+            tuple((module, schema, dotted, meaning(symbol)) for (module, schema, dotted), symbol in resolved.items()),
             tuple(encode_fact(f) for f in facts),
             tuple(notes),
         )

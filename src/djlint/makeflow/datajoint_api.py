@@ -168,7 +168,7 @@ class DataJointApi(RunState):
         literal = constant_of(named[1]) if named is not None else None
         modules = getattr(self.model, "_schema_modules", {})
         if literal is not None and isinstance(literal.value, str) and modules.get(literal.value):
-            return frozenset({Mod(f"{modules[literal.value][0]}\0{literal.value}")})
+            return frozenset({Mod(modules[literal.value][0], schema=literal.value)})
         return NOTHING
 
     def _free_table(self, call: ExternalCall) -> Value:

@@ -10,15 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from djlint.linking import linked_modules
 from djlint.makeflow.facts import Location
 from djlint.makeflow.source import Sources, is_generator
-from djlint.linking import linked_modules
 from djlint.makeflow.syntax import FunctionCode, none_default_params, rebound_names
 from djlint.makeflow.values import Value
+from djlint.repo.records import Symbol
 
 if TYPE_CHECKING:
     from djlint.makeflow.interpreter import MakeRun
-    from djlint.model import Model, ModuleInfo, Symbol
+    from djlint.model import Model, ModuleInfo
 
 MAX_DEPTH = 12       # calls followed below make()
 MAX_CALLS = 2000     # function bodies interpreted per make(): bounds pathological call graphs
@@ -67,7 +68,7 @@ class Shared:
     def __init__(self, model: Model) -> None:
         self.model = model
         self.sources = Sources(model)
-        self._symbols: dict[tuple[str, str], Symbol | None] = {}
+        self._symbols: dict[tuple[str, str | None, str], Symbol | None] = {}
         self._generator: dict[int, bool] = {}
         self._rebound: dict[int, frozenset[str]] = {}
         self._none: dict[int, frozenset[str]] = {}
@@ -77,17 +78,14 @@ class Shared:
     def location(module: ModuleInfo, node: ast.AST) -> Location:
         return Location(module.display_path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1)
 
-    def resolve(self, module: str, dotted: str) -> Symbol | None:
-        """``dotted`` in ``module``'s global scope; ``module`` may be "name\0schema" for an attribute
-        of a virtual module (``dj.create_virtual_module``)."""
-        key = (module, dotted)
+    def resolve(self, module: str, dotted: str, schema: str | None = None) -> Symbol | None:
+        """``dotted`` in ``module``'s global scope, or (``schema`` given) an attribute of the virtual
+        module of that schema (``dj.create_virtual_module``)."""
+        key = (module, schema, dotted)
         if key not in self._symbols:
             try:
-                if "\0" in module:
-                    from djlint.model import Symbol
-
-                    name, _, schema = module.partition("\0")
-                    self._symbols[key] = self.model.attribute(Symbol("module", name, schema=schema), dotted)
+                if schema is not None:
+                    self._symbols[key] = self.model.attribute(Symbol("module", module, schema=schema), dotted)
                 else:
                     self._symbols[key] = self.model.resolve(module, dotted)
             except Exception:  # noqa: BLE001 - a resolution bug must not stop the analysis

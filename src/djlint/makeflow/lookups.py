@@ -56,7 +56,7 @@ class Lookups(RunState):
             return frozenset({Fn(symbol.target)})
         if kind == "module":
             if symbol.schema is not None:
-                return frozenset({Mod(symbol.target + "\0" + symbol.schema)})
+                return frozenset({Mod(symbol.target, schema=symbol.schema)})
             return frozenset({Mod(symbol.target)})
         if kind == "external":
             return frozenset({Ext(symbol.target)})
@@ -145,7 +145,7 @@ class Lookups(RunState):
         if isinstance(atom, Unk):
             return frozenset({Unk(f"{atom.name}.{name}", atom.location) if name[:1].isupper() else Attr(atom, name)})
         if isinstance(atom, Mod):
-            return self.symbol_value(self.resolve(atom.name, name), self.named_at(frame, node))
+            return self.symbol_value(self.resolve(atom.name, name, atom.schema), self.named_at(frame, node))
         if isinstance(atom, Ext):
             return frozenset({Ext(f"{atom.name}.{name}")})
         if isinstance(atom, Cls):

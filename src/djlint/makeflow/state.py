@@ -65,12 +65,13 @@ class RunState:
         self.origins: dict[Location, tuple[tuple[str, ...], Location | None]] = {}
         # inputs of this run, for the facts cache: modules interpreted, names resolved, unknowns noted
         self.touched: dict[str, str] = {}
-        self.resolved: dict[tuple[str, str], Symbol | None] = {}
+        self.resolved: dict[tuple[str, str | None, str], Symbol | None] = {}  # (module, schema, name)
         self.notes: list[tuple[str, str, int, int]] = []
 
-    def resolve(self, module: str, dotted: str) -> Symbol | None:
-        symbol = self.shared.resolve(module, dotted)
-        self.resolved[module, dotted] = symbol
+    def resolve(self, module: str, dotted: str, schema: str | None = None) -> Symbol | None:
+        """``dotted`` in ``module``'s globals, or (``schema``) among the tables of its virtual module."""
+        symbol = self.shared.resolve(module, dotted, schema)
+        self.resolved[module, schema, dotted] = symbol
         return symbol
 
     def touch(self, module: ModuleInfo) -> None:

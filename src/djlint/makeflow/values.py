@@ -26,10 +26,13 @@ class Tab:
 
 @dataclass(frozen=True)
 class Mod:
-    """A module of the analysed repository; ``alt`` as for ``Tab`` (``mod = acute if ... else chronic``)."""
+    """A module of the analysed repository; ``alt`` as for ``Tab`` (``mod = acute if ... else chronic``).
+    ``schema``: a virtual module of that schema (``dj.create_virtual_module``), whose attributes are the
+    schema's tables rather than the module's globals."""
 
     name: str
     alt: frozenset[str] = frozenset()
+    schema: str | None = None
 
 
 @dataclass(frozen=True)
