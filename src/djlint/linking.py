@@ -17,6 +17,8 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from djlint.astnames import dotted_name
+
 if TYPE_CHECKING:
     from djlint.model import Model, Symbol
 
@@ -35,7 +37,7 @@ def linking_argument(value: ast.expr) -> tuple[str, str | None] | None:
         return CALLER, None
     if isinstance(value, ast.Constant) and isinstance(value.value, str):
         return BY_NAME, value.value
-    name = _dotted(value)
+    name = dotted_name(value)
     return (BOUND, name) if name else None
 
 
@@ -43,8 +45,8 @@ def activation_callee(call: ast.Call) -> str | None:
     """The name an ``activate(...)`` call is made through: ``ephys`` in ``ephys.activate(...)`` (the element
     module), or ``activate`` itself when the function was imported from the element."""
     if isinstance(call.func, ast.Attribute):
-        return _dotted(call.func.value)
-    return _dotted(call.func)
+        return dotted_name(call.func.value)
+    return dotted_name(call.func)
 
 
 def link_activations(model: Model) -> None:
@@ -84,13 +86,4 @@ def _element_module(symbol: Symbol | None) -> str | None:
         return symbol.target
     if symbol.kind == "function":   # ``activate`` imported from the element module
         return symbol.module
-    return None
-
-
-def _dotted(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        head = _dotted(node.value)
-        return f"{head}.{node.attr}" if head else None
     return None

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from djlint.astnames import dotted_name
 from djlint.makeflow import names as N
 from djlint.makeflow.facts import Location, MakeFacts
 from djlint.makeflow.frames import Frame
 from djlint.makeflow.state import RunState
-from djlint.makeflow.syntax import decorated, dotted_name, names_a_class, root_name
+from djlint.makeflow.syntax import decorated, names_a_class, root_name
 from djlint.makeflow.values import (
     NOTHING, Atom, Attr, Cls, Const, Ext, Fn, Gen, Inst, Key, Mod, Partial, Row, Seq, Super, Tab, Unk,
     Upstream, Value, carry_choice,

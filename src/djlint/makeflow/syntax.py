@@ -10,6 +10,7 @@ from collections.abc import Callable
 from operator import ge, gt, le, lt
 from typing import Any
 
+from djlint.astnames import dotted_name
 from djlint.makeflow.source import FunctionNode
 from djlint.makeflow.values import Const
 
@@ -28,15 +29,6 @@ def constant_of(node: ast.AST) -> Const | None:
         inner = constant_of(node.operand)
         if inner is not None and isinstance(inner.value, (int, float)) and not isinstance(inner.value, bool):
             return Const(-inner.value, repr(-inner.value))
-    return None
-
-
-def dotted_name(node: ast.AST) -> str | None:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        head = dotted_name(node.value)
-        return f"{head}.{node.attr}" if head else None
     return None
 
 
