@@ -369,6 +369,7 @@ def test_leftovers_are_dropped_only_when_this_pass_made_them(server):
             server.drop_schema(name)
 
 
+@pytest.mark.db
 def test_runs_against_one_server_take_turns():
     mysql, _ = harness.servers_from_environment(os.environ)
     try:
