@@ -33,6 +33,7 @@ from djlint.fileio import read_source
 from djlint.model import Model
 from djlint.repo.fkgraph import note_unknown_parents
 from djlint.repo.indexing import binding_index
+from djlint.repo.records import Binding
 from djlint.summaries import parse_and_summarize, shape
 
 if TYPE_CHECKING:
@@ -156,11 +157,11 @@ def reposition(model: Model, name: str, summary: dict[str, Any]) -> None:
                 if own is not None and own.id == f"{class_id}.{method}":
                     own.line, own.column = line, column
     seen: set[str] = set()
-    for binding in summary.get("bindings", []):
-        function = model.functions.get(f"{name}.{binding[1]}") if binding[0] == "def" else None
+    for binding in (Binding.of(record) for record in summary.get("bindings", [])):
+        function = model.functions.get(f"{name}.{binding.name}") if binding.kind == "def" else None
         if function is not None and function.class_id is None and function.id not in seen:
             seen.add(function.id)
-            function.line, function.column = binding[2], binding[3] if len(binding) > 3 else 1
+            function.line, function.column = binding.line, binding.column
     for table in model.tables.values():
         table_class = model.classes.get(table.id)
         if table_class is not None and table_class.inherited_from in records:  # a Part of a template here

@@ -24,7 +24,8 @@ from djlint.linking import activation_callee, linking_argument
 from djlint.string_layout import StringLayout
 
 KEEP_PACKS = 8  # summary packs per cache directory (one per repository root)
-# A summary's "bindings" are lists, first item the kind, last the line (a def: line, column):
+# A summary's "bindings" are lists (marshal keeps them small and fast), first item the kind, last the
+# line (a def: line, column); the model reads them as ``repo.records.Binding`` (``Binding.of``):
 #   ["import", name, module, line]              import module / import module as name
 #   ["from", name, level, module, imported, line]   from .module import imported as name
 #   ["star", "*", level, module, line]          from module import *

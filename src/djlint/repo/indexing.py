@@ -55,19 +55,20 @@ def index_modules(model: Model) -> None:
                 model.classes[parent].nested.append(class_id)
             for function in methods.values():
                 model.functions[function.id] = function
-        for binding in info.summary.get("bindings", []):
-            if binding[0] == "def":
-                _, function_name, line, *column = binding  # ["def", name, line, column]
-                function_id = f"{name}.{function_name}"
+        for group in model._bindings[name].values():
+            for binding in group:
+                if binding.kind != "def":
+                    continue
+                function_id = f"{name}.{binding.name}"
                 model.functions.setdefault(
                     function_id,
                     FunctionInfo(
                         id=function_id,
                         module=name,
-                        qualname=function_name,
-                        name=function_name,
-                        line=line,
-                        column=column[0] if column else 1,
+                        qualname=binding.name,
+                        name=binding.name,
+                        line=binding.line,
+                        column=binding.column,
                         class_id=None,
                     ),
                 )
@@ -77,11 +78,12 @@ def binding_index(summary: dict[str, Any]) -> tuple[dict[str, list[Binding]], li
     """A module's global bindings by name, and its star imports."""
     bindings: dict[str, list[Binding]] = {}
     stars: list[Binding] = []
-    for binding in summary.get("bindings", []):
-        if binding[0] == "star":
+    for record in summary.get("bindings", []):
+        binding = Binding.of(record)
+        if binding.kind == "star":
             stars.append(binding)
         else:
-            bindings.setdefault(binding[1], []).append(binding)
+            bindings.setdefault(binding.name, []).append(binding)
     return bindings, stars
 
 
@@ -114,10 +116,10 @@ def activate_schemas(model: Model) -> None:
                 owner, preferred = symbol.target, "schema"
             else:
                 continue
-            unnamed = [b[1] for b in model._bindings[owner].get(preferred, []) if b[0] == "schema" and not b[2]]
+            unnamed = [b.name for b in model._bindings[owner].get(preferred, []) if b.kind == "schema" and not b.schema]
             if not unnamed:
                 unnamed = [n for n, group in model._bindings[owner].items()
-                           if any(b[0] == "schema" and not b[2] for b in group)]
+                           if any(b.kind == "schema" and not b.schema for b in group)]
                 if len(unnamed) != 1:
                     continue  # which schema of the module is meant is not clear
             model._activated_schemas.setdefault((owner, unnamed[0]), schema_name)

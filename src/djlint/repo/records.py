@@ -14,9 +14,43 @@ from typing import Any, Literal, NamedTuple
 
 from djlint.definition import Definition
 
-# A global binding of a module, as the summary records it (``djlint.summaries``): a list whose first
-# item is its kind ("import", "from", "star", "class", "def", "value", "virtual", "schema", "alias").
-Binding = list[Any]
+BindingKind = Literal["import", "from", "star", "class", "def", "value", "virtual", "schema", "alias"]
+
+
+class Binding(NamedTuple):
+    """A global binding of a module: what a name is bound to at module level.
+
+    The summary stores it as a plain list (cached with marshal; layouts in ``djlint.summaries``);
+    ``Binding.of`` names its parts once, where the model reads it."""
+
+    kind: BindingKind
+    name: str  # the bound name ("*" for a star import)
+    line: int
+    column: int = 1  # def
+    module: str | None = None  # import: the module; from / star: the module named (relative: ``level``)
+    level: int = 0  # from / star: the leading dots
+    imported: str | None = None  # from: the name imported from ``module``
+    schema: str | None = None  # virtual / schema: the database schema's name (None: not a literal)
+    dotted: str | None = None  # alias: the dotted name bound again
+
+    @classmethod
+    def of(cls, record: list[Any]) -> Binding:
+        kind = record[0]
+        if kind == "import":
+            return cls(kind, record[1], record[3], module=record[2])
+        if kind == "from":
+            return cls(kind, record[1], record[5], level=record[2], module=record[3], imported=record[4])
+        if kind == "star":
+            return cls(kind, record[1], record[4], level=record[2], module=record[3])
+        if kind == "def":
+            return cls(kind, record[1], record[2], column=record[3] if len(record) > 3 else 1)
+        if kind in ("virtual", "schema"):
+            return cls(kind, record[1], record[3], schema=record[2])
+        if kind == "alias":
+            return cls(kind, record[1], record[3], dotted=record[2])
+        return cls(kind, record[1], record[2])  # class, value
+
+
 SymbolKind = Literal["table", "class", "function", "module", "unknown", "external", "schema", "value"]
 
 

@@ -233,7 +233,7 @@ class NameResolution:
     def _from_stars(self, module: str, name: str) -> Symbol | None:
         external_guess: Symbol | None = None
         for star in self._stars.get(module, []):
-            _, _, level, target, _line = star
+            level, target = star.level, star.module or ""
             absolute = self._absolute(module, level, target)
             source = self._module_named(absolute, near=module) or (
                 self._module_named(self._sibling(module, absolute)) if level == 0 else None
@@ -260,25 +260,25 @@ class NameResolution:
     def schema_name(self, module: str, binding: Binding) -> str:
         """The database name of a schema binding: given to ``dj.schema(...)``, or later to
         ``schema.activate(...)`` / the Element's ``activate(...)``; "" when not known."""
-        return binding[2] or self._activated_schemas.get((module, binding[1]), "")
+        return binding.schema or self._activated_schemas.get((module, binding.name), "")
 
     def _binding(self, module: str, binding: Binding) -> Symbol | None:
         """What one of ``module``'s global bindings makes its name mean (the bindings' layouts:
         ``djlint.summaries``)."""
-        kind = binding[0]
+        kind = binding.kind
         if kind == "class":
-            class_id = f"{module}.{binding[1]}"
+            class_id = f"{module}.{binding.name}"
             return self._class_symbol(class_id) if class_id in self.classes else None
         if kind == "def":
-            return Symbol("function", f"{module}.{binding[1]}", module)
+            return Symbol("function", f"{module}.{binding.name}", module)
         if kind == "import":
-            target = binding[2]
+            target = binding.module or ""
             found = self._module_named(target, near=module) or self._module_named(
                 self._sibling(module, target)
             )
             return Symbol("module", found) if found else Symbol("external", target)
         if kind == "from":
-            _, local, level, source, name, _line = binding
+            local, level, source, name = binding.name, binding.level, binding.module or "", binding.imported or ""
             absolute = self._absolute(module, level, source)
             owner = self._module_named(absolute, near=module)
             if owner is None and level == 0:
@@ -300,15 +300,14 @@ class NameResolution:
                 return Symbol("unknown", local, local)
             return Symbol("external", f"{absolute}.{name}" if absolute else name)
         if kind == "virtual":
-            schema = binding[2]
-            local = binding[1]
+            schema, local = binding.schema, binding.name
             if schema is not None and schema in self._schema_modules:
                 return Symbol("module", self._schema_modules[schema][0], schema=schema)
             return Symbol("unknown", local, local)
         if kind == "schema":
             return Symbol("schema", self.schema_name(module, binding), module)
         if kind == "alias":
-            return self.resolve(module, binding[2])
+            return self.resolve(module, binding.dotted or "")
         if kind == "value":
-            return Symbol("value", f"{module}.{binding[1]}", module)
+            return Symbol("value", f"{module}.{binding.name}", module)
         return None

@@ -167,9 +167,9 @@ def build_tables(model: Model) -> None:
             if table.module not in modules:
                 modules.append(table.module)
     # schemas declared in a module even when no table is decorated yet
-    for name, info in model.modules.items():
-        for binding in info.summary.get("bindings", []):
-            schema_name = model.schema_name(name, binding) if binding[0] == "schema" else ""
+    for name in model.modules:
+        for binding in (b for group in model._bindings[name].values() for b in group):
+            schema_name = model.schema_name(name, binding) if binding.kind == "schema" else ""
             if schema_name:
                 modules = model._schema_modules.setdefault(schema_name, [])
                 if name not in modules:

@@ -53,14 +53,15 @@ class UnknownOrigins(NameResolution):
         if len(bindings) > 1:
             return local
         binding = bindings[0]
-        kind = binding[0]
+        kind = binding.kind
         if kind == "virtual":
-            schema = binding[2]
+            schema = binding.schema
             if schema is None:
                 return local
             return f"{UNKNOWN_PREFIX}{rest or head}@{schema}", self._foreign_schema(schema)
         if kind == "alias":
-            return self._unknown_origin(module, f"{binding[2]}.{rest}" if rest else binding[2], seen)
+            dotted = binding.dotted or ""
+            return self._unknown_origin(module, f"{dotted}.{rest}" if rest else dotted, seen)
         if kind not in ("import", "from"):
             return local
         symbol = self._binding(module, binding)
@@ -69,8 +70,8 @@ class UnknownOrigins(NameResolution):
         if symbol is not None and symbol.kind == "module" and rest:
             return self._unknown_origin(symbol.target, rest, seen)
         if symbol is not None and symbol.kind == "unknown" and kind == "from":
-            _, _, level, source, name, _line = binding
-            owner = self._module_named(self._absolute(module, level, source), near=module)
+            name = binding.imported or ""
+            owner = self._module_named(self._absolute(module, binding.level, binding.module or ""), near=module)
             if owner in self.modules:  # a name the source module gets at run time
                 return self._unknown_origin(owner, f"{name}.{rest}" if rest else name, seen)
         return local
@@ -116,5 +117,5 @@ class UnknownOrigins(NameResolution):
     def _spawns_foreign(self, module: str) -> bool:
         """``schema.spawn_missing_classes()`` in ``module``: every schema it binds is a foreign one."""
         names = [self.schema_name(module, b) for group in self._bindings.get(module, {}).values()
-                 for b in group if b[0] == "schema"]
+                 for b in group if b.kind == "schema"]
         return bool(names) and all(name and self._foreign_schema(name) for name in names)
