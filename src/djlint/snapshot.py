@@ -33,7 +33,6 @@ from djlint.fileio import read_source
 from djlint.model import Model
 from djlint.repo.fkgraph import note_unknown_parents
 from djlint.repo.indexing import binding_index
-from djlint.repo.records import Binding
 from djlint.summaries import parse_and_summarize, shape
 
 if TYPE_CHECKING:
@@ -157,7 +156,7 @@ def reposition(model: Model, name: str, summary: dict[str, Any]) -> None:
                 if own is not None and own.id == f"{class_id}.{method}":
                     own.line, own.column = line, column
     seen: set[str] = set()
-    for binding in (Binding.of(record) for record in summary.get("bindings", [])):
+    for binding in model.global_bindings(name):  # just indexed from the new summary
         function = model.functions.get(f"{name}.{binding.name}") if binding.kind == "def" else None
         if function is not None and function.class_id is None and function.id not in seen:
             seen.add(function.id)

@@ -55,23 +55,22 @@ def index_modules(model: Model) -> None:
                 model.classes[parent].nested.append(class_id)
             for function in methods.values():
                 model.functions[function.id] = function
-        for group in model._bindings[name].values():
-            for binding in group:
-                if binding.kind != "def":
-                    continue
-                function_id = f"{name}.{binding.name}"
-                model.functions.setdefault(
-                    function_id,
-                    FunctionInfo(
-                        id=function_id,
-                        module=name,
-                        qualname=binding.name,
-                        name=binding.name,
-                        line=binding.line,
-                        column=binding.column,
-                        class_id=None,
-                    ),
-                )
+        for binding in model.global_bindings(name):
+            if binding.kind != "def":
+                continue
+            function_id = f"{name}.{binding.name}"
+            model.functions.setdefault(
+                function_id,
+                FunctionInfo(
+                    id=function_id,
+                    module=name,
+                    qualname=binding.name,
+                    name=binding.name,
+                    line=binding.line,
+                    column=binding.column,
+                    class_id=None,
+                ),
+            )
 
 
 def binding_index(summary: dict[str, Any]) -> tuple[dict[str, list[Binding]], list[Binding]]:

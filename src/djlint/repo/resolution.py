@@ -9,6 +9,7 @@ an Element's ``activate(linking_module=...)`` injects and ``[tool.djlint] linkin
 from __future__ import annotations
 
 import builtins
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from djlint.repo.records import Binding, ClassInfo, FunctionInfo, ModuleInfo, Symbol, TableInfo
@@ -110,6 +111,12 @@ class NameResolution:
     def global_names(self, module: str) -> list[str]:
         """The names ``module`` binds at module level (imports, classes, functions, assignments)."""
         return list(self._bindings.get(module, {}))
+
+    def global_bindings(self, module: str) -> Iterator[Binding]:
+        """Every module-level binding of ``module`` but its star imports, grouped by name in the order
+        the names are first bound (a name's bindings in source order)."""
+        for group in self._bindings.get(module, {}).values():
+            yield from group
 
     def method_info(self, class_id: str, name: str) -> FunctionInfo | None:
         cls = self.classes.get(class_id)

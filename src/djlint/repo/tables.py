@@ -168,7 +168,7 @@ def build_tables(model: Model) -> None:
                 modules.append(table.module)
     # schemas declared in a module even when no table is decorated yet
     for name in model.modules:
-        for binding in (b for group in model._bindings[name].values() for b in group):
+        for binding in model.global_bindings(name):
             schema_name = model.schema_name(name, binding) if binding.kind == "schema" else ""
             if schema_name:
                 modules = model._schema_modules.setdefault(schema_name, [])

@@ -116,6 +116,5 @@ class UnknownOrigins(NameResolution):
 
     def _spawns_foreign(self, module: str) -> bool:
         """``schema.spawn_missing_classes()`` in ``module``: every schema it binds is a foreign one."""
-        names = [self.schema_name(module, b) for group in self._bindings.get(module, {}).values()
-                 for b in group if b.kind == "schema"]
+        names = [self.schema_name(module, b) for b in self.global_bindings(module) if b.kind == "schema"]
         return bool(names) and all(name and self._foreign_schema(name) for name in names)
