@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+@cache  # read once: every parametrised size check asks
 def _modules() -> dict[str, Path]:
     return {_module_name(path): path for package in PACKAGES for path in sorted((SRC / package).rglob("*.py"))}
 
